@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * shv - shadow-paging hypervisor: the userspace ABI.
+ *
+ * This header is the whole contract between shv.ko and its users.  The
+ * ioctl numbers, structure layouts and semantics are described in
+ * Documentation/api.rst.  Every structure is naturally aligned and has no
+ * implicit padding; every reserved field and every unknown flag must be
+ * zero or the ioctl fails with -EINVAL.
+ */
+#ifndef _UAPI_LINUX_SHV_H
+#define _UAPI_LINUX_SHV_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define SHV_API_VERSION		1
+
+#define SHVIO			0xB7
+
+/* ioctls on /dev/shv */
+#define SHV_GET_API_VERSION	_IO(SHVIO, 0x00)
+#define SHV_CREATE_VM		_IO(SHVIO, 0x01)	/* arg: SHV_VM_* flags */
+#define SHV_CHECK_EXTENSION	_IO(SHVIO, 0x03)	/* arg: SHV_CAP_* */
+#define SHV_GET_VCPU_MMAP_SIZE	_IO(SHVIO, 0x04)
+
+/* SHV_CREATE_VM flags: choose the MMU (0 means the module default) */
+#define SHV_VM_MMU_DEFAULT	0x0
+#define SHV_VM_MMU_NESTED	0x1
+#define SHV_VM_MMU_SHADOW	0x2
+#define SHV_VM_MMU_MASK		0x3
+
+/* SHV_CHECK_EXTENSION capabilities */
+#define SHV_CAP_NR_VCPUS	1	/* returns the maximum vCPUs per VM */
+#define SHV_CAP_NR_MEMSLOTS	2	/* returns the maximum memory slots */
+#define SHV_CAP_READONLY_MEM	3
+#define SHV_CAP_NESTED_PAGING	4	/* NPT/EPT usable on this host */
+#define SHV_CAP_SHADOW_PAGING	5
+#define SHV_CAP_EXIT_RING	6	/* returns the exit ring's entry count */
+#define SHV_CAP_VENDOR		7	/* returns SHV_VENDOR_* */
+
+#define SHV_VENDOR_SVM		1
+#define SHV_VENDOR_VMX		2
+
+/* ioctls on a VM fd */
+#define SHV_CREATE_VCPU		_IO(SHVIO, 0x41)	/* arg: vCPU id */
+#define SHV_SET_USER_MEMORY_REGION \
+	_IOW(SHVIO, 0x46, struct shv_userspace_memory_region)
+
+/* ioctls on a vCPU fd */
+#define SHV_RUN			_IO(SHVIO, 0x80)
+#define SHV_GET_REGS		_IOR(SHVIO, 0x81, struct shv_regs)
+#define SHV_SET_REGS		_IOW(SHVIO, 0x82, struct shv_regs)
+#define SHV_GET_SREGS		_IOR(SHVIO, 0x83, struct shv_sregs)
+#define SHV_SET_SREGS		_IOW(SHVIO, 0x84, struct shv_sregs)
+#define SHV_GET_MSRS		_IOWR(SHVIO, 0x88, struct shv_msrs)
+#define SHV_SET_MSRS		_IOW(SHVIO, 0x89, struct shv_msrs)
+#define SHV_SET_CPUID		_IOW(SHVIO, 0x8a, struct shv_cpuid)
+
+/*
+ * Guest memory.  A slot maps [guest_phys_addr, guest_phys_addr +
+ * memory_size) onto runner memory at userspace_addr.  All three must be
+ * page aligned; memory_size 0 deletes the slot.  Slots may not overlap
+ * and may not wrap.  A read-only slot (ROM) reads normally; guest writes
+ * to it leave to the runner as MMIO exits.
+ */
+#define SHV_MEM_READONLY	(1u << 0)
+#define SHV_MAX_MEMSLOTS	32
+#define SHV_MAX_VCPUS		64
+#define SHV_MAX_PHYS_BITS	48	/* guest-physical address width */
+
+struct shv_userspace_memory_region {
+	__u32 slot;
+	__u32 flags;
+	__u64 guest_phys_addr;
+	__u64 memory_size;
+	__u64 userspace_addr;
+};
+
+/* General purpose registers, RIP and RFLAGS */
+struct shv_regs {
+	__u64 rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+	__u64 r8, r9, r10, r11, r12, r13, r14, r15;
+	__u64 rip, rflags;
+};
+
+/*
+ * A segment register as the hidden descriptor cache holds it.  type, s,
+ * dpl, present, avl, l, db and g are the descriptor fields; unusable
+ * marks a null/unusable selector.
+ */
+struct shv_segment {
+	__u64 base;
+	__u32 limit;
+	__u16 selector;
+	__u8  type;
+	__u8  present, dpl, db, s, l, g, avl;
+	__u8  unusable;
+	__u8  padding;
+};
+
+struct shv_dtable {
+	__u64 base;
+	__u16 limit;
+	__u16 padding[3];
+};
+
+struct shv_sregs {
+	struct shv_segment cs, ds, es, fs, gs, ss;
+	struct shv_segment tr, ldt;
+	struct shv_dtable gdt, idt;
+	__u64 cr0, cr2, cr3, cr4, cr8;
+	__u64 efer;
+	__u64 apic_base;
+	__u64 reserved[4];
+};
+
+struct shv_msr_entry {
+	__u32 index;
+	__u32 reserved;
+	__u64 data;
+};
+
+/* SHV_GET_MSRS / SHV_SET_MSRS return the number of entries processed */
+#define SHV_MAX_MSR_ENTRIES	256
+struct shv_msrs {
+	__u32 nmsrs;
+	__u32 pad;
+	struct shv_msr_entry entries[];
+};
+
+struct shv_cpuid_entry {
+	__u32 function;
+	__u32 index;
+	__u32 flags;
+	__u32 eax, ebx, ecx, edx;
+	__u32 padding[3];
+};
+
+#define SHV_CPUID_FLAG_SIGNIFCANT_INDEX	(1u << 0)
+#define SHV_MAX_CPUID_ENTRIES		128
+struct shv_cpuid {
+	__u32 nent;
+	__u32 padding;
+	struct shv_cpuid_entry entries[];
+};
+
+/* Exit reasons in struct shv_run */
+#define SHV_EXIT_UNKNOWN	0
+#define SHV_EXIT_IO		2
+#define SHV_EXIT_HLT		5
+#define SHV_EXIT_MMIO		6
+#define SHV_EXIT_SHUTDOWN	8
+#define SHV_EXIT_FAIL_ENTRY	9
+#define SHV_EXIT_INTR		10	/* a signal is pending; rerun */
+#define SHV_EXIT_INTERNAL_ERROR	17
+#define SHV_EXIT_HYPERCALL	18
+#define SHV_EXIT_RING		19	/* batched exits wait in the ring */
+
+#define SHV_EXIT_IO_IN		0
+#define SHV_EXIT_IO_OUT		1
+
+/* Internal error sub-reasons */
+#define SHV_INTERNAL_ERROR_EMULATION	1	/* instruction not emulated */
+#define SHV_INTERNAL_ERROR_UNHANDLED	2	/* unexpected hardware exit */
+#define SHV_INTERNAL_ERROR_FETCH	3	/* could not read the instruction */
+
+/*
+ * The shared area: mmap the vCPU fd at offset 0 with the size
+ * SHV_GET_VCPU_MMAP_SIZE returns.  The first page is struct shv_run;
+ * the exit ring follows at ring_offset.
+ */
+struct shv_run {
+	/* in */
+	__u8  request_immediate_exit;
+	__u8  padding1[7];
+
+	/* out */
+	__u32 exit_reason;
+	__u32 flags;
+	__u64 ring_offset;	/* byte offset of struct shv_exit_ring */
+	__u64 cr8;
+	__u64 apic_base;
+	__u64 reserved[4];
+
+	union {
+		/* SHV_EXIT_UNKNOWN, SHV_EXIT_FAIL_ENTRY */
+		struct {
+			__u64 hardware_exit_reason;
+			__u64 info1, info2;
+		} hw;
+		/* SHV_EXIT_IO: data for an OUT / filled in for an IN */
+		struct {
+			__u8  direction;
+			__u8  size;		/* 1, 2 or 4 */
+			__u16 port;
+			__u32 count;
+			__u8  data[8];
+		} io;
+		/* SHV_EXIT_MMIO */
+		struct {
+			__u64 phys_addr;
+			__u8  data[8];
+			__u32 len;		/* 1, 2, 4 or 8 */
+			__u8  is_write;
+			__u8  pad[3];
+		} mmio;
+		/* SHV_EXIT_INTERNAL_ERROR */
+		struct {
+			__u32 suberror;
+			__u32 ndata;
+			__u64 data[16];
+		} internal;
+		/* SHV_EXIT_SHUTDOWN */
+		struct {
+			__u64 reason;		/* hardware exit code */
+		} shutdown;
+		/* SHV_EXIT_HYPERCALL: VMMCALL/VMCALL with RAX=nr */
+		struct {
+			__u64 nr;
+			__u64 args[6];
+			__u64 ret;
+		} hypercall;
+		char pad[256];
+	};
+};
+
+/*
+ * The exit ring (filled by later work: exits bound for the runner are
+ * batched here and handed over with one SHV_EXIT_RING).
+ */
+struct shv_ring_entry {
+	__u32 exit_reason;
+	__u32 flags;
+	__u64 data[7];
+};
+
+struct shv_exit_ring {
+	__u32 head;		/* written by the kernel */
+	__u32 tail;		/* written by the runner */
+	__u32 nr_entries;
+	__u32 padding;
+	struct shv_ring_entry entries[];
+};
+
+#endif /* _UAPI_LINUX_SHV_H */

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Model-specific registers.  Every guest RDMSR/WRMSR exits (the MSR
+ * permission map is all ones); the MSRs shv implements are handled here or
+ * by the vendor backend where its guest state holds them, and everything
+ * else raises #GP in the guest, as on a processor without that MSR.  The
+ * runner reaches the same MSRs through SHV_GET_MSRS / SHV_SET_MSRS.
+ */
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <asm/msr-index.h>
+
+#include "shv.h"
+#include "arch.h"
+
+#define SHV_APIC_BASE_BSP	BIT_ULL(8)
+#define SHV_APIC_BASE_ENABLE	BIT_ULL(11)
+
+int shv_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data, bool host)
+{
+	int r = shv_arch->get_msr(vcpu, index, data);
+
+	if (r != -ENOENT)
+		return r;
+
+	switch (index) {
+	case MSR_IA32_APICBASE:
+		*data = vcpu->apic_base;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+int shv_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data, bool host)
+{
+	int r = shv_arch->set_msr(vcpu, index, data);
+
+	if (r != -ENOENT)
+		return r;
+
+	switch (index) {
+	case MSR_IA32_APICBASE: {
+		u64 rsvd = ~(SHV_APIC_BASE_BSP | SHV_APIC_BASE_ENABLE |
+			     GENMASK_ULL(boot_cpu_data.x86_phys_bits - 1, 12));
+
+		if (data & rsvd)
+			return -EINVAL;
+		/* the BSP flag is read-only for the guest */
+		if (!host)
+			data = (data & ~SHV_APIC_BASE_BSP) |
+			       (vcpu->apic_base & SHV_APIC_BASE_BSP);
+		vcpu->apic_base = data;
+		return 0;
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
+long shv_msrs_ioctl(struct shv_vcpu *vcpu, struct shv_msrs __user *arg,
+		    bool set)
+{
+	struct shv_msr_entry *e;
+	struct shv_msrs hdr;
+	unsigned int i;
+	long r;
+
+	if (copy_from_user(&hdr, arg, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.pad)
+		return -EINVAL;
+	if (hdr.nmsrs > SHV_MAX_MSR_ENTRIES)
+		return -E2BIG;
+	if (!hdr.nmsrs)
+		return 0;
+
+	e = memdup_user(arg->entries, hdr.nmsrs * sizeof(*e));
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	for (i = 0; i < hdr.nmsrs; i++) {
+		if (e[i].reserved) {
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	/* process in order, stopping at the first MSR that fails */
+	for (i = 0; i < hdr.nmsrs; i++) {
+		if (set ? shv_set_msr(vcpu, e[i].index, e[i].data, true) :
+			  shv_get_msr(vcpu, e[i].index, &e[i].data, true))
+			break;
+	}
+	r = i;
+	if (!set && copy_to_user(arg->entries, e, i * sizeof(*e)))
+		r = -EFAULT;
+out:
+	kfree(e);
+	return r;
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * shv internal interfaces: the VM, the vCPU and the glue between the
+ * generic core (main.c, vm.c, vcpu.c), the vendor backend (arch.h) and the
+ * MMU (mmu.h).
+ */
+#ifndef SHV_H
+#define SHV_H
+
+#include <linux/types.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/refcount.h>
+#include <linux/mm_types.h>
+#include <uapi/linux/shv.h>
+
+#define SHV_NR_GPRS		16
+#define SHV_RUN_PAGES		2	/* struct shv_run + one ring page */
+
+/* x86 architectural bits the core needs (see the SDM/APM) */
+#define SHV_RFLAGS_FIXED	0x2ull
+#define SHV_RFLAGS_TF		(1ull << 8)
+#define SHV_RFLAGS_IF		(1ull << 9)
+#define SHV_RFLAGS_DF		(1ull << 10)
+#define SHV_RFLAGS_VM		(1ull << 17)
+#define SHV_RFLAGS_RESERVED	(~0x3f7fd7ull)	/* bits 1 fixed, 3, 5, 15, 22+ */
+
+enum shv_reg {
+	SHV_RAX, SHV_RCX, SHV_RDX, SHV_RBX, SHV_RSP, SHV_RBP, SHV_RSI, SHV_RDI,
+	SHV_R8, SHV_R9, SHV_R10, SHV_R11, SHV_R12, SHV_R13, SHV_R14, SHV_R15,
+};
+
+enum shv_seg {
+	SHV_SEG_ES, SHV_SEG_CS, SHV_SEG_SS, SHV_SEG_DS, SHV_SEG_FS,
+	SHV_SEG_GS, SHV_SEG_TR, SHV_SEG_LDTR, SHV_NR_SEGS,
+};
+
+/* x86 exception vectors */
+#define SHV_DE_VECTOR	0
+#define SHV_DB_VECTOR	1
+#define SHV_BP_VECTOR	3
+#define SHV_OF_VECTOR	4
+#define SHV_UD_VECTOR	6
+#define SHV_DF_VECTOR	8
+#define SHV_TS_VECTOR	10
+#define SHV_NP_VECTOR	11
+#define SHV_SS_VECTOR	12
+#define SHV_GP_VECTOR	13
+#define SHV_PF_VECTOR	14
+#define SHV_AC_VECTOR	17
+
+/* page-fault error code bits */
+#define SHV_PFERR_PRESENT	BIT(0)
+#define SHV_PFERR_WRITE		BIT(1)
+#define SHV_PFERR_USER		BIT(2)
+#define SHV_PFERR_RSVD		BIT(3)
+#define SHV_PFERR_FETCH		BIT(4)
+
+struct shv_memslot {
+	u64 base_gfn;
+	u64 npages;
+	unsigned long userspace_addr;
+	u32 flags;
+	bool used;
+};
+
+struct shv_vcpu;
+struct shv_mmu_ops;
+
+struct shv_vm {
+	refcount_t users;		/* the VM fd and every vCPU fd */
+	struct mm_struct *mm;		/* the creator's address space */
+	struct mutex lock;		/* vCPU creation, slot updates */
+	struct rw_semaphore slots_lock;	/* readers: vCPUs using slots */
+	struct shv_memslot slots[SHV_MAX_MEMSLOTS];
+	struct shv_vcpu *vcpus[SHV_MAX_VCPUS];
+	unsigned int nr_vcpus;
+	const struct shv_mmu_ops *mmu_ops;
+	void *mmu;			/* MMU-private state */
+	void *arch;			/* vendor-private state */
+};
+
+/* vcpu->requests bits, serviced before each guest entry */
+#define SHV_REQ_TLB_FLUSH	0
+
+/* vcpu->mode: lets other CPUs know whether an IPI is needed to kick us */
+enum shv_vcpu_mode {
+	SHV_OUTSIDE_GUEST,
+	SHV_IN_GUEST,
+};
+
+/* What the runner owes us before the guest can continue */
+enum shv_pending {
+	SHV_PENDING_NONE,
+	SHV_PENDING_PIO_IN,		/* copy run->io.data to RAX */
+	SHV_PENDING_PIO_STR,		/* finish one INS/OUTS element */
+	SHV_PENDING_MMIO_READ,		/* copy run->mmio.data to a register */
+	SHV_PENDING_HYPERCALL,		/* copy run->hypercall.ret to RAX */
+};
+
+struct shv_pio_state {
+	u16 port;
+	u8 size;
+	bool in;
+	bool rep;
+	u8 addr_size;
+	int seg;
+	u64 next_rip;
+};
+
+struct shv_mmio_state {
+	int reg;			/* destination GPR, -1 for none */
+	u8 len;				/* access size */
+	u8 dst_size;			/* destination width in bytes */
+	bool sign_extend;
+	bool high_byte;			/* AH/CH/DH/BH destination */
+	u64 next_rip;
+};
+
+struct shv_vcpu {
+	struct shv_vm *vm;
+	unsigned int id;
+	struct mutex mutex;		/* one ioctl at a time */
+	struct shv_run *run;		/* the page shared with the runner */
+	struct page *run_pages[SHV_RUN_PAGES];
+
+	u64 regs[SHV_NR_GPRS];		/* RAX..R15 while outside the guest */
+	u64 rip;
+	u64 rflags;
+
+	int cpu;			/* CPU of the last entry, -1 none */
+	int mode;			/* enum shv_vcpu_mode */
+	unsigned long requests;
+
+	enum shv_pending pending;
+	struct shv_pio_state pio;
+	struct shv_mmio_state mmio;
+
+	u64 apic_base;
+	struct shv_cpuid_entry *cpuid;	/* runner-supplied table or NULL */
+	unsigned int cpuid_nent;
+
+	/* guest FPU/SSE state, swapped around each entry */
+	u8 fxsave[512] __aligned(16);
+
+	void *arch;			/* vendor-private state */
+	void *mmu;			/* MMU-private state */
+};
+
+/* main.c */
+extern const struct shv_arch_ops *shv_arch;
+int shv_hw_get(void);
+void shv_hw_put(void);
+
+/* vm.c */
+int shv_vm_create(unsigned long flags);
+void shv_vm_put(struct shv_vm *vm);
+struct shv_memslot *shv_gfn_to_slot(struct shv_vm *vm, u64 gfn);
+int shv_read_guest_phys(struct shv_vm *vm, u64 gpa, void *buf, unsigned int len);
+int shv_write_guest_phys(struct shv_vm *vm, u64 gpa, const void *buf,
+			 unsigned int len);
+void shv_vm_request_all(struct shv_vm *vm, int req);
+
+/* vcpu.c */
+int shv_vcpu_create(struct shv_vm *vm, unsigned long id);
+void shv_vcpu_free(struct shv_vcpu *vcpu);
+void shv_vcpu_reset_regs(struct shv_vcpu *vcpu);
+
+/* cpuid.c */
+void shv_emulate_cpuid(struct shv_vcpu *vcpu);
+int shv_set_cpuid(struct shv_vcpu *vcpu, struct shv_cpuid __user *arg);
+
+/* msr.c */
+int shv_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data, bool host);
+int shv_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data, bool host);
+long shv_msrs_ioctl(struct shv_vcpu *vcpu, struct shv_msrs __user *arg,
+		    bool set);
+
+#endif /* SHV_H */

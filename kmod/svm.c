@@ -1,0 +1,774 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AMD SVM backend: detection, the VMCB, guest entry and the exit handlers.
+ * The generic core owns the GPRs (RAX, RSP, RIP and RFLAGS are copied in
+ * and out of the VMCB around VMRUN); segments, control registers and the
+ * VMLOAD/VMSAVE MSRs live in the VMCB.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <asm/io.h>
+#include <asm/cpufeature.h>
+#include <asm/msr.h>
+#include <asm/msr-index.h>
+#include <asm/processor-flags.h>
+
+#include "shv.h"
+#include "arch.h"
+#include "mmu.h"
+#include "emulate.h"
+#include "svm.h"
+
+#define SVM_FEAT_NPT	BIT(0)
+#define SVM_FEAT_NRIPS	BIT(3)
+#define SVM_FEAT_FLUSHASID BIT(6)
+
+#define IOPM_ORDER	2	/* 12 KiB used */
+#define MSRPM_ORDER	1	/* 8 KiB */
+
+#define SVM_NPF_WRITE	BIT_ULL(1)
+#define SVM_NPF_FETCH	BIT_ULL(4)
+#define SVM_NPF_GPT	BIT_ULL(33)	/* fault walking the guest's tables */
+
+#define SVM_DEFAULT_PAT	0x0007040600070406ull
+
+static bool shv_svm_nrips;
+bool shv_svm_flush_by_asid;
+
+static inline struct shv_svm_vcpu *to_svm(struct shv_vcpu *vcpu)
+{
+	return vcpu->arch;
+}
+
+static inline struct vmcb *to_vmcb(struct shv_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb;
+}
+
+static void set_intercept(struct vmcb_control_area *c, unsigned int bit)
+{
+	c->intercepts[bit / 32] |= BIT(bit % 32);
+}
+
+/* --- segments --- */
+
+static u16 seg_to_attrib(const struct shv_segment *s)
+{
+	if (s->unusable)
+		return 0;
+	return s->type | s->s << 4 | s->dpl << 5 | s->present << 7 |
+	       s->avl << 8 | s->l << 9 | s->db << 10 | s->g << 11;
+}
+
+static void seg_to_vmcb(struct vmcb_seg *v, const struct shv_segment *s)
+{
+	v->selector = s->selector;
+	v->attrib = seg_to_attrib(s);
+	v->limit = s->limit;
+	v->base = s->base;
+}
+
+static void seg_from_vmcb(struct shv_segment *s, const struct vmcb_seg *v)
+{
+	u16 a = v->attrib;
+
+	*s = (struct shv_segment){
+		.base = v->base, .limit = v->limit, .selector = v->selector,
+		.type = a & 15, .s = (a >> 4) & 1, .dpl = (a >> 5) & 3,
+		.present = (a >> 7) & 1, .avl = (a >> 8) & 1,
+		.l = (a >> 9) & 1, .db = (a >> 10) & 1, .g = (a >> 11) & 1,
+	};
+	s->unusable = !s->present;
+}
+
+static struct vmcb_seg *svm_seg(struct vmcb *vmcb, int seg)
+{
+	switch (seg) {
+	case SHV_SEG_ES: return &vmcb->save.es;
+	case SHV_SEG_CS: return &vmcb->save.cs;
+	case SHV_SEG_SS: return &vmcb->save.ss;
+	case SHV_SEG_DS: return &vmcb->save.ds;
+	case SHV_SEG_FS: return &vmcb->save.fs;
+	case SHV_SEG_GS: return &vmcb->save.gs;
+	case SHV_SEG_TR: return &vmcb->save.tr;
+	default: return &vmcb->save.ldtr;
+	}
+}
+
+static void svm_get_sregs(struct shv_vcpu *vcpu, struct shv_sregs *s)
+{
+	struct vmcb_save_area *v = &to_vmcb(vcpu)->save;
+
+	memset(s, 0, sizeof(*s));
+	seg_from_vmcb(&s->cs, &v->cs);
+	seg_from_vmcb(&s->ds, &v->ds);
+	seg_from_vmcb(&s->es, &v->es);
+	seg_from_vmcb(&s->fs, &v->fs);
+	seg_from_vmcb(&s->gs, &v->gs);
+	seg_from_vmcb(&s->ss, &v->ss);
+	seg_from_vmcb(&s->tr, &v->tr);
+	seg_from_vmcb(&s->ldt, &v->ldtr);
+	/* CS is usable whenever the vCPU runs code */
+	s->cs.unusable = 0;
+	s->gdt.base = v->gdtr.base;
+	s->gdt.limit = v->gdtr.limit;
+	s->idt.base = v->idtr.base;
+	s->idt.limit = v->idtr.limit;
+	s->cr0 = v->cr0;
+	s->cr2 = v->cr2;
+	s->cr3 = v->cr3;
+	s->cr4 = v->cr4;
+	s->cr8 = to_vmcb(vcpu)->control.int_ctl & V_TPR_MASK;
+	s->efer = v->efer & ~EFER_SVME;
+	s->apic_base = vcpu->apic_base;
+}
+
+static void svm_set_sregs(struct shv_vcpu *vcpu, const struct shv_sregs *s)
+{
+	struct vmcb *vmcb = to_vmcb(vcpu);
+	struct vmcb_save_area *v = &vmcb->save;
+
+	seg_to_vmcb(&v->cs, &s->cs);
+	seg_to_vmcb(&v->ds, &s->ds);
+	seg_to_vmcb(&v->es, &s->es);
+	seg_to_vmcb(&v->fs, &s->fs);
+	seg_to_vmcb(&v->gs, &s->gs);
+	seg_to_vmcb(&v->ss, &s->ss);
+	seg_to_vmcb(&v->tr, &s->tr);
+	seg_to_vmcb(&v->ldtr, &s->ldt);
+	/* CS is always usable; keep its attributes even if marked otherwise */
+	if (s->cs.unusable)
+		v->cs.attrib = seg_to_attrib(&(struct shv_segment){
+			.type = s->cs.type, .s = s->cs.s, .dpl = s->cs.dpl,
+			.present = 1, .l = s->cs.l, .db = s->cs.db,
+			.g = s->cs.g });
+	v->gdtr.base = s->gdt.base;
+	v->gdtr.limit = s->gdt.limit;
+	v->idtr.base = s->idt.base;
+	v->idtr.limit = s->idt.limit;
+	v->cr0 = s->cr0;
+	v->cr2 = s->cr2;
+	v->cr3 = s->cr3;
+	v->cr4 = s->cr4;
+	v->efer = s->efer | EFER_SVME;
+	vmcb->control.int_ctl = (vmcb->control.int_ctl & ~V_TPR_MASK) |
+				(s->cr8 & V_TPR_MASK);
+	if (!(s->cr0 & X86_CR0_PE))
+		v->cpl = 0;
+	else if (vcpu->rflags & SHV_RFLAGS_VM)
+		v->cpl = 3;
+	else
+		v->cpl = s->ss.dpl;
+}
+
+static u64 svm_get_seg_base(struct shv_vcpu *vcpu, int seg)
+{
+	return svm_seg(to_vmcb(vcpu), seg)->base;
+}
+
+static int svm_get_cpl(struct shv_vcpu *vcpu)
+{
+	return to_vmcb(vcpu)->save.cpl;
+}
+
+/* --- VMCB setup --- */
+
+static void svm_vcpu_reset(struct shv_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_vmcb(vcpu);
+	struct vmcb_save_area *v = &vmcb->save;
+	struct vmcb_seg data = {
+		.selector = 0, .attrib = 0x93, .limit = 0xffff, .base = 0,
+	};
+
+	memset(v, 0, sizeof(*v));
+	v->cs = (struct vmcb_seg){
+		.selector = 0xf000, .attrib = 0x9b, .limit = 0xffff,
+		.base = 0xffff0000,
+	};
+	v->ds = data;
+	v->es = data;
+	v->fs = data;
+	v->gs = data;
+	v->ss = data;
+	v->gdtr.limit = 0xffff;
+	v->idtr.limit = 0xffff;
+	v->ldtr = (struct vmcb_seg){ .attrib = 0x82, .limit = 0xffff };
+	v->tr = (struct vmcb_seg){ .attrib = 0x8b, .limit = 0xffff };
+	v->cr0 = X86_CR0_ET | X86_CR0_CD | X86_CR0_NW;
+	v->efer = EFER_SVME;
+	v->dr6 = 0xffff0ff0;
+	v->dr7 = 0x400;
+	v->g_pat = SVM_DEFAULT_PAT;
+	v->cpl = 0;
+
+	vmcb->control.event_inj = 0;
+	vmcb->control.int_state = 0;
+	vmcb->control.int_ctl = V_INTR_MASKING_MASK;
+	vmcb->control.tsc_offset = 0;
+}
+
+static void svm_init_control(struct shv_vcpu *vcpu)
+{
+	struct shv_svm_vm *svm_vm = vcpu->vm->arch;
+	struct vmcb_control_area *c = &to_vmcb(vcpu)->control;
+	static const unsigned int intercepts[] = {
+		INTERCEPT_INTR, INTERCEPT_NMI, INTERCEPT_SMI, INTERCEPT_CPUID,
+		INTERCEPT_INVD, INTERCEPT_HLT, INTERCEPT_INVLPGA,
+		INTERCEPT_IOIO_PROT, INTERCEPT_MSR_PROT, INTERCEPT_SHUTDOWN,
+		INTERCEPT_VMRUN, INTERCEPT_VMMCALL, INTERCEPT_VMLOAD,
+		INTERCEPT_VMSAVE, INTERCEPT_STGI, INTERCEPT_CLGI,
+		INTERCEPT_SKINIT, INTERCEPT_RDTSCP, INTERCEPT_MONITOR,
+		INTERCEPT_MWAIT, INTERCEPT_XSETBV, INTERCEPT_RDPRU,
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(intercepts); i++)
+		set_intercept(c, intercepts[i]);
+	/* #AC and #DB loops in the guest must not wedge a host CPU */
+	c->intercepts[INTERCEPT_EXCEPTION] |= BIT(SHV_AC_VECTOR) |
+					      BIT(SHV_DB_VECTOR);
+	c->iopm_base_pa = svm_vm->iopm_pa;
+	c->msrpm_base_pa = svm_vm->msrpm_pa;
+	c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	c->int_ctl = V_INTR_MASKING_MASK;
+	c->asid = 0;	/* assigned at the first entry */
+}
+
+static int svm_vm_init(struct shv_vm *vm)
+{
+	struct shv_svm_vm *s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
+	struct page *p;
+
+	if (!s)
+		return -ENOMEM;
+	p = alloc_pages(GFP_KERNEL_ACCOUNT, IOPM_ORDER);
+	if (!p)
+		goto err;
+	s->iopm = page_address(p);
+	p = alloc_pages(GFP_KERNEL_ACCOUNT, MSRPM_ORDER);
+	if (!p)
+		goto err_iopm;
+	s->msrpm = page_address(p);
+	memset(s->iopm, 0xff, PAGE_SIZE << IOPM_ORDER);
+	memset(s->msrpm, 0xff, PAGE_SIZE << MSRPM_ORDER);
+	s->iopm_pa = __pa(s->iopm);
+	s->msrpm_pa = __pa(s->msrpm);
+	vm->arch = s;
+	return 0;
+
+err_iopm:
+	free_pages((unsigned long)s->iopm, IOPM_ORDER);
+err:
+	kfree(s);
+	return -ENOMEM;
+}
+
+static void svm_vm_destroy(struct shv_vm *vm)
+{
+	struct shv_svm_vm *s = vm->arch;
+
+	if (!s)
+		return;
+	free_pages((unsigned long)s->iopm, IOPM_ORDER);
+	free_pages((unsigned long)s->msrpm, MSRPM_ORDER);
+	kfree(s);
+	vm->arch = NULL;
+}
+
+static int svm_vcpu_create(struct shv_vcpu *vcpu)
+{
+	struct shv_svm_vcpu *svm = kzalloc(sizeof(*svm), GFP_KERNEL_ACCOUNT);
+	struct page *p;
+
+	if (!svm)
+		return -ENOMEM;
+	p = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!p) {
+		kfree(svm);
+		return -ENOMEM;
+	}
+	svm->vmcb = page_address(p);
+	svm->vmcb_pa = page_to_phys(p);
+	svm->asid_cpu = -1;
+	vcpu->arch = svm;
+	svm_init_control(vcpu);
+	svm_vcpu_reset(vcpu);
+	return 0;
+}
+
+static void svm_vcpu_free(struct shv_vcpu *vcpu)
+{
+	struct shv_svm_vcpu *svm = to_svm(vcpu);
+
+	if (!svm)
+		return;
+	free_page((unsigned long)svm->vmcb);
+	kfree(svm);
+	vcpu->arch = NULL;
+}
+
+/* --- MSRs kept in the VMCB --- */
+
+static bool svm_pat_valid(u64 pat)
+{
+	unsigned int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 t = pat >> (8 * i);
+
+		if (t != 0 && t != 1 && t != 4 && t != 5 && t != 6 && t != 7)
+			return false;
+	}
+	return true;
+}
+
+static bool svm_canonical(u64 a)
+{
+	return (s64)(a << 16) >> 16 == (s64)a;
+}
+
+static int svm_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data)
+{
+	struct vmcb *vmcb = to_vmcb(vcpu);
+	struct vmcb_save_area *v = &vmcb->save;
+
+	switch (index) {
+	case MSR_EFER:
+		*data = v->efer & ~EFER_SVME;
+		break;
+	case MSR_STAR:
+		*data = v->star;
+		break;
+	case MSR_LSTAR:
+		*data = v->lstar;
+		break;
+	case MSR_CSTAR:
+		*data = v->cstar;
+		break;
+	case MSR_SYSCALL_MASK:
+		*data = v->sfmask;
+		break;
+	case MSR_KERNEL_GS_BASE:
+		*data = v->kernel_gs_base;
+		break;
+	case MSR_FS_BASE:
+		*data = v->fs.base;
+		break;
+	case MSR_GS_BASE:
+		*data = v->gs.base;
+		break;
+	case MSR_IA32_SYSENTER_CS:
+		*data = v->sysenter_cs;
+		break;
+	case MSR_IA32_SYSENTER_ESP:
+		*data = v->sysenter_esp;
+		break;
+	case MSR_IA32_SYSENTER_EIP:
+		*data = v->sysenter_eip;
+		break;
+	case MSR_IA32_CR_PAT:
+		*data = v->g_pat;
+		break;
+	case MSR_IA32_TSC:
+		*data = rdtsc() + vmcb->control.tsc_offset;
+		break;
+	case MSR_IA32_DEBUGCTLMSR:
+		*data = 0;
+		break;
+	default:
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int svm_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
+{
+	struct vmcb *vmcb = to_vmcb(vcpu);
+	struct vmcb_save_area *v = &vmcb->save;
+
+	switch (index) {
+	case MSR_EFER: {
+		u64 valid = EFER_SCE | EFER_LME | EFER_LMA | EFER_NX;
+
+		if (data & ~valid)
+			return -EINVAL;
+		/* LME cannot change while paging is on; LMA is read-only */
+		if ((v->cr0 & X86_CR0_PG) &&
+		    ((data ^ v->efer) & EFER_LME))
+			return -EINVAL;
+		v->efer = (data & ~EFER_LMA) | (v->efer & EFER_LMA) |
+			  EFER_SVME;
+		break;
+	}
+	case MSR_STAR:
+		v->star = data;
+		break;
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+		if (!svm_canonical(data))
+			return -EINVAL;
+		if (index == MSR_LSTAR)
+			v->lstar = data;
+		else if (index == MSR_CSTAR)
+			v->cstar = data;
+		else if (index == MSR_KERNEL_GS_BASE)
+			v->kernel_gs_base = data;
+		else if (index == MSR_FS_BASE)
+			v->fs.base = data;
+		else if (index == MSR_GS_BASE)
+			v->gs.base = data;
+		else if (index == MSR_IA32_SYSENTER_ESP)
+			v->sysenter_esp = data;
+		else
+			v->sysenter_eip = data;
+		break;
+	case MSR_SYSCALL_MASK:
+		v->sfmask = (u32)data;
+		break;
+	case MSR_IA32_SYSENTER_CS:
+		v->sysenter_cs = data & 0xffff;
+		break;
+	case MSR_IA32_CR_PAT:
+		if (!svm_pat_valid(data))
+			return -EINVAL;
+		v->g_pat = data;
+		break;
+	case MSR_IA32_TSC:
+		vmcb->control.tsc_offset = data - rdtsc();
+		break;
+	case MSR_IA32_DEBUGCTLMSR:
+		return data ? -EINVAL : 0;
+	default:
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* --- events --- */
+
+static void svm_queue_exception(struct shv_vcpu *vcpu, u8 vector,
+				bool has_error, u32 error_code)
+{
+	struct vmcb *vmcb = to_vmcb(vcpu);
+
+	/* real mode pushes no error code */
+	if (!(vmcb->save.cr0 & X86_CR0_PE))
+		has_error = false;
+	vmcb->control.event_inj = vector | SVM_EVTINJ_TYPE_EXEPT |
+				  SVM_EVTINJ_VALID |
+				  (has_error ? SVM_EVTINJ_VALID_ERR : 0);
+	vmcb->control.event_inj_err = error_code;
+}
+
+static void svm_set_cr2(struct shv_vcpu *vcpu, u64 cr2)
+{
+	to_vmcb(vcpu)->save.cr2 = cr2;
+}
+
+static void svm_skip_insn(struct shv_vcpu *vcpu, u64 next_rip)
+{
+	struct vmcb *vmcb = to_vmcb(vcpu);
+
+	if (!(vmcb->save.efer & EFER_LMA) || !vmcb->save.cs.attrib ||
+	    !(vmcb->save.cs.attrib & (1 << 9)))
+		next_rip = (u32)next_rip;
+	vcpu->rip = next_rip;
+	vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	/* a single-step trap follows the emulated instruction */
+	if (vcpu->rflags & SHV_RFLAGS_TF) {
+		vmcb->save.dr6 |= BIT(14);
+		svm_queue_exception(vcpu, SHV_DB_VECTOR, false, 0);
+	}
+}
+
+static void svm_flush_tlb(struct shv_vcpu *vcpu)
+{
+	struct shv_svm_vcpu *svm = to_svm(vcpu);
+
+	if (shv_svm_flush_by_asid)
+		svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
+	else
+		svm->asid_generation = 0;	/* a new ASID at entry */
+}
+
+/*
+ * An exit that interrupted the delivery of an event must deliver it again.
+ * Software interrupts and INT3/INTO are re-executed instead (without NRIPS
+ * there is no next RIP to inject them with).
+ */
+static void svm_requeue_event(struct shv_vcpu *vcpu)
+{
+	struct vmcb_control_area *c = &to_vmcb(vcpu)->control;
+	u32 info = c->exit_int_info;
+	u32 type = info & SVM_EXITINTINFO_TYPE_MASK;
+	u8 vector = info & SVM_EXITINTINFO_VEC_MASK;
+
+	if (!(info & SVM_EXITINTINFO_VALID))
+		return;
+	if (type == SVM_EXITINTINFO_TYPE_SOFT)
+		return;
+	if (type == SVM_EXITINTINFO_TYPE_EXEPT &&
+	    (vector == SHV_BP_VECTOR || vector == SHV_OF_VECTOR))
+		return;
+	c->event_inj = info;
+	c->event_inj_err = c->exit_int_info_err;
+}
+
+/* --- guest entry --- */
+
+static void svm_run(struct shv_vcpu *vcpu)
+{
+	struct shv_svm_vcpu *svm = to_svm(vcpu);
+	struct shv_svm_cpu *c = this_cpu_ptr(shv_svm_cpus);
+	struct vmcb *vmcb = svm->vmcb;
+
+	shv_svm_assign_asid(svm);
+	vmcb->control.nested_cr3 = vcpu->vm->mmu_ops->root_hpa(vcpu->vm);
+	vmcb->control.clean = 0;
+	vmcb->save.rax = vcpu->regs[SHV_RAX];
+	vmcb->save.rsp = vcpu->regs[SHV_RSP];
+	vmcb->save.rip = vcpu->rip;
+	vmcb->save.rflags = vcpu->rflags;
+
+	shv_svm_vmrun(svm->vmcb_pa, page_to_phys(c->host_vmcb), vcpu->regs);
+
+	vcpu->regs[SHV_RAX] = vmcb->save.rax;
+	vcpu->regs[SHV_RSP] = vmcb->save.rsp;
+	vcpu->rip = vmcb->save.rip;
+	vcpu->rflags = vmcb->save.rflags;
+	vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
+	vmcb->control.event_inj = 0;
+}
+
+/* --- exits --- */
+
+static u64 svm_next_rip(struct shv_vcpu *vcpu, unsigned int len)
+{
+	struct vmcb *vmcb = to_vmcb(vcpu);
+
+	if (shv_svm_nrips && vmcb->control.next_rip)
+		return vmcb->control.next_rip;
+	return shv_insn_next_rip(vcpu, len);
+}
+
+static int svm_unhandled(struct shv_vcpu *vcpu)
+{
+	struct vmcb_control_area *c = &to_vmcb(vcpu)->control;
+	u64 data[4] = {
+		((u64)c->exit_code_hi << 32) | c->exit_code,
+		c->exit_info_1, c->exit_info_2, vcpu->rip,
+	};
+
+	return shv_internal_error(vcpu, SHV_INTERNAL_ERROR_UNHANDLED, 4, data);
+}
+
+static int svm_handle_ioio(struct shv_vcpu *vcpu)
+{
+	struct vmcb_control_area *c = &to_vmcb(vcpu)->control;
+	u64 info = c->exit_info_1;
+	u8 size = (info & SVM_IOIO_SIZE_MASK) >> SVM_IOIO_SIZE_SHIFT;
+
+	/* SZ8/SZ16/SZ32 are one-hot; exit_info_2 is the next RIP */
+	size = size & 4 ? 4 : size & 2 ? 2 : 1;
+	return shv_pio_exit(vcpu, info >> 16, size,
+			    info & SVM_IOIO_TYPE_MASK, info & SVM_IOIO_STR_MASK,
+			    info & SVM_IOIO_REP_MASK, c->exit_info_2);
+}
+
+static int svm_handle_msr(struct shv_vcpu *vcpu)
+{
+	struct vmcb_control_area *c = &to_vmcb(vcpu)->control;
+	u32 index = vcpu->regs[SHV_RCX];
+	u64 data;
+
+	if (c->exit_info_1) {
+		data = (u32)vcpu->regs[SHV_RAX] |
+		       (vcpu->regs[SHV_RDX] << 32);
+		if (shv_set_msr(vcpu, index, data, false)) {
+			svm_queue_exception(vcpu, SHV_GP_VECTOR, true, 0);
+			return 1;
+		}
+	} else {
+		if (shv_get_msr(vcpu, index, &data, false)) {
+			svm_queue_exception(vcpu, SHV_GP_VECTOR, true, 0);
+			return 1;
+		}
+		vcpu->regs[SHV_RAX] = (u32)data;
+		vcpu->regs[SHV_RDX] = data >> 32;
+	}
+	svm_skip_insn(vcpu, svm_next_rip(vcpu, 2));
+	return 1;
+}
+
+static int svm_handle_npf(struct shv_vcpu *vcpu)
+{
+	struct vmcb_control_area *c = &to_vmcb(vcpu)->control;
+	struct shv_vm *vm = vcpu->vm;
+	u64 err = c->exit_info_1, gpa = c->exit_info_2;
+	int r;
+
+	r = vm->mmu_ops->nested_fault(vm, gpa, err & SVM_NPF_WRITE,
+				      err & SVM_NPF_FETCH);
+	if (r < 0) {
+		u64 data[2] = { gpa, err };
+
+		if (r == -EINTR)
+			return 1;	/* the run loop sees the signal */
+		return shv_internal_error(vcpu, SHV_INTERNAL_ERROR_UNHANDLED,
+					  2, data);
+	}
+	if (r != SHV_MMU_EMULATE)
+		return 1;
+	/* no RAM: device memory, or a write to ROM */
+	if ((err & SVM_NPF_GPT) || (err & SVM_NPF_FETCH)) {
+		u64 data[3] = { gpa, err, vcpu->rip };
+
+		return shv_internal_error(vcpu, SHV_INTERNAL_ERROR_FETCH, 3,
+					  data);
+	}
+	return shv_mmio_exit(vcpu, gpa, err & SVM_NPF_WRITE);
+}
+
+static int svm_handle_exit(struct shv_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_vmcb(vcpu);
+	u32 code = vmcb->control.exit_code;
+
+	if (vmcb->control.exit_code_hi || code == (u32)SVM_EXIT_ERR) {
+		vcpu->run->exit_reason = SHV_EXIT_FAIL_ENTRY;
+		vcpu->run->hw.hardware_exit_reason = SVM_EXIT_ERR;
+		vcpu->run->hw.info1 = vmcb->control.exit_info_1;
+		vcpu->run->hw.info2 = vmcb->control.exit_info_2;
+		return 0;
+	}
+
+	svm_requeue_event(vcpu);
+
+	switch (code) {
+	case SVM_EXIT_INTR:
+	case SVM_EXIT_NMI:
+	case SVM_EXIT_SMI:
+		return 1;
+	case SVM_EXIT_CPUID:
+		shv_emulate_cpuid(vcpu);
+		svm_skip_insn(vcpu, svm_next_rip(vcpu, 2));
+		return 1;
+	case SVM_EXIT_HLT:
+		svm_skip_insn(vcpu, svm_next_rip(vcpu, 1));
+		vcpu->run->exit_reason = SHV_EXIT_HLT;
+		return 0;
+	case SVM_EXIT_IOIO:
+		return svm_handle_ioio(vcpu);
+	case SVM_EXIT_MSR:
+		return svm_handle_msr(vcpu);
+	case SVM_EXIT_NPF:
+		return svm_handle_npf(vcpu);
+	case SVM_EXIT_VMMCALL:
+		return shv_hypercall_exit(vcpu, svm_next_rip(vcpu, 3));
+	case SVM_EXIT_INVD:
+		svm_skip_insn(vcpu, svm_next_rip(vcpu, 2));
+		return 1;
+	case SVM_EXIT_SHUTDOWN:
+		/* the VMCB is undefined after a shutdown: start over */
+		vcpu->run->exit_reason = SHV_EXIT_SHUTDOWN;
+		vcpu->run->shutdown.reason = code;
+		svm_vcpu_reset(vcpu);
+		shv_vcpu_reset_regs(vcpu);
+		return 0;
+	case SVM_EXIT_EXCP_BASE + SHV_AC_VECTOR:
+		svm_queue_exception(vcpu, SHV_AC_VECTOR, true,
+				    vmcb->control.exit_info_1);
+		return 1;
+	case SVM_EXIT_EXCP_BASE + SHV_DB_VECTOR:
+		svm_queue_exception(vcpu, SHV_DB_VECTOR, false, 0);
+		return 1;
+	case SVM_EXIT_VMRUN:
+	case SVM_EXIT_VMLOAD:
+	case SVM_EXIT_VMSAVE:
+	case SVM_EXIT_STGI:
+	case SVM_EXIT_CLGI:
+	case SVM_EXIT_SKINIT:
+	case SVM_EXIT_INVLPGA:
+	case SVM_EXIT_RDTSCP:
+	case SVM_EXIT_MONITOR:
+	case SVM_EXIT_MWAIT:
+	case SVM_EXIT_XSETBV:
+	case SVM_EXIT_RDPRU:
+		/* not offered to the guest: #UD as on a CPU without them */
+		svm_queue_exception(vcpu, SHV_UD_VECTOR, false, 0);
+		return 1;
+	default:
+		return svm_unhandled(vcpu);
+	}
+}
+
+/* --- probe --- */
+
+static void svm_hw_teardown(void)
+{
+	shv_svm_cpus_free();
+}
+
+const struct shv_arch_ops shv_svm_ops = {
+	.name		= "svm",
+	.vendor		= SHV_VENDOR_SVM,
+	.cpu_enable	= shv_svm_cpu_enable,
+	.cpu_disable	= shv_svm_cpu_disable,
+	.hw_teardown	= svm_hw_teardown,
+	.vm_init	= svm_vm_init,
+	.vm_destroy	= svm_vm_destroy,
+	.vcpu_create	= svm_vcpu_create,
+	.vcpu_free	= svm_vcpu_free,
+	.vcpu_reset	= svm_vcpu_reset,
+	.get_sregs	= svm_get_sregs,
+	.set_sregs	= svm_set_sregs,
+	.get_seg_base	= svm_get_seg_base,
+	.get_cpl	= svm_get_cpl,
+	.get_msr	= svm_get_msr,
+	.set_msr	= svm_set_msr,
+	.run		= svm_run,
+	.handle_exit	= svm_handle_exit,
+	.skip_insn	= svm_skip_insn,
+	.queue_exception = svm_queue_exception,
+	.set_cr2	= svm_set_cr2,
+	.flush_tlb	= svm_flush_tlb,
+};
+
+static struct shv_arch_ops shv_svm_ops_rt;
+
+const struct shv_arch_ops *shv_svm_probe(void)
+{
+	u32 eax, ebx, ecx, edx;
+	u64 vm_cr;
+	int r;
+
+	if (!boot_cpu_has(X86_FEATURE_SVM))
+		return ERR_PTR(-ENODEV);
+	rdmsrl(MSR_VM_CR, vm_cr);
+	if (vm_cr & (1 << SVM_VM_CR_SVM_DISABLE)) {
+		pr_err("SVM is disabled by the firmware (VM_CR.SVMDIS)\n");
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	cpuid(SVM_CPUID_FUNC, &eax, &ebx, &ecx, &edx);
+	shv_svm_nrips = edx & SVM_FEAT_NRIPS;
+	shv_svm_flush_by_asid = edx & SVM_FEAT_FLUSHASID;
+
+	r = shv_svm_cpus_alloc();
+	if (r)
+		return ERR_PTR(r);
+	shv_svm_ops_rt = shv_svm_ops;
+	shv_svm_ops_rt.nested_paging = edx & SVM_FEAT_NPT;
+	pr_info("SVM: %u ASIDs, NPT %s, NRIPS %s\n", ebx,
+		(edx & SVM_FEAT_NPT) ? "yes" : "no",
+		shv_svm_nrips ? "yes" : "no (instruction lengths decoded)");
+	return &shv_svm_ops_rt;
+}

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The VM file descriptor: memory slots, vCPU creation, guest-physical
+ * memory access for the emulator, and VM lifetime.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/file.h>
+#include <linux/slab.h>
+#include <linux/sched/mm.h>
+#include <linux/uaccess.h>
+#include <linux/smp.h>
+
+#include "shv.h"
+#include "arch.h"
+#include "mmu.h"
+
+static void shv_vm_destroy(struct shv_vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < SHV_MAX_VCPUS; i++)
+		if (vm->vcpus[i])
+			shv_vcpu_free(vm->vcpus[i]);
+	vm->mmu_ops->vm_destroy(vm);
+	shv_arch->vm_destroy(vm);
+	mmdrop(vm->mm);
+	kfree(vm);
+	shv_hw_put();
+}
+
+void shv_vm_put(struct shv_vm *vm)
+{
+	if (refcount_dec_and_test(&vm->users))
+		shv_vm_destroy(vm);
+}
+
+struct shv_memslot *shv_gfn_to_slot(struct shv_vm *vm, u64 gfn)
+{
+	unsigned int i;
+
+	for (i = 0; i < SHV_MAX_MEMSLOTS; i++) {
+		struct shv_memslot *s = &vm->slots[i];
+
+		if (s->used && gfn >= s->base_gfn &&
+		    gfn - s->base_gfn < s->npages)
+			return s;
+	}
+	return NULL;
+}
+
+/*
+ * Copy to or from guest-physical memory through the runner's mapping.  The
+ * caller runs in the VM owner's context (every ioctl checks that).
+ * Returns -EFAULT where no RAM backs the range.
+ */
+static int shv_guest_phys_rw(struct shv_vm *vm, u64 gpa, void *buf,
+			     unsigned int len, bool write)
+{
+	while (len) {
+		unsigned int off = offset_in_page(gpa);
+		unsigned int n = min_t(unsigned int, len, PAGE_SIZE - off);
+		struct shv_memslot *s = shv_gfn_to_slot(vm, gpa >> PAGE_SHIFT);
+		void __user *hva;
+		unsigned long left;
+
+		if (!s || (write && (s->flags & SHV_MEM_READONLY)))
+			return -EFAULT;
+		hva = (void __user *)(s->userspace_addr +
+			((gpa >> PAGE_SHIFT) - s->base_gfn) * PAGE_SIZE + off);
+		if (write)
+			left = copy_to_user(hva, buf, n);
+		else
+			left = copy_from_user(buf, hva, n);
+		if (left)
+			return -EFAULT;
+		gpa += n;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int shv_read_guest_phys(struct shv_vm *vm, u64 gpa, void *buf,
+			unsigned int len)
+{
+	return shv_guest_phys_rw(vm, gpa, buf, len, false);
+}
+
+int shv_write_guest_phys(struct shv_vm *vm, u64 gpa, const void *buf,
+			 unsigned int len)
+{
+	return shv_guest_phys_rw(vm, gpa, (void *)buf, len, true);
+}
+
+static void shv_kick_nop(void *info)
+{
+}
+
+/*
+ * Post a request to every vCPU and wait until none of them can still be
+ * running in the guest without having seen it.
+ */
+void shv_vm_request_all(struct shv_vm *vm, int req)
+{
+	unsigned int i;
+
+	for (i = 0; i < SHV_MAX_VCPUS; i++) {
+		struct shv_vcpu *vcpu = READ_ONCE(vm->vcpus[i]);
+		int cpu;
+
+		if (!vcpu)
+			continue;
+		set_bit(req, &vcpu->requests);
+		/* pairs with the barrier before the request check in vcpu.c */
+		smp_mb__after_atomic();
+		cpu = READ_ONCE(vcpu->cpu);
+		if (READ_ONCE(vcpu->mode) == SHV_IN_GUEST && cpu >= 0)
+			smp_call_function_single(cpu, shv_kick_nop, NULL, 1);
+	}
+}
+
+static bool shv_slots_overlap(struct shv_vm *vm, unsigned int skip,
+			      u64 gfn, u64 npages)
+{
+	unsigned int i;
+
+	for (i = 0; i < SHV_MAX_MEMSLOTS; i++) {
+		struct shv_memslot *s = &vm->slots[i];
+
+		if (i == skip || !s->used)
+			continue;
+		if (gfn < s->base_gfn + s->npages && s->base_gfn < gfn + npages)
+			return true;
+	}
+	return false;
+}
+
+static int shv_set_memory_region(struct shv_vm *vm,
+				 struct shv_userspace_memory_region *mr)
+{
+	struct shv_memslot *s;
+	u64 gfn, npages;
+	int r = 0;
+
+	if (mr->slot >= SHV_MAX_MEMSLOTS || (mr->flags & ~SHV_MEM_READONLY))
+		return -EINVAL;
+	if (!PAGE_ALIGNED(mr->guest_phys_addr) ||
+	    !PAGE_ALIGNED(mr->memory_size) ||
+	    !PAGE_ALIGNED(mr->userspace_addr))
+		return -EINVAL;
+	if (mr->memory_size) {
+		if (mr->guest_phys_addr + mr->memory_size < mr->guest_phys_addr ||
+		    mr->guest_phys_addr + mr->memory_size >
+		    (1ull << SHV_MAX_PHYS_BITS))
+			return -EINVAL;
+		if (mr->userspace_addr + mr->memory_size < mr->userspace_addr ||
+		    !access_ok((void __user *)(unsigned long)mr->userspace_addr,
+			       mr->memory_size))
+			return -EINVAL;
+	}
+
+	gfn = mr->guest_phys_addr >> PAGE_SHIFT;
+	npages = mr->memory_size >> PAGE_SHIFT;
+
+	mutex_lock(&vm->lock);
+	s = &vm->slots[mr->slot];
+	if (!npages) {
+		if (!s->used) {
+			r = -EINVAL;
+			goto out;
+		}
+		down_write(&vm->slots_lock);
+		s->used = false;
+		up_write(&vm->slots_lock);
+		/* no vCPU can map the range again: drop what is mapped */
+		vm->mmu_ops->zap_range(vm, s->base_gfn, s->npages);
+		shv_vm_request_all(vm, SHV_REQ_TLB_FLUSH);
+		memset(s, 0, sizeof(*s));
+		goto out;
+	}
+	if (s->used) {
+		/* only the flags of a live slot may change: not supported */
+		r = -EINVAL;
+		goto out;
+	}
+	if (shv_slots_overlap(vm, mr->slot, gfn, npages)) {
+		r = -EEXIST;
+		goto out;
+	}
+	down_write(&vm->slots_lock);
+	s->base_gfn = gfn;
+	s->npages = npages;
+	s->userspace_addr = mr->userspace_addr;
+	s->flags = mr->flags;
+	s->used = true;
+	up_write(&vm->slots_lock);
+	/* an MMIO range may have become RAM: forget cached translations */
+	shv_vm_request_all(vm, SHV_REQ_TLB_FLUSH);
+out:
+	mutex_unlock(&vm->lock);
+	return r;
+}
+
+static long shv_vm_ioctl(struct file *filp, unsigned int ioctl,
+			 unsigned long arg)
+{
+	struct shv_vm *vm = filp->private_data;
+	void __user *argp = (void __user *)arg;
+
+	if (vm->mm != current->mm)
+		return -EIO;
+
+	switch (ioctl) {
+	case SHV_CREATE_VCPU:
+		return shv_vcpu_create(vm, arg);
+	case SHV_SET_USER_MEMORY_REGION: {
+		struct shv_userspace_memory_region mr;
+
+		if (copy_from_user(&mr, argp, sizeof(mr)))
+			return -EFAULT;
+		return shv_set_memory_region(vm, &mr);
+	}
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int shv_vm_release(struct inode *inode, struct file *filp)
+{
+	shv_vm_put(filp->private_data);
+	return 0;
+}
+
+static const struct file_operations shv_vm_fops = {
+	.owner		= THIS_MODULE,
+	.release	= shv_vm_release,
+	.unlocked_ioctl	= shv_vm_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static const struct shv_mmu_ops *shv_pick_mmu(unsigned long flags)
+{
+	switch (flags & SHV_VM_MMU_MASK) {
+	case SHV_VM_MMU_DEFAULT:
+	case SHV_VM_MMU_NESTED:
+		if (!shv_arch->nested_paging)
+			return ERR_PTR(-EOPNOTSUPP);
+		return &shv_npt_mmu_ops;
+	default:
+		/* shadow paging is not implemented yet */
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+}
+
+int shv_vm_create(unsigned long flags)
+{
+	const struct shv_mmu_ops *mmu;
+	struct shv_vm *vm;
+	int r, fd;
+
+	if (flags & ~(unsigned long)SHV_VM_MMU_MASK)
+		return -EINVAL;
+	mmu = shv_pick_mmu(flags);
+	if (IS_ERR(mmu))
+		return PTR_ERR(mmu);
+
+	r = shv_hw_get();
+	if (r)
+		return r;
+
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
+	if (!vm) {
+		r = -ENOMEM;
+		goto err_hw;
+	}
+	refcount_set(&vm->users, 1);
+	mutex_init(&vm->lock);
+	init_rwsem(&vm->slots_lock);
+	vm->mmu_ops = mmu;
+	vm->mm = current->mm;
+	mmgrab(vm->mm);
+
+	r = shv_arch->vm_init(vm);
+	if (r)
+		goto err_free;
+	r = mmu->vm_init(vm);
+	if (r)
+		goto err_arch;
+
+	fd = anon_inode_getfd("shv-vm", &shv_vm_fops, vm, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		r = fd;
+		goto err_mmu;
+	}
+	return fd;
+
+err_mmu:
+	mmu->vm_destroy(vm);
+err_arch:
+	shv_arch->vm_destroy(vm);
+err_free:
+	mmdrop(vm->mm);
+	kfree(vm);
+err_hw:
+	shv_hw_put();
+	return r;
+}

@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The QEMU test rig: build shv.ko against Debian's headers, pack a busybox
+# initramfs with the module, the runner, the guests and the selftests, boot
+# Debian's matching kernel under QEMU/TCG with SVM+NPT and read back the
+# serial console.  See Documentation/testing.rst.
+#
+#   scripts/rig.sh check   selftests + rmmod, KTAP summary  (make check)
+#   scripts/rig.sh run     the demo guest                    (make run)
+#   scripts/rig.sh bench   exit round trips, shv against KVM (make bench)
+#
+# Environment knobs (all optional):
+#   SHV_RIG_TIMEOUT=SECS    hard limit for the QEMU run
+#   SHV_RIG_VERBOSE=1       stream the whole console, boot log included
+#   SHV_RIG_NOBUILD=1       do not build; pack what is already built
+#   SHV_KO=PATH             the module to test (default ./shv.ko)
+#   SHV_SELFTESTS_DIR=DIR   the built selftests (default selftests/build)
+#   SHV_DEMO_CMD, SHV_DEMO_EXPECT, SHV_BENCH_SHV_CMD, SHV_BENCH_KVM_CMD
+#   SHV_RIG_APPEND          extra kernel command line
+#   SHV_QEMU_ARGS           extra QEMU arguments
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+MODE=${1:-}
+case $MODE in
+check)	timeout_def=1200 ;;
+run)	timeout_def=240 ;;
+bench)	timeout_def=600 ;;
+*)	echo "usage: $0 check|run|bench" >&2; exit 2 ;;
+esac
+
+cd "$SHV_ROOT"
+mkdir -p "$SHV_CACHE"
+
+T0=$(now)
+TIMEOUT=${SHV_RIG_TIMEOUT:-$timeout_def}
+LOG=$SHV_CACHE/$MODE.log
+BUILD_LOG=$SHV_CACHE/build.log
+IRD=$SHV_CACHE/initramfs/$MODE
+CPIO=$SHV_CACHE/initramfs-$MODE.cpio
+RESULTS=$SHV_CACHE/$MODE.results
+SHV_KO=${SHV_KO:-$SHV_ROOT/shv.ko}
+RUNNER=$SHV_ROOT/user/shv-run
+GUESTS=$SHV_ROOT/user/guests
+SELFTESTS_DIR=${SHV_SELFTESTS_DIR:-$SHV_ROOT/selftests/build}
+
+DEMO_CMD=${SHV_DEMO_CMD:-/shv-run --flat /guests/hello.bin@0x1000 --mode real}
+DEMO_EXPECT=${SHV_DEMO_EXPECT:-1}
+BENCH_SHV_CMD=${SHV_BENCH_SHV_CMD:-/shv-run --accel shv --flat /guests/bench.bin@0x1000 --mode real}
+BENCH_KVM_CMD=${SHV_BENCH_KVM_CMD:-/shv-run --accel kvm --flat /guests/bench.bin@0x1000 --mode real}
+
+# A kernel splat on a console or dmesg line ("[   12.345678] ...").
+SPLAT_RE='\[ *[0-9]+\.[0-9]+\].*([^[:alnum:]_](BUG|WARNING|Oops)([^[:alnum:]_]|$)|general protection|Call Trace|[Kk]ernel panic|UBSAN|KASAN|KFENCE|kmemleak|lockdep|circular locking|recursive locking|inconsistent lock state|suspicious RCU usage|soft lockup|hard LOCKUP|blocked for more than|rcu.*stall|double fault|invalid opcode:|cut here)'
+export SPLAT_RE
+
+RIG_ERRORS=()
+
+# ---------------------------------------------------------------------
+# Reporting
+
+# The summary of a check run; its last line is "N passed, N failed, N
+# skipped".  Reads $RESULTS when the guest got that far.
+report_check() {
+	local p=0 f=0 s=0 st name why
+	local -a fails=() skips=()
+	if [[ -s $RESULTS ]]; then
+		while IFS=$'\t' read -r st name why; do
+			case $st in
+			PASS)	((++p)) ;;
+			FAIL)	((++f)); fails+=("$name${why:+  # $why}") ;;
+			SKIP)	((++s)); skips+=("$name${why:+  # $why}") ;;
+			esac
+		done < <(grep -E '^(PASS|FAIL|SKIP)'$'\t' "$RESULTS")
+	fi
+	for why in "${RIG_ERRORS[@]}"; do
+		((++f)); fails+=("rig: $why")
+	done
+	if [[ ${SPLATS_CHECKED:-} ]]; then
+		if [[ -s $SHV_CACHE/$MODE.splats ]]; then
+			((++f)); fails+=("kernel log clean  # splat, see below")
+		else
+			((++p))
+		fi
+	fi
+
+	echo
+	printf '%s---- results (%s s, log: %s) ----%s\n' "$_c_bld" \
+		"$(elapsed "$T0")" "${LOG#"$SHV_ROOT"/}" "$_c_off"
+	for name in "${skips[@]}"; do echo "skip: $name"; done
+	for name in "${fails[@]}"; do echo "${_c_red}FAIL${_c_off}: $name"; done
+	if [[ -s $SHV_CACHE/$MODE.splats ]]; then
+		echo "kernel splat (first lines):"
+		head -n 20 "$SHV_CACHE/$MODE.splats" | sed 's/^/  /'
+	fi
+	echo "$p passed, $f failed, $s skipped"
+	((f == 0))
+}
+
+report_run() {
+	local rc=${DEMO_RC:-}
+	echo
+	if ((${#RIG_ERRORS[@]} == 0)) && [[ $rc == "$DEMO_EXPECT" ]]; then
+		echo "${_c_grn}shv: demo OK${_c_off}: guest exit status $rc" \
+		     "(debug-exit $(( (rc - 1) / 2 ))), kernel log clean," \
+		     "$(elapsed "$T0") s; log: ${LOG#"$SHV_ROOT"/}"
+		return 0
+	fi
+	local why
+	for why in "${RIG_ERRORS[@]}"; do echo "${_c_red}FAIL${_c_off}: $why"; done
+	[[ -n $rc && $rc != "$DEMO_EXPECT" ]] &&
+		echo "${_c_red}FAIL${_c_off}: demo exit status $rc, expected $DEMO_EXPECT"
+	if [[ -s $SHV_CACHE/$MODE.splats ]]; then
+		echo "kernel splat (first lines):"
+		head -n 20 "$SHV_CACHE/$MODE.splats" | sed 's/^/  /'
+	fi
+	echo "shv: demo FAILED ($(elapsed "$T0") s); log: ${LOG#"$SHV_ROOT"/}"
+	return 1
+}
+
+# "bench: cpuid 1234 cycles/exit" lines of one section -> "cpuid 1234".
+bench_numbers() {	# section
+	sed -n "/^shv-rig: begin $1\$/,/^shv-rig: end $1 /p" "$LOG" |
+		sed -nE 's/^bench: ([a-z0-9_]+) ([0-9.]+) cycles\/exit.*/\1 \2/p'
+}
+
+report_bench() {
+	local ok=1 why
+	echo
+	bench_numbers bench-shv >"$SHV_CACHE/bench.shv"
+	bench_numbers bench-kvm >"$SHV_CACHE/bench.kvm"
+	awk 'FNR == NR { shv[$1] = $2; next } { kvm[$1] = $2 }
+	     END {
+		printf "%-8s %14s %14s %10s\n", "exit", "shv cyc/exit",
+		       "kvm cyc/exit", "shv/kvm"
+		n = split("cpuid pio", order, " ")
+		for (i = 1; i <= n; i++) {
+			k = order[i]
+			s = (k in shv) ? shv[k] : "-"
+			v = (k in kvm) ? kvm[k] : "-"
+			r = (k in shv && k in kvm && kvm[k] > 0) ?
+				sprintf("%.2f", shv[k] / kvm[k]) : "-"
+			printf "%-8s %14s %14s %10s\n", k, s, v, r
+		}
+	     }' "$SHV_CACHE/bench.shv" "$SHV_CACHE/bench.kvm"
+	echo "(cpuid exits are handled in the kernel, pio exits by the runner)"
+	for why in "${RIG_ERRORS[@]}"; do
+		echo "${_c_red}FAIL${_c_off}: $why"; ok=0
+	done
+	local k
+	for k in shv kvm; do
+		grep -q '^cpuid ' "$SHV_CACHE/bench.$k" &&
+			grep -q '^pio ' "$SHV_CACHE/bench.$k" ||
+			{ echo "${_c_red}FAIL${_c_off}: no complete $k results"; ok=0; }
+	done
+	if [[ -s $SHV_CACHE/$MODE.splats ]]; then
+		ok=0
+		echo "kernel splat (first lines):"
+		head -n 20 "$SHV_CACHE/$MODE.splats" | sed 's/^/  /'
+	fi
+	echo "bench: $( ((ok)) && echo done || echo FAILED) in $(elapsed "$T0") s;" \
+	     "log: ${LOG#"$SHV_ROOT"/}"
+	((ok))
+}
+
+report() { "report_$MODE"; }
+
+# A rig error that stops the run before the guest's results exist.
+fatal() {
+	err "$*"
+	RIG_ERRORS+=("$*")
+	report || true
+	exit 1
+}
+
+# ---------------------------------------------------------------------
+# Build
+
+build() {	# target [make args]
+	local what=$1 t
+	t=$(now)
+	printf '%s==>%s make %s ... ' "$_c_bld" "$_c_off" "$*" >&2
+	echo "=== make $* ===" >>"$BUILD_LOG"
+	if make -C "$SHV_ROOT" "$@" >>"$BUILD_LOG" 2>&1; then
+		echo "ok ($(elapsed "$t") s)" >&2
+		return 0
+	fi
+	echo "${_c_red}FAILED${_c_off}" >&2
+	echo "---- last lines of ${BUILD_LOG#"$SHV_ROOT"/} ----" >&2
+	tail -n 25 "$BUILD_LOG" >&2
+	fatal "build failed: make $what"
+}
+
+# ---------------------------------------------------------------------
+# Initramfs
+
+# Copy the shared libraries a dynamic executable needs (the runner is
+# static; test binaries might not be).
+add_libs() {	# file
+	local lib
+	LC_ALL=C readelf -l "$1" 2>/dev/null | grep -q 'program interpreter' ||
+		return 0
+	for lib in $(ldd "$1" 2>/dev/null | grep -oE '/[^ ]+'); do
+		[[ -e $IRD$lib ]] || cp -L --parents "$lib" "$IRD/"
+	done
+}
+
+# The module $1 from the unpacked kernel and everything it depends on,
+# decompressed, into $IRD/kvm/; appends the load order to KVM_MODULES.
+add_kmod() {	# name
+	local name=${1//_/-} f dep
+	[[ " $KVM_MODULES " == *" $name "* ]] && return 0
+	f=$(find "$MODDIR/kernel" \( -name "$name.ko*" -o \
+		-name "${name//-/_}.ko*" \) | head -n 1)
+	[[ -n $f ]] || fatal "module $name not found in $MODDIR"
+	for dep in $(modinfo -F depends "$f" | tr ',' ' '); do
+		add_kmod "$dep"
+	done
+	case $f in
+	*.xz)	xz -dc "$f" >"$IRD/kvm/$name.ko" ;;
+	*.zst)	zstd -qdc "$f" >"$IRD/kvm/$name.ko" ;;
+	*.gz)	gzip -dc "$f" >"$IRD/kvm/$name.ko" ;;
+	*)	cp "$f" "$IRD/kvm/$name.ko" ;;
+	esac
+	KVM_MODULES+="${KVM_MODULES:+ }$name"
+}
+
+# Shell-quote for /etc/rig.conf (read by busybox sh).
+conf() { printf "%s='%s'\n" "$1" "${2//\'/\'\\\'\'}"; }
+
+pack() {
+	local busybox applet f
+	rm -rf "$IRD"
+	mkdir -p "$IRD"/{bin,dev,etc,proc,sys,tmp,guests,selftests,kvm}
+
+	busybox=$(command -v busybox) || fatal "busybox not installed"
+	cp "$busybox" "$IRD/bin/busybox"
+	for applet in $("$IRD/bin/busybox" --list); do
+		[[ $applet == busybox ]] || ln -s busybox "$IRD/bin/$applet"
+	done
+	install -m 0755 "$SHV_ROOT/scripts/initramfs/init" "$IRD/init"
+
+	[[ -f $SHV_KO ]] && cp "$SHV_KO" "$IRD/shv.ko"
+	if [[ -x $RUNNER ]]; then
+		cp "$RUNNER" "$IRD/shv-run"
+		add_libs "$IRD/shv-run"
+	fi
+	for f in "$GUESTS"/*.bin "$GUESTS"/*.elf; do
+		[[ -f $f ]] && cp "$f" "$IRD/guests/"
+	done
+
+	if [[ $MODE == check ]]; then
+		[[ -d $SELFTESTS_DIR ]] && cp -a "$SELFTESTS_DIR"/. "$IRD/selftests/"
+		[[ -e $IRD/selftests/run_tests.sh ]] ||
+			cp "$SHV_ROOT/selftests/run_tests.sh" "$IRD/selftests/" \
+				2>/dev/null || true
+		while IFS= read -r -d '' f; do
+			add_libs "$f"
+		done < <(find "$IRD/selftests" -type f -perm -u+x -print0)
+	fi
+
+	KVM_MODULES=
+	[[ $MODE == bench ]] && add_kmod kvm-amd
+
+	{
+		conf MODE "$MODE"
+		# Leave the guest 45 s to dump its log before the host kills it.
+		conf GUEST_TIMEOUT "$((TIMEOUT > 90 ? TIMEOUT - 45 : 0))"
+		conf DEMO_CMD "$DEMO_CMD"
+		conf BENCH_SHV_CMD "$BENCH_SHV_CMD"
+		conf BENCH_KVM_CMD "$BENCH_KVM_CMD"
+		conf KVM_MODULES "$KVM_MODULES"
+	} >"$IRD/etc/rig.conf"
+
+	(cd "$IRD" && find . -print0 | LC_ALL=C sort -z |
+		cpio --null -o -H newc -R 0:0 --quiet) >"$CPIO"
+}
+
+# ---------------------------------------------------------------------
+# Boot
+
+boot() {
+	local append rcs qrc
+	append="console=ttyS0 panic=-1"
+	append+=" ${SHV_RIG_APPEND:-}"
+	info "booting $KVER under QEMU/TCG (svm, npt), timeout ${TIMEOUT}s;" \
+	     "log: ${LOG#"$SHV_ROOT"/}"
+	set +e
+	# shellcheck disable=SC2086
+	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
+		-accel tcg -cpu qemu64,+svm,+npt -smp 2 -m 1G \
+		-nographic -no-reboot -net none \
+		-kernel "$VMLINUZ" -initrd "$CPIO" -append "$append" \
+		${SHV_QEMU_ARGS:-} </dev/null 2>&1 |
+		tee "$LOG" |
+		awk -v verbose="${SHV_RIG_VERBOSE:-0}" \
+			-f "$SHV_ROOT/scripts/console.awk"
+	rcs=("${PIPESTATUS[@]}")
+	set -e
+	qrc=${rcs[0]}
+	sed -i 's/\r//g' "$LOG"
+
+	if ((qrc == 124 || qrc == 137)); then
+		RIG_ERRORS+=("timeout: QEMU killed after ${TIMEOUT}s")
+	elif ((qrc != 0)); then
+		RIG_ERRORS+=("QEMU exited with status $qrc")
+	fi
+	local e
+	while IFS= read -r e; do
+		RIG_ERRORS+=("guest: $e")
+	done < <(sed -n 's/^shv-rig: error: //p' "$LOG")
+	grep -q '^shv-rig: done$' "$LOG" ||
+		RIG_ERRORS+=("the guest did not finish (no 'shv-rig: done'; crash or timeout)")
+
+	grep -E "$SPLAT_RE" "$LOG" | sed -E 's/^.*(\[ *[0-9]+\.[0-9]+\])/\1/' |
+		awk '!seen[$0]++' >"$SHV_CACHE/$MODE.splats" || true
+	SPLATS_CHECKED=1
+}
+
+# ---------------------------------------------------------------------
+
+info "shv rig: $MODE"
+"$SHV_ROOT/scripts/deps.sh" || fatal "installing the dependencies failed"
+kout=$("$SHV_ROOT/scripts/kernel.sh") || fatal "cannot get the rig's kernel"
+eval "$kout"
+info "kernel $KVER (Debian $KPKGVER), headers $KDIR"
+
+: >"$BUILD_LOG"
+rm -f "$SHV_CACHE/$MODE.splats" "$RESULTS"
+if [[ -z ${SHV_RIG_NOBUILD:-} ]]; then
+	build module KDIR="$KDIR"
+	build user
+	[[ $MODE == check ]] && build selftests
+fi
+
+[[ -f $SHV_KO ]] || fatal "no module: $SHV_KO was not built"
+vermagic=$(modinfo -F vermagic "$SHV_KO" 2>/dev/null || true)
+[[ $vermagic == "$KVER "* ]] ||
+	fatal "$SHV_KO is built for '${vermagic%% *}', the rig runs $KVER"
+if [[ $MODE != check && ! -x $RUNNER ]]; then
+	fatal "no runner: ${RUNNER#"$SHV_ROOT"/} was not built"
+fi
+
+pack
+info "initramfs: ${CPIO#"$SHV_ROOT"/} ($(du -h "$CPIO" | cut -f1))"
+boot
+
+case $MODE in
+check)
+	awk '/^shv-rig: end ktap$/ { p = 0 } p; /^shv-rig: begin ktap$/ { p = 1 }' \
+		"$LOG" >"$SHV_CACHE/check.ktap"
+	if grep -q '^shv-rig: begin ktap$' "$LOG"; then
+		awk -v need_plan=selftests -f "$SHV_ROOT/scripts/ktap.awk" \
+			"$SHV_CACHE/check.ktap" >"$RESULTS"
+	else
+		: >"$RESULTS"
+		((${#RIG_ERRORS[@]})) ||
+			RIG_ERRORS+=("no KTAP output from the guest")
+	fi
+	;;
+run)
+	DEMO_RC=$(sed -n 's/^shv-rig: demo exit status \([0-9]*\)$/\1/p' "$LOG")
+	;;
+esac
+report

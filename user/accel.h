@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * shv-run: the accelerator interface.  One ops table per backend (shv.ko
+ * through /dev/shv, or KVM through /dev/kvm); everything else in the
+ * runner talks only to this.  Registers use the shv ABI structures as the
+ * common representation; the KVM backend converts.
+ */
+#ifndef SHV_RUN_ACCEL_H
+#define SHV_RUN_ACCEL_H
+
+#include <linux/shv.h>
+
+#include "util.h"
+
+enum accel_exit_kind {
+	ACCEL_EXIT_IO,
+	ACCEL_EXIT_MMIO,
+	ACCEL_EXIT_HLT,
+	ACCEL_EXIT_SHUTDOWN,
+	ACCEL_EXIT_INTERNAL_ERROR,
+	ACCEL_EXIT_FAIL_ENTRY,
+	ACCEL_EXIT_INTR,	/* interrupted by a signal: just rerun */
+	ACCEL_EXIT_UNKNOWN,	/* the backend could not classify the exit */
+	ACCEL_EXIT_UNHANDLED,	/* a valid exit the runner does not handle */
+};
+
+/* A normalized exit; data pointers point into the vCPU's run area */
+struct accel_exit {
+	enum accel_exit_kind kind;
+	u32 raw_reason;		/* the backend's own exit_reason */
+	union {
+		struct {
+			u16 port;
+			u8 size;	/* 1, 2 or 4 */
+			bool out;
+			u32 count;	/* elements of @size bytes at @data */
+			u8 *data;
+		} io;
+		struct {
+			u64 addr;
+			u32 len;
+			bool is_write;
+			u8 *data;
+		} mmio;
+		struct {
+			u32 suberror;
+			u32 ndata;
+			u64 data[16];
+		} internal;
+		struct {		/* FAIL_ENTRY, UNKNOWN, SHUTDOWN */
+			u64 reason;
+			u64 info1, info2;
+			u32 cpu;
+		} hw;
+	};
+};
+
+struct accel;
+
+struct accel_vcpu {
+	struct accel *accel;
+	unsigned int id;
+	int fd;
+	void *run;
+	size_t run_size;
+	volatile u8 *immediate_exit;	/* set before kicking with a signal */
+};
+
+struct accel_ops {
+	const char *name;
+	int (*open)(struct accel *a);
+	/* @mmu: SHV_VM_MMU_* (shv only; other backends require 0) */
+	int (*create_vm)(struct accel *a, unsigned int mmu);
+	int (*max_vcpus)(struct accel *a);
+	int (*set_memslot)(struct accel *a, u32 slot, u64 gpa, u64 size,
+			   void *hva, bool readonly);
+	int (*create_vcpu)(struct accel *a, unsigned int id,
+			   struct accel_vcpu *v);
+	/* NULL when the backend's default CPUID is used */
+	int (*set_cpuid)(struct accel_vcpu *v);
+	int (*get_regs)(struct accel_vcpu *v, struct shv_regs *regs);
+	int (*set_regs)(struct accel_vcpu *v, const struct shv_regs *regs);
+	int (*get_sregs)(struct accel_vcpu *v, struct shv_sregs *sregs);
+	int (*set_sregs)(struct accel_vcpu *v, const struct shv_sregs *sregs);
+	/* 0 with @exit filled in, or -1 (message printed) on a failed run */
+	int (*run)(struct accel_vcpu *v, struct accel_exit *exit);
+	/* describe a raw exit reason for error messages */
+	const char *(*exit_name)(u32 raw_reason);
+	void (*destroy_vcpu)(struct accel_vcpu *v);
+	void (*close)(struct accel *a);
+};
+
+struct accel {
+	const struct accel_ops *ops;
+	int sys_fd;
+	int vm_fd;
+	size_t vcpu_mmap_size;
+	void *priv;
+};
+
+extern const struct accel_ops accel_shv_ops;
+extern const struct accel_ops accel_kvm_ops;
+
+/* Find a backend by name ("shv", "kvm"); NULL if unknown */
+const struct accel_ops *accel_find(const char *name);
+
+/* Helpers shared by the backends */
+int accel_map_run(struct accel_vcpu *v, size_t size);
+void accel_unmap_run(struct accel_vcpu *v);
+
+#endif /* SHV_RUN_ACCEL_H */

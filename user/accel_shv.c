@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shv-run: the shv.ko backend (/dev/shv).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "accel.h"
+
+#define SHV_DEV	"/dev/shv"
+
+static int shv_open(struct accel *a)
+{
+	int ret;
+
+	a->sys_fd = open(SHV_DEV, O_RDWR | O_CLOEXEC);
+	if (a->sys_fd < 0) {
+		pr_errno("%s (is shv.ko loaded? try --accel kvm)", SHV_DEV);
+		return -1;
+	}
+	ret = ioctl(a->sys_fd, SHV_GET_API_VERSION, 0);
+	if (ret < 0) {
+		pr_errno("SHV_GET_API_VERSION");
+		goto err;
+	}
+	if (ret != SHV_API_VERSION) {
+		pr_err("%s: API version %d, shv-run was built for %d",
+		       SHV_DEV, ret, SHV_API_VERSION);
+		goto err;
+	}
+	ret = ioctl(a->sys_fd, SHV_GET_VCPU_MMAP_SIZE, 0);
+	if (ret < 0) {
+		pr_errno("SHV_GET_VCPU_MMAP_SIZE");
+		goto err;
+	}
+	if ((size_t)ret < sizeof(struct shv_run)) {
+		pr_err("SHV_GET_VCPU_MMAP_SIZE: size %d is too small", ret);
+		goto err;
+	}
+	a->vcpu_mmap_size = ret;
+	return 0;
+err:
+	close(a->sys_fd);
+	a->sys_fd = -1;
+	return -1;
+}
+
+static int shv_create_vm(struct accel *a, unsigned int mmu)
+{
+	a->vm_fd = ioctl(a->sys_fd, SHV_CREATE_VM, (unsigned long)mmu);
+	if (a->vm_fd < 0) {
+		if (errno == EINVAL && mmu)
+			pr_err("SHV_CREATE_VM: MMU mode %u not supported on this host",
+			       mmu);
+		else
+			pr_errno("SHV_CREATE_VM");
+		return -1;
+	}
+	return 0;
+}
+
+static int shv_max_vcpus(struct accel *a)
+{
+	int ret = ioctl(a->sys_fd, SHV_CHECK_EXTENSION, SHV_CAP_NR_VCPUS);
+
+	return ret > 0 ? ret : SHV_MAX_VCPUS;
+}
+
+static int shv_set_memslot(struct accel *a, u32 slot, u64 gpa, u64 size,
+			   void *hva, bool readonly)
+{
+	struct shv_userspace_memory_region r = {
+		.slot = slot,
+		.flags = readonly ? SHV_MEM_READONLY : 0,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (unsigned long)hva,
+	};
+
+	if (readonly &&
+	    ioctl(a->sys_fd, SHV_CHECK_EXTENSION, SHV_CAP_READONLY_MEM) <= 0) {
+		pr_err("shv: read-only memory slots not supported");
+		return -1;
+	}
+	if (ioctl(a->vm_fd, SHV_SET_USER_MEMORY_REGION, &r) < 0) {
+		pr_errno("SHV_SET_USER_MEMORY_REGION slot %u gpa 0x%llx size 0x%llx",
+			 slot, (unsigned long long)gpa,
+			 (unsigned long long)size);
+		return -1;
+	}
+	return 0;
+}
+
+static int shv_create_vcpu(struct accel *a, unsigned int id,
+			   struct accel_vcpu *v)
+{
+	struct shv_run *run;
+
+	v->accel = a;
+	v->id = id;
+	v->fd = ioctl(a->vm_fd, SHV_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0) {
+		pr_errno("SHV_CREATE_VCPU %u", id);
+		return -1;
+	}
+	if (accel_map_run(v, a->vcpu_mmap_size)) {
+		close(v->fd);
+		v->fd = -1;
+		return -1;
+	}
+	run = v->run;
+	v->immediate_exit = &run->request_immediate_exit;
+	return 0;
+}
+
+static int shv_get_regs(struct accel_vcpu *v, struct shv_regs *regs)
+{
+	if (ioctl(v->fd, SHV_GET_REGS, regs) < 0) {
+		pr_errno("SHV_GET_REGS vcpu %u", v->id);
+		return -1;
+	}
+	return 0;
+}
+
+static int shv_set_regs(struct accel_vcpu *v, const struct shv_regs *regs)
+{
+	if (ioctl(v->fd, SHV_SET_REGS, regs) < 0) {
+		pr_errno("SHV_SET_REGS vcpu %u", v->id);
+		return -1;
+	}
+	return 0;
+}
+
+static int shv_get_sregs(struct accel_vcpu *v, struct shv_sregs *sregs)
+{
+	if (ioctl(v->fd, SHV_GET_SREGS, sregs) < 0) {
+		pr_errno("SHV_GET_SREGS vcpu %u", v->id);
+		return -1;
+	}
+	return 0;
+}
+
+static int shv_set_sregs(struct accel_vcpu *v, const struct shv_sregs *sregs)
+{
+	struct shv_sregs s = *sregs;
+
+	/* every reserved field must be zero */
+	memset(s.reserved, 0, sizeof(s.reserved));
+	if (ioctl(v->fd, SHV_SET_SREGS, &s) < 0) {
+		pr_errno("SHV_SET_SREGS vcpu %u", v->id);
+		return -1;
+	}
+	return 0;
+}
+
+static int shv_run(struct accel_vcpu *v, struct accel_exit *e)
+{
+	struct shv_run *run = v->run;
+
+	memset(e, 0, sizeof(*e));
+	if (ioctl(v->fd, SHV_RUN, 0) < 0) {
+		if (errno == EINTR || errno == EAGAIN) {
+			e->kind = ACCEL_EXIT_INTR;
+			e->raw_reason = SHV_EXIT_INTR;
+			return 0;
+		}
+		pr_errno("SHV_RUN vcpu %u", v->id);
+		return -1;
+	}
+	e->raw_reason = run->exit_reason;
+	switch (run->exit_reason) {
+	case SHV_EXIT_IO:
+		e->kind = ACCEL_EXIT_IO;
+		e->io.port = run->io.port;
+		e->io.size = run->io.size;
+		e->io.out = run->io.direction == SHV_EXIT_IO_OUT;
+		e->io.count = 1;
+		e->io.data = run->io.data;
+		break;
+	case SHV_EXIT_MMIO:
+		e->kind = ACCEL_EXIT_MMIO;
+		e->mmio.addr = run->mmio.phys_addr;
+		e->mmio.len = run->mmio.len;
+		e->mmio.is_write = run->mmio.is_write;
+		e->mmio.data = run->mmio.data;
+		break;
+	case SHV_EXIT_HLT:
+		e->kind = ACCEL_EXIT_HLT;
+		break;
+	case SHV_EXIT_SHUTDOWN:
+		e->kind = ACCEL_EXIT_SHUTDOWN;
+		e->hw.reason = run->shutdown.reason;
+		break;
+	case SHV_EXIT_INTR:
+		e->kind = ACCEL_EXIT_INTR;
+		break;
+	case SHV_EXIT_INTERNAL_ERROR:
+		e->kind = ACCEL_EXIT_INTERNAL_ERROR;
+		e->internal.suberror = run->internal.suberror;
+		e->internal.ndata = run->internal.ndata;
+		if (e->internal.ndata > ARRAY_SIZE(e->internal.data))
+			e->internal.ndata = ARRAY_SIZE(e->internal.data);
+		memcpy(e->internal.data, run->internal.data,
+		       e->internal.ndata * sizeof(u64));
+		break;
+	case SHV_EXIT_FAIL_ENTRY:
+	case SHV_EXIT_UNKNOWN:
+		e->kind = run->exit_reason == SHV_EXIT_FAIL_ENTRY ?
+			  ACCEL_EXIT_FAIL_ENTRY : ACCEL_EXIT_UNKNOWN;
+		e->hw.reason = run->hw.hardware_exit_reason;
+		e->hw.info1 = run->hw.info1;
+		e->hw.info2 = run->hw.info2;
+		e->hw.cpu = v->id;
+		break;
+	default:
+		/* HYPERCALL, RING: not produced without opting in */
+		e->kind = ACCEL_EXIT_UNHANDLED;
+		break;
+	}
+	return 0;
+}
+
+static const char *shv_exit_name(u32 reason)
+{
+	switch (reason) {
+	case SHV_EXIT_UNKNOWN:		return "SHV_EXIT_UNKNOWN";
+	case SHV_EXIT_IO:		return "SHV_EXIT_IO";
+	case SHV_EXIT_HLT:		return "SHV_EXIT_HLT";
+	case SHV_EXIT_MMIO:		return "SHV_EXIT_MMIO";
+	case SHV_EXIT_SHUTDOWN:		return "SHV_EXIT_SHUTDOWN";
+	case SHV_EXIT_FAIL_ENTRY:	return "SHV_EXIT_FAIL_ENTRY";
+	case SHV_EXIT_INTR:		return "SHV_EXIT_INTR";
+	case SHV_EXIT_INTERNAL_ERROR:	return "SHV_EXIT_INTERNAL_ERROR";
+	case SHV_EXIT_HYPERCALL:	return "SHV_EXIT_HYPERCALL";
+	case SHV_EXIT_RING:		return "SHV_EXIT_RING";
+	}
+	return "unknown";
+}
+
+static void shv_destroy_vcpu(struct accel_vcpu *v)
+{
+	accel_unmap_run(v);
+}
+
+static void shv_close(struct accel *a)
+{
+	if (a->vm_fd >= 0)
+		close(a->vm_fd);
+	if (a->sys_fd >= 0)
+		close(a->sys_fd);
+	a->vm_fd = -1;
+	a->sys_fd = -1;
+}
+
+const struct accel_ops accel_shv_ops = {
+	.name		= "shv",
+	.open		= shv_open,
+	.create_vm	= shv_create_vm,
+	.max_vcpus	= shv_max_vcpus,
+	.set_memslot	= shv_set_memslot,
+	.create_vcpu	= shv_create_vcpu,
+	.set_cpuid	= NULL,		/* the module's default CPUID */
+	.get_regs	= shv_get_regs,
+	.set_regs	= shv_set_regs,
+	.get_sregs	= shv_get_sregs,
+	.set_sregs	= shv_set_sregs,
+	.run		= shv_run,
+	.exit_name	= shv_exit_name,
+	.destroy_vcpu	= shv_destroy_vcpu,
+	.close		= shv_close,
+};
