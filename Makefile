@@ -26,19 +26,19 @@ selftests:
 	$(MAKE) -C selftests
 
 deps:
-	scripts/deps.sh
+	@scripts/deps.sh
 
 check:
-	scripts/rig.sh check
+	@scripts/rig.sh check
 
 run:
-	scripts/rig.sh run
+	@scripts/rig.sh run
 
 bench:
-	scripts/rig.sh bench
+	@scripts/rig.sh bench
 
 checkpatch:
-	scripts/checkpatch.sh
+	@scripts/checkpatch.sh
 
 sparse:
 	$(MAKE) -C $(KDIR) M=$(PWD) C=2 modules

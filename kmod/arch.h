@@ -30,6 +30,8 @@ struct shv_arch_ops {
 	void (*get_sregs)(struct shv_vcpu *vcpu, struct shv_sregs *sregs);
 	/* sregs was validated by the core; the backend only stores it */
 	void (*set_sregs)(struct shv_vcpu *vcpu, const struct shv_sregs *sregs);
+	/* shadow paging: derive the hardware CR0/CR4/EFER from the guest's */
+	void (*update_cr)(struct shv_vcpu *vcpu);
 	u64 (*get_seg_base)(struct shv_vcpu *vcpu, int seg);
 	int (*get_cpl)(struct shv_vcpu *vcpu);
 

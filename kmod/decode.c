@@ -211,9 +211,8 @@ int shv_decode(const u8 *buf, unsigned int avail, int mode,
 				continue;
 			}
 			break;
-		} else {
-			break;
 		}
+		break;
 	}
 	if (opsize)
 		insn->prefixes |= SHV_PFX_OPSIZE;

@@ -10,25 +10,20 @@
 
 #ifdef __KERNEL__
 #include <linux/types.h>
+#include <linux/bits.h>
 #else
-#include <stdint.h>
-#include <stdbool.h>
-typedef uint8_t u8;
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
-typedef int64_t s64;
+#include "kernel_types.h"	/* userland builds: u8..s64, bool, BIT() */
 #endif
 
 #define SHV_INSN_MAX		15
 
 /* prefix flags */
-#define SHV_PFX_OPSIZE		(1u << 0)	/* 66 */
-#define SHV_PFX_ADSIZE		(1u << 1)	/* 67 */
-#define SHV_PFX_LOCK		(1u << 2)	/* F0 */
-#define SHV_PFX_REPNE		(1u << 3)	/* F2 */
-#define SHV_PFX_REP		(1u << 4)	/* F3 */
-#define SHV_PFX_VEX		(1u << 5)
+#define SHV_PFX_OPSIZE		BIT(0)	/* 66 */
+#define SHV_PFX_ADSIZE		BIT(1)	/* 67 */
+#define SHV_PFX_LOCK		BIT(2)	/* F0 */
+#define SHV_PFX_REPNE		BIT(3)	/* F2 */
+#define SHV_PFX_REP		BIT(4)	/* F3 */
+#define SHV_PFX_VEX		BIT(5)
 
 enum shv_opmap {
 	SHV_MAP_1 = 0,		/* one-byte opcodes */

@@ -7,6 +7,7 @@
  */
 #include <linux/string.h>
 #include <linux/mm.h>
+#include <linux/bitops.h>
 #include <asm/processor-flags.h>
 #include <asm/msr-index.h>
 
@@ -454,4 +455,260 @@ int shv_complete_pending(struct shv_vcpu *vcpu)
 		break;
 	}
 	return r;
+}
+
+/* --- effective addresses --- */
+
+static const struct shv_segment *shv_sreg(const struct shv_sregs *s, int seg)
+{
+	switch (seg) {
+	case SHV_SEG_ES: return &s->es;
+	case SHV_SEG_CS: return &s->cs;
+	case SHV_SEG_SS: return &s->ss;
+	case SHV_SEG_FS: return &s->fs;
+	case SHV_SEG_GS: return &s->gs;
+	default: return &s->ds;
+	}
+}
+
+/* the linear address of the ModRM memory operand of insn */
+u64 shv_insn_linear(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
+		    const struct shv_insn *insn)
+{
+	int mode = insn->mode, seg = SHV_SEG_DS;
+	u64 ea = 0, base;
+
+	if (insn->addr_size == 2) {
+		static const s8 b16[8] = { SHV_RBX, SHV_RBX, SHV_RBP, SHV_RBP,
+					   -1, -1, SHV_RBP, SHV_RBX };
+		static const s8 i16[8] = { SHV_RSI, SHV_RDI, SHV_RSI, SHV_RDI,
+					   SHV_RSI, SHV_RDI, -1, -1 };
+		int rm = insn->modrm & 7;
+
+		if (!(insn->mod == 0 && rm == 6)) {
+			if (b16[rm] >= 0)
+				ea += vcpu->regs[b16[rm]];
+			if (i16[rm] >= 0)
+				ea += vcpu->regs[i16[rm]];
+			if (b16[rm] == SHV_RBP)
+				seg = SHV_SEG_SS;
+		}
+		ea = (ea + insn->disp) & 0xffff;
+	} else if (insn->has_sib) {
+		int b = (insn->sib & 7) | ((insn->rex & 1) << 3);
+		int x = ((insn->sib >> 3) & 7) | ((insn->rex & 2) << 2);
+
+		if (!((insn->sib & 7) == 5 && insn->mod == 0)) {
+			ea += vcpu->regs[b];
+			if (b == SHV_RSP || b == SHV_RBP)
+				seg = SHV_SEG_SS;
+		}
+		if (x != 4)
+			ea += vcpu->regs[x] << (insn->sib >> 6);
+		ea += insn->disp;
+	} else if (insn->mod == 0 && (insn->modrm & 7) == 5) {
+		ea = insn->disp;
+		if (mode == 64)	/* RIP-relative */
+			ea += vcpu->rip + insn->len;
+	} else {
+		ea = vcpu->regs[insn->rm] + insn->disp;
+		if (insn->rm == SHV_RBP || insn->rm == SHV_RSP)
+			seg = SHV_SEG_SS;
+	}
+	if (insn->addr_size == 4)
+		ea = (u32)ea;
+	if (insn->seg >= 0)
+		seg = insn->seg;
+	base = shv_sreg(sregs, seg)->base;
+	if (mode == 64 && seg != SHV_SEG_FS && seg != SHV_SEG_GS)
+		base = 0;
+	return shv_linear(sregs, mode, base, ea);
+}
+
+/* --- writes to write-protected guest page tables --- */
+
+#define SHV_FLAGS_ARITH	(X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | \
+			 X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_OF)
+
+static u64 shv_size_mask(unsigned int sz)
+{
+	return sz == 8 ? ~0ull : (1ull << (sz * 8)) - 1;
+}
+
+static u64 shv_flags_result(u64 res, unsigned int sz)
+{
+	u64 f = 0;
+
+	res &= shv_size_mask(sz);
+	if (!res)
+		f |= X86_EFLAGS_ZF;
+	if (res >> (sz * 8 - 1))
+		f |= X86_EFLAGS_SF;
+	if (!(hweight8(res & 0xff) & 1))
+		f |= X86_EFLAGS_PF;
+	return f;
+}
+
+static void shv_set_arith_flags(struct shv_vcpu *vcpu, u64 f)
+{
+	vcpu->rflags = (vcpu->rflags & ~SHV_FLAGS_ARITH) | f;
+}
+
+/*
+ * Emulate the instruction at RIP, a write to the guest-physical gpa that
+ * is a write-protected guest page table.  Handles the forms guests use to
+ * edit page tables: MOV, XCHG, CMPXCHG, CMPXCHG8B, AND/OR/XOR and
+ * BTS/BTR.  Reports the bytes written through off/len.  Returns 0, 1 when
+ * a fault was queued, -EOPNOTSUPP for anything else.
+ */
+int shv_emulate_write(struct shv_vcpu *vcpu, u64 gpa, unsigned int *off,
+		      unsigned int *len)
+{
+	struct shv_sregs sregs;
+	struct shv_insn insn;
+	u64 old = 0, new, src = 0, f;
+	unsigned int sz, op;
+	bool rex;
+	int r, reg;
+
+	shv_arch->get_sregs(vcpu, &sregs);
+	r = shv_fetch_insn(vcpu, &sregs, &insn);
+	if (r)
+		return r == 1 ? 1 : -EOPNOTSUPP;
+	if (!insn.has_modrm && !(insn.map == SHV_MAP_1 &&
+				 (insn.opcode == 0xa2 || insn.opcode == 0xa3)))
+		return -EOPNOTSUPP;
+	if (insn.has_modrm && insn.mod == 3)
+		return -EOPNOTSUPP;
+	rex = insn.rex != 0;
+	reg = insn.reg;
+	sz = insn.op_size;
+	op = insn.map == SHV_MAP_1 ? insn.opcode : 0x100 | insn.opcode;
+
+	/* byte forms */
+	switch (op) {
+	case 0x88: case 0x86: case 0xc6: case 0xa2: case 0x20: case 0x08:
+	case 0x30: case 0x80: case 0x1b0:
+		sz = 1;
+		break;
+	case 0x1c7:
+		sz = 8;
+		break;
+	}
+	if ((gpa & (PAGE_SIZE - 1)) + sz > PAGE_SIZE)
+		return -EOPNOTSUPP;
+	if (shv_read_guest_phys(vcpu->vm, gpa, &old, sz))
+		return -EOPNOTSUPP;
+
+	switch (op) {
+	case 0x88: case 0x89:			/* mov r/m, r */
+		new = shv_reg_read(vcpu, reg, sz, rex);
+		break;
+	case 0xa2: case 0xa3:			/* mov moffs, a */
+		new = shv_reg_read(vcpu, SHV_RAX, sz, true);
+		break;
+	case 0xc6: case 0xc7:			/* mov r/m, imm */
+		if (insn.reg & 7)
+			return -EOPNOTSUPP;
+		new = sz == 8 ? (u64)(s64)(s32)insn.imm : insn.imm;
+		break;
+	case 0x86: case 0x87:			/* xchg */
+		new = shv_reg_read(vcpu, reg, sz, rex);
+		shv_reg_write(vcpu, (sz == 1 && !rex && reg >= 4 && reg < 8) ?
+			      reg - 4 : reg, sz,
+			      sz == 1 && !rex && reg >= 4 && reg < 8, old);
+		break;
+	case 0x20: case 0x21: case 0x08: case 0x09: case 0x30: case 0x31:
+		src = shv_reg_read(vcpu, reg, sz, rex);
+		goto logic;
+	case 0x80: case 0x81: case 0x83:
+		src = insn.imm;
+		if (op == 0x83 || (op == 0x81 && sz == 8))
+			src = (u64)(s64)(insn.imm_size == 1 ? (s8)src : (s32)src);
+		switch (insn.reg & 7) {
+		case 1: op = 0x09; break;
+		case 4: op = 0x21; break;
+		case 6: op = 0x31; break;
+		default: return -EOPNOTSUPP;
+		}
+logic:
+		if (op == 0x20 || op == 0x21)
+			new = old & src;
+		else if (op == 0x08 || op == 0x09)
+			new = old | src;
+		else
+			new = old ^ src;
+		shv_set_arith_flags(vcpu, shv_flags_result(new, sz));
+		break;
+	case 0x1ab: case 0x1b3: case 0x1ba: {	/* bts / btr */
+		u64 bit;
+		bool set;
+
+		if (op == 0x1ba) {
+			if ((insn.reg & 7) != 5 && (insn.reg & 7) != 6)
+				return -EOPNOTSUPP;
+			set = (insn.reg & 7) == 5;
+			bit = insn.imm & (sz * 8 - 1);
+		} else {
+			set = op == 0x1ab;
+			bit = shv_reg_read(vcpu, reg, sz, rex);
+			if (bit >= sz * 8)
+				return -EOPNOTSUPP;
+		}
+		f = vcpu->rflags & ~X86_EFLAGS_CF;
+		if (old & BIT_ULL(bit))
+			f |= X86_EFLAGS_CF;
+		vcpu->rflags = f;
+		new = set ? old | BIT_ULL(bit) : old & ~BIT_ULL(bit);
+		break;
+	}
+	case 0x1b0: case 0x1b1: {		/* cmpxchg */
+		u64 acc = shv_reg_read(vcpu, SHV_RAX, sz, true);
+		u64 res = (acc - old) & shv_size_mask(sz);
+
+		f = shv_flags_result(res, sz);
+		if (acc < (old & shv_size_mask(sz)))
+			f |= X86_EFLAGS_CF;
+		if (((acc ^ old) & (acc ^ res)) >> (sz * 8 - 1) & 1)
+			f |= X86_EFLAGS_OF;
+		if ((acc ^ old ^ res) & 0x10)
+			f |= X86_EFLAGS_AF;
+		shv_set_arith_flags(vcpu, f);
+		if (res == 0) {
+			new = shv_reg_read(vcpu, reg, sz, rex);
+		} else {
+			new = old;
+			shv_reg_write(vcpu, SHV_RAX, sz, false, old);
+		}
+		break;
+	}
+	case 0x1c7: {				/* cmpxchg8b */
+		u64 cmp = (u32)vcpu->regs[SHV_RAX] |
+			  (vcpu->regs[SHV_RDX] << 32);
+
+		if ((insn.reg & 7) != 1 || (insn.rex & 8))
+			return -EOPNOTSUPP;
+		f = vcpu->rflags & ~X86_EFLAGS_ZF;
+		if (old == cmp) {
+			f |= X86_EFLAGS_ZF;
+			new = (u32)vcpu->regs[SHV_RBX] |
+			      (vcpu->regs[SHV_RCX] << 32);
+		} else {
+			new = old;
+			shv_reg_write(vcpu, SHV_RAX, 4, false, (u32)old);
+			shv_reg_write(vcpu, SHV_RDX, 4, false, old >> 32);
+		}
+		vcpu->rflags = f;
+		break;
+	}
+	default:
+		return -EOPNOTSUPP;
+	}
+
+	if (shv_write_guest_phys(vcpu->vm, gpa, &new, sz))
+		return -EOPNOTSUPP;
+	*off = gpa & (PAGE_SIZE - 1);
+	*len = sz;
+	shv_arch->skip_insn(vcpu, vcpu->rip + insn.len);
+	return 0;
 }

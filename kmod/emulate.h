@@ -21,5 +21,9 @@ int shv_hypercall_exit(struct shv_vcpu *vcpu, u64 next_rip);
 int shv_internal_error(struct shv_vcpu *vcpu, u32 suberror, unsigned int n,
 		       const u64 *data);
 int shv_complete_pending(struct shv_vcpu *vcpu);
+u64 shv_insn_linear(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
+		    const struct shv_insn *insn);
+int shv_emulate_write(struct shv_vcpu *vcpu, u64 gpa, unsigned int *off,
+		      unsigned int *len);
 
 #endif /* SHV_EMULATE_H */

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Guest page-table walker: translates guest-linear addresses the way the
- * processor does in each paging mode (none, 32-bit, PAE, 4- and 5-level),
- * with the same permission checks, accessed/dirty updates and #PF error
- * codes.  The emulator uses it to fetch instructions and reach memory
- * operands; the shadow MMU will use it to fill shadow entries.
+ * processor does in each paging mode (none, 32-bit with PSE/PSE-36, PAE,
+ * 4- and 5-level), with the same permission checks, accessed/dirty updates
+ * and #PF error codes.  The emulator uses it to fetch instructions and
+ * reach memory operands; the shadow MMU uses the recorded path to build
+ * shadow entries.
  */
 #include <linux/mm.h>
 #include <asm/processor.h>
@@ -31,8 +32,7 @@ static u64 shv_phys_mask(void)
 struct walk_ctx {
 	struct shv_vcpu *vcpu;
 	unsigned int access;
-	bool wp, nxe, smep, user;
-	u32 error;
+	bool wp, nxe, smep, smap, ac, user;
 };
 
 static int read_entry(struct shv_vm *vm, u64 gpa, unsigned int size, u64 *v)
@@ -42,104 +42,112 @@ static int read_entry(struct shv_vm *vm, u64 gpa, unsigned int size, u64 *v)
 }
 
 /* set the accessed (and for the leaf of a write, the dirty) bit */
-static void update_ad(struct shv_vm *vm, u64 gpa, unsigned int size, u64 pte,
-		      bool dirty)
+static void update_ad(struct walk_ctx *w, u64 gpa, unsigned int size,
+		      u64 pte, bool dirty)
 {
 	u64 want = pte | PTE_A | (dirty ? PTE_D : 0);
 
-	if (want != pte)
-		shv_write_guest_phys(vm, gpa, &want, size);
+	if (want != pte && !(w->access & SHV_ACC_NOAD))
+		shv_write_guest_phys(w->vcpu->vm, gpa, &want, size);
+}
+
+static u32 pte_perm(u64 pte)
+{
+	return ((pte & PTE_RW) ? SHV_PERM_W : 0) |
+	       ((pte & PTE_US) ? SHV_PERM_U : 0) |
+	       ((pte & PTE_NX) ? 0 : SHV_PERM_X);
 }
 
 /*
- * Walk levels top-down.  shifts[] gives the linear-address bit of each
- * level's index, idx_bits the index width, size the entry size.
+ * Walk from the table at level top down.  For 8-byte entries each level
+ * indexes 9 bits, for 4-byte entries 10 bits; large pages are allowed at
+ * level 2 (2M/4M) and, for 8-byte entries, level 3 (1G).
  */
-static int walk(struct walk_ctx *w, u64 table, u64 gva, const u8 *shifts,
-		int levels, unsigned int idx_bits, unsigned int size,
-		bool pse, struct shv_walk *out)
+static int walk(struct walk_ctx *w, u64 table, u64 gva, int top, bool e32,
+		 bool pse, u32 perm, struct shv_walk *out)
 {
 	struct shv_vm *vm = w->vcpu->vm;
 	bool write = w->access & SHV_ACC_WRITE;
 	bool fetch = w->access & SHV_ACC_FETCH;
-	u64 pte = 0, pte_gpa, rsvd, pmask = shv_phys_mask();
-	bool rw = true, us = true, nx = false;
+	unsigned int size = e32 ? 4 : 8, bits = e32 ? 10 : 9;
+	u64 pmask = shv_phys_mask(), amask = e32 ? 0xfffff000ull : pmask;
+	u64 pte = 0, pte_gpa = 0, rsvd;
+	u32 error = 0;
 	int level;
 
-	rsvd = size == 8 ? ~pmask & GENMASK_ULL(62, 12) : 0;
-	if (size == 8 && !w->nxe)
+	rsvd = e32 ? 0 : (~pmask & GENMASK_ULL(62, 12));
+	if (!e32 && !w->nxe)
 		rsvd |= PTE_NX;
 
-	for (level = 0; level < levels; level++) {
-		u64 idx = (gva >> shifts[level]) & ((1ull << idx_bits) - 1);
-		bool leaf = level == levels - 1;
+	out->top = top;
+	out->gpte32 = e32;
+	for (level = top; level >= 1; level--) {
+		unsigned int shift = 12 + bits * (level - 1);
+		u64 idx = (gva >> shift) & ((1ull << bits) - 1);
+		bool large;
 
-		pte_gpa = (table & (size == 8 ? pmask : 0xfffff000ull)) +
-			  idx * size;
+		out->table_gfn[level] = (table & amask) >> PAGE_SHIFT;
+		out->perm_above[level] = perm;
+		pte_gpa = (table & amask) + idx * size;
 		if (read_entry(vm, pte_gpa, size, &pte))
 			return -EFAULT;
+		out->pte[level] = pte;
 		if (!(pte & PTE_P))
 			goto fault;
-		if (pte & rsvd) {
-			w->error |= SHV_PFERR_RSVD | SHV_PFERR_PRESENT;
+		large = level > 1 && (pte & PTE_PS) &&
+			(level == 2 ? pse : (!e32 && level == 3));
+		if ((pte & rsvd) || (level == 5 && (pte & PTE_PS)) ||
+		    (level == 4 && !e32 && (pte & PTE_PS)) ||
+		    (large && !e32 &&
+		     (pte & GENMASK_ULL(shift - 1, 13)))) {
+			error |= SHV_PFERR_RSVD | SHV_PFERR_PRESENT;
 			goto fault;
 		}
-		rw &= !!(pte & PTE_RW);
-		us &= !!(pte & PTE_US);
-		nx |= !!(pte & PTE_NX);
-		/* large pages: 1G at PDPTE (long mode), 2M/4M at the PDE */
-		if (!leaf && (pte & PTE_PS) && pse &&
-		    (levels - level) <= (size == 8 ? 3 : 2) &&
-		    (levels - level) > 1) {
-			u64 page_mask = (1ull << shifts[level]) - 1;
+		perm &= pte_perm(pte);
+		if (level == 1 || large) {
+			u64 page_mask = (1ull << shift) - 1, base;
 
-			if (size == 4) {
-				/* PSE: bits 21:13 hold physical address 40:32 */
-				u64 base = (pte & 0xffc00000ull) |
-					   ((pte & 0x1fe000ull) << 19);
-
-				out->gpa = base | (gva & page_mask);
-			} else {
-				out->gpa = (pte & pmask & ~page_mask) |
-					   (gva & page_mask);
-			}
+			if (e32 && large)	/* PSE-36: bits 20:13 are 39:32 */
+				base = (pte & 0xffc00000ull) |
+				       ((pte & 0x1fe000ull) << 19);
+			else
+				base = pte & amask & ~page_mask;
+			base &= ~page_mask;
+			out->gpa = base | (gva & page_mask);
+			out->page_gfn = base >> PAGE_SHIFT;
+			out->leaf = level;
 			break;
 		}
-		if (leaf)
-			out->gpa = (pte & (size == 8 ? pmask : 0xfffff000ull)) |
-				   (gva & 0xfff);
-		else
-			update_ad(vm, pte_gpa, size, pte, false);
+		update_ad(w, pte_gpa, size, pte, false);
 		table = pte;
 	}
 
-	w->error |= SHV_PFERR_PRESENT;
-	if (w->user && !us)
+	out->perm = perm;
+	error |= SHV_PFERR_PRESENT;
+	if (w->user && !(perm & SHV_PERM_U))
 		goto fault;
-	if (write && !rw && (w->user || w->wp))
+	if (write && !(perm & SHV_PERM_W) && (w->user || w->wp))
 		goto fault;
-	if (fetch && nx)
+	if (fetch && !(perm & SHV_PERM_X))
 		goto fault;
-	if (fetch && w->smep && !w->user && us)
+	if (fetch && w->smep && !w->user && (perm & SHV_PERM_U))
 		goto fault;
-	update_ad(vm, pte_gpa, size, pte, write);
+	if (!fetch && w->smap && !w->user && !w->ac && (perm & SHV_PERM_U))
+		goto fault;
+	update_ad(w, pte_gpa, size, pte, write);
+	out->dirty = write || (pte & PTE_D);
 	return 0;
 
 fault:
 	if (write)
-		w->error |= SHV_PFERR_WRITE;
+		error |= SHV_PFERR_WRITE;
 	if (w->user)
-		w->error |= SHV_PFERR_USER;
+		error |= SHV_PFERR_USER;
 	if (fetch && (w->nxe || w->smep))
-		w->error |= SHV_PFERR_FETCH;
-	out->error_code = w->error;
+		error |= SHV_PFERR_FETCH;
+	out->error_code = error;
 	return 1;
 }
-
-static const u8 shifts_la57[] = { 48, 39, 30, 21, 12 };
-static const u8 shifts_4l[] = { 39, 30, 21, 12 };
-static const u8 shifts_pae[] = { 21, 12 };
-static const u8 shifts_32[] = { 22, 12 };
 
 int shv_gva_to_gpa(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 		   u64 gva, unsigned int access, struct shv_walk *out)
@@ -150,20 +158,28 @@ int shv_gva_to_gpa(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 		.wp = sregs->cr0 & X86_CR0_WP,
 		.nxe = sregs->efer & EFER_NX,
 		.smep = sregs->cr4 & X86_CR4_SMEP,
+		.smap = sregs->cr4 & X86_CR4_SMAP,
+		.ac = (vcpu->rflags & X86_EFLAGS_AC) &&
+		      !(access & SHV_ACC_IMPLICIT),
 		.user = access & SHV_ACC_USER,
 	};
 	u64 pdpte;
 
 	out->error_code = 0;
+	out->top = 0;
 	if (!(sregs->cr0 & X86_CR0_PG)) {
 		out->gpa = (sregs->efer & EFER_LMA) ? gva : (u32)gva;
+		out->page_gfn = out->gpa >> PAGE_SHIFT;
+		out->perm = SHV_PERM_ALL;
+		out->leaf = 1;
+		out->dirty = true;
 		return 0;
 	}
 	if (sregs->efer & EFER_LMA) {
 		if (sregs->cr4 & X86_CR4_LA57)
-			return walk(&w, sregs->cr3, gva, shifts_la57, 5, 9, 8,
-				    true, out);
-		return walk(&w, sregs->cr3, gva, shifts_4l, 4, 9, 8, true,
+			return walk(&w, sregs->cr3, gva, 5, false, true,
+				    SHV_PERM_ALL, out);
+		return walk(&w, sregs->cr3, gva, 4, false, true, SHV_PERM_ALL,
 			    out);
 	}
 	gva = (u32)gva;
@@ -172,17 +188,18 @@ int shv_gva_to_gpa(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 		if (read_entry(vcpu->vm, (sregs->cr3 & 0xffffffe0ull) +
 			       (gva >> 30) * 8, 8, &pdpte))
 			return -EFAULT;
+		out->pte[3] = pdpte;
 		if (!(pdpte & PTE_P)) {
 			out->error_code = (access & SHV_ACC_WRITE ?
 					   SHV_PFERR_WRITE : 0) |
 					  (w.user ? SHV_PFERR_USER : 0);
 			return 1;
 		}
-		w.nxe = sregs->efer & EFER_NX;
-		return walk(&w, pdpte, gva, shifts_pae, 2, 9, 8, true, out);
+		return walk(&w, pdpte, gva, 2, false, true, SHV_PERM_ALL, out);
 	}
-	return walk(&w, sregs->cr3, gva, shifts_32, 2, 10, 4,
-		    sregs->cr4 & X86_CR4_PSE, out);
+	/* 32-bit paging has no NX: every page is executable */
+	return walk(&w, sregs->cr3, gva, 2, true, sregs->cr4 & X86_CR4_PSE,
+		    SHV_PERM_ALL, out);
 }
 
 static void shv_inject_pf(struct shv_vcpu *vcpu, u64 gva, u32 error)
@@ -192,14 +209,15 @@ static void shv_inject_pf(struct shv_vcpu *vcpu, u64 gva, u32 error)
 }
 
 /*
- * Copy from guest-linear memory.  Returns 0, 1 after queueing a #PF into
- * the guest (the access faulted as it would on hardware), or -EFAULT when
- * the address does not reach RAM.
+ * Copy between a buffer and guest-linear memory.  Returns 0, 1 after
+ * queueing a #PF into the guest (the access faulted as it would on
+ * hardware), or -EFAULT when the address does not reach RAM.
  */
-int shv_read_guest_virt(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
-			u64 gva, void *buf, unsigned int len,
-			unsigned int access)
+static int shv_rw_guest_virt(struct shv_vcpu *vcpu,
+			     const struct shv_sregs *sregs, u64 gva, void *buf,
+			     unsigned int len, unsigned int access)
 {
+	bool write = access & SHV_ACC_WRITE;
 	struct shv_walk walk;
 	int r;
 
@@ -212,7 +230,11 @@ int shv_read_guest_virt(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 			shv_inject_pf(vcpu, gva, walk.error_code);
 		if (r)
 			return r;
-		if (shv_read_guest_phys(vcpu->vm, walk.gpa, buf, n))
+		if (write)
+			r = shv_write_guest_phys(vcpu->vm, walk.gpa, buf, n);
+		else
+			r = shv_read_guest_phys(vcpu->vm, walk.gpa, buf, n);
+		if (r)
 			return -EFAULT;
 		gva += n;
 		buf += n;
@@ -221,28 +243,19 @@ int shv_read_guest_virt(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 	return 0;
 }
 
+int shv_read_guest_virt(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
+			u64 gva, void *buf, unsigned int len,
+			unsigned int access)
+{
+	return shv_rw_guest_virt(vcpu, sregs, gva, buf, len,
+				 access & ~SHV_ACC_WRITE);
+}
+
 int shv_write_guest_virt(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 			 u64 gva, const void *buf, unsigned int len)
 {
 	unsigned int access = SHV_ACC_WRITE |
 			      (shv_arch->get_cpl(vcpu) == 3 ? SHV_ACC_USER : 0);
-	struct shv_walk walk;
-	int r;
 
-	while (len) {
-		unsigned int n = min_t(unsigned int, len,
-				       PAGE_SIZE - offset_in_page(gva));
-
-		r = shv_gva_to_gpa(vcpu, sregs, gva, access, &walk);
-		if (r == 1)
-			shv_inject_pf(vcpu, gva, walk.error_code);
-		if (r)
-			return r;
-		if (shv_write_guest_phys(vcpu->vm, walk.gpa, buf, n))
-			return -EFAULT;
-		gva += n;
-		buf += n;
-		len -= n;
-	}
-	return 0;
+	return shv_rw_guest_virt(vcpu, sregs, gva, (void *)buf, len, access);
 }

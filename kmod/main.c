@@ -40,7 +40,7 @@ static int shv_cpu_offline(unsigned int cpu)
 }
 
 /*
- * Turn virtualization on on every CPU (and on CPUs that come online later)
+ * Turn virtualization on for every CPU (and on CPUs that come online later)
  * for the first VM; the last VM's destruction turns it off again, so shv
  * coexists with other hypervisors whenever it has no VMs.
  */
@@ -82,8 +82,12 @@ static long shv_check_extension(unsigned long cap)
 		return 1;
 	case SHV_CAP_NESTED_PAGING:
 		return shv_arch->nested_paging;
+	case SHV_CAP_SHADOW_PAGING:
+		return 1;
 	case SHV_CAP_VENDOR:
 		return shv_arch->vendor;
+	case SHV_CAP_DEFAULT_MMU:
+		return shv_default_mmu();
 	default:
 		return 0;
 	}
@@ -136,8 +140,10 @@ static int __init shv_init(void)
 		shv_arch->hw_teardown();
 		return r;
 	}
-	pr_info("%s backend ready, %s paging available\n", shv_arch->name,
-		shv_arch->nested_paging ? "nested" : "no nested");
+	pr_info("%s backend ready; shadow paging%s; default MMU %s\n",
+		shv_arch->name,
+		shv_arch->nested_paging ? " and nested paging" : " only",
+		shv_default_mmu() == SHV_VM_MMU_SHADOW ? "shadow" : "nested");
 	return 0;
 }
 

@@ -14,30 +14,67 @@
 
 struct shv_mmu_ops {
 	const char *name;
+	bool shadow;		/* the guest's own paging is shadowed */
 	int (*vm_init)(struct shv_vm *vm);
 	void (*vm_destroy)(struct shv_vm *vm);
+	void (*vcpu_destroy)(struct shv_vcpu *vcpu);
 	/*
-	 * A guest-physical access faulted: map the page (0) or report
-	 * SHV_MMU_EMULATE for MMIO and writes to read-only slots.
+	 * Nested paging: a guest-physical access faulted: map the page (0)
+	 * or report SHV_MMU_EMULATE for MMIO and writes to read-only slots.
 	 */
 	int (*nested_fault)(struct shv_vm *vm, u64 gpa, bool write, bool fetch);
+	/*
+	 * Shadow paging: a #PF intercept.  >0 resume the guest, 0 an exit
+	 * for the runner is ready, <0 error.
+	 */
+	int (*page_fault)(struct shv_vcpu *vcpu, u64 gva, u32 error_code);
+	/* the guest's CR3 or paging mode changed: pick the root (sleeps) */
+	int (*reload)(struct shv_vcpu *vcpu);
+	/* guest TLB maintenance: INVLPG and full (non-global) flushes */
+	void (*invlpg)(struct shv_vcpu *vcpu, u64 gva);
+	void (*flush)(struct shv_vcpu *vcpu);
+	/* a paging-mode bit (PG, WP, PAE, PSE, SMEP, SMAP, NXE) changed */
+	void (*reset)(struct shv_vcpu *vcpu);
 	/* drop every translation of [gfn, gfn + npages) */
 	void (*zap_range)(struct shv_vm *vm, u64 gfn, u64 npages);
 	/* physical address of the root handed to the hardware */
-	u64 (*root_hpa)(struct shv_vm *vm);
+	u64 (*root_hpa)(struct shv_vcpu *vcpu);
+	void (*get_stats)(struct shv_vm *vm, struct shv_mmu_stats *stats);
+	int (*verify)(struct shv_vcpu *vcpu);
 };
 
 extern const struct shv_mmu_ops shv_npt_mmu_ops;
+extern const struct shv_mmu_ops shv_shadow_mmu_ops;
 
 /* gwalk.c: translate a guest-linear address with the guest's paging */
+#define SHV_GMAX_LEVELS	5
+
+/* accumulated permissions along a walk */
+#define SHV_PERM_W	BIT(0)
+#define SHV_PERM_U	BIT(1)
+#define SHV_PERM_X	BIT(2)
+#define SHV_PERM_ALL	(SHV_PERM_W | SHV_PERM_U | SHV_PERM_X)
+
 struct shv_walk {
 	u64 gpa;
 	u32 error_code;		/* #PF error code when the walk fails */
+	/* the path, by level (1 = page table); filled for the shadow MMU */
+	int top;		/* level of the root table */
+	int leaf;		/* level of the entry that mapped the page */
+	bool gpte32;		/* 4-byte entries (32-bit paging) */
+	u64 table_gfn[SHV_GMAX_LEVELS + 1];
+	u64 pte[SHV_GMAX_LEVELS + 1];
+	u32 perm_above[SHV_GMAX_LEVELS + 1];	/* of the levels above */
+	u32 perm;		/* of the whole path, leaf included */
+	u64 page_gfn;		/* first gfn of the (large) page */
+	bool dirty;		/* the leaf's D bit after the walk */
 };
 
 #define SHV_ACC_WRITE	BIT(0)
 #define SHV_ACC_USER	BIT(1)
 #define SHV_ACC_FETCH	BIT(2)
+#define SHV_ACC_IMPLICIT BIT(3)	/* supervisor access by the CPU itself */
+#define SHV_ACC_NOAD	BIT(4)	/* inspect only: leave A/D bits alone */
 
 int shv_gva_to_gpa(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 		   u64 gva, unsigned int access, struct shv_walk *walk);

@@ -28,7 +28,7 @@
 #define NPT_ENTRIES	512
 
 struct shv_npt {
-	struct mutex lock;
+	struct mutex lock;		/* serializes table updates */
 	u64 *root;
 	int levels;
 };
@@ -219,9 +219,9 @@ static void npt_zap_range(struct shv_vm *vm, u64 gfn, u64 npages)
 	mutex_unlock(&npt->lock);
 }
 
-static u64 npt_root_hpa(struct shv_vm *vm)
+static u64 npt_root_hpa(struct shv_vcpu *vcpu)
 {
-	return __pa(to_npt(vm)->root);
+	return __pa(to_npt(vcpu->vm)->root);
 }
 
 const struct shv_mmu_ops shv_npt_mmu_ops = {

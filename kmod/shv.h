@@ -8,6 +8,7 @@
 #define SHV_H
 
 #include <linux/types.h>
+#include <linux/bits.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/refcount.h>
@@ -19,10 +20,10 @@
 
 /* x86 architectural bits the core needs (see the SDM/APM) */
 #define SHV_RFLAGS_FIXED	0x2ull
-#define SHV_RFLAGS_TF		(1ull << 8)
-#define SHV_RFLAGS_IF		(1ull << 9)
-#define SHV_RFLAGS_DF		(1ull << 10)
-#define SHV_RFLAGS_VM		(1ull << 17)
+#define SHV_RFLAGS_TF		BIT_ULL(8)
+#define SHV_RFLAGS_IF		BIT_ULL(9)
+#define SHV_RFLAGS_DF		BIT_ULL(10)
+#define SHV_RFLAGS_VM		BIT_ULL(17)
 #define SHV_RFLAGS_RESERVED	(~0x3f7fd7ull)	/* bits 1 fixed, 3, 5, 15, 22+ */
 
 enum shv_reg {
@@ -82,6 +83,7 @@ struct shv_vm {
 
 /* vcpu->requests bits, serviced before each guest entry */
 #define SHV_REQ_TLB_FLUSH	0
+#define SHV_REQ_MMU_RELOAD	1	/* pick the shadow root again (sleeps) */
 
 /* vcpu->mode: lets other CPUs know whether an IPI is needed to kick us */
 enum shv_vcpu_mode {
@@ -137,6 +139,14 @@ struct shv_vcpu {
 	struct shv_mmio_state mmio;
 
 	u64 apic_base;
+
+	/*
+	 * The guest's view of the paging controls under shadow paging, where
+	 * the hardware runs with other values (see cr.c).
+	 */
+	u64 cr0, cr3, cr4, efer;
+	u64 pdptrs[4];			/* PAE PDPTEs loaded with CR3 */
+
 	struct shv_cpuid_entry *cpuid;	/* runner-supplied table or NULL */
 	unsigned int cpuid_nent;
 
@@ -154,6 +164,7 @@ void shv_hw_put(void);
 
 /* vm.c */
 int shv_vm_create(unsigned long flags);
+int shv_default_mmu(void);
 void shv_vm_put(struct shv_vm *vm);
 struct shv_memslot *shv_gfn_to_slot(struct shv_vm *vm, u64 gfn);
 int shv_read_guest_phys(struct shv_vm *vm, u64 gpa, void *buf, unsigned int len);
@@ -165,6 +176,15 @@ void shv_vm_request_all(struct shv_vm *vm, int req);
 int shv_vcpu_create(struct shv_vm *vm, unsigned long id);
 void shv_vcpu_free(struct shv_vcpu *vcpu);
 void shv_vcpu_reset_regs(struct shv_vcpu *vcpu);
+
+/* cr.c */
+int shv_set_cr0(struct shv_vcpu *vcpu, u64 val);
+int shv_set_cr3(struct shv_vcpu *vcpu, u64 val);
+int shv_set_cr4(struct shv_vcpu *vcpu, u64 val);
+int shv_set_efer(struct shv_vcpu *vcpu, u64 val, bool host);
+int shv_load_pdptrs(struct shv_vcpu *vcpu, u64 cr3);
+int shv_emulate_cr_access(struct shv_vcpu *vcpu);
+int shv_emulate_invlpg(struct shv_vcpu *vcpu);
 
 /* cpuid.c */
 void shv_emulate_cpuid(struct shv_vcpu *vcpu);

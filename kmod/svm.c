@@ -48,6 +48,11 @@ static inline struct vmcb *to_vmcb(struct shv_vcpu *vcpu)
 	return to_svm(vcpu)->vmcb;
 }
 
+static inline bool svm_shadow(struct shv_vcpu *vcpu)
+{
+	return vcpu->vm->mmu_ops->shadow;
+}
+
 static void set_intercept(struct vmcb_control_area *c, unsigned int bit)
 {
 	c->intercepts[bit / 32] |= BIT(bit % 32);
@@ -117,13 +122,42 @@ static void svm_get_sregs(struct shv_vcpu *vcpu, struct shv_sregs *s)
 	s->gdt.limit = v->gdtr.limit;
 	s->idt.base = v->idtr.base;
 	s->idt.limit = v->idtr.limit;
-	s->cr0 = v->cr0;
 	s->cr2 = v->cr2;
-	s->cr3 = v->cr3;
-	s->cr4 = v->cr4;
 	s->cr8 = to_vmcb(vcpu)->control.int_ctl & V_TPR_MASK;
-	s->efer = v->efer & ~EFER_SVME;
 	s->apic_base = vcpu->apic_base;
+	if (svm_shadow(vcpu)) {
+		s->cr0 = vcpu->cr0;
+		s->cr3 = vcpu->cr3;
+		s->cr4 = vcpu->cr4;
+		s->efer = vcpu->efer;
+	} else {
+		s->cr0 = v->cr0;
+		s->cr3 = v->cr3;
+		s->cr4 = v->cr4;
+		s->efer = v->efer & ~EFER_SVME;
+	}
+}
+
+/*
+ * Shadow paging: the hardware always pages (paged real mode when the
+ * guest does not), always honours WP (to write-protect guest tables),
+ * uses PAE-format roots for legacy guests, and never caches global or
+ * PCID-tagged translations.  EFER.LME only takes effect with the guest's
+ * own CR0.PG.
+ */
+static void svm_update_cr(struct shv_vcpu *vcpu)
+{
+	struct vmcb_save_area *v = &to_vmcb(vcpu)->save;
+	u64 efer = vcpu->efer;
+
+	if (!svm_shadow(vcpu))
+		return;
+	v->cr0 = (vcpu->cr0 | X86_CR0_PG | X86_CR0_WP) &
+		 ~(X86_CR0_CD | X86_CR0_NW);
+	v->cr4 = (vcpu->cr4 | X86_CR4_PAE) & ~(X86_CR4_PGE | X86_CR4_PCIDE);
+	if (!(vcpu->cr0 & X86_CR0_PG))
+		efer &= ~(EFER_LME | EFER_LMA);
+	v->efer = efer | EFER_SVME;
 }
 
 static void svm_set_sregs(struct shv_vcpu *vcpu, const struct shv_sregs *s)
@@ -149,11 +183,19 @@ static void svm_set_sregs(struct shv_vcpu *vcpu, const struct shv_sregs *s)
 	v->gdtr.limit = s->gdt.limit;
 	v->idtr.base = s->idt.base;
 	v->idtr.limit = s->idt.limit;
-	v->cr0 = s->cr0;
 	v->cr2 = s->cr2;
-	v->cr3 = s->cr3;
-	v->cr4 = s->cr4;
-	v->efer = s->efer | EFER_SVME;
+	if (svm_shadow(vcpu)) {
+		vcpu->cr0 = s->cr0;
+		vcpu->cr3 = s->cr3;
+		vcpu->cr4 = s->cr4;
+		vcpu->efer = s->efer;
+		svm_update_cr(vcpu);
+	} else {
+		v->cr0 = s->cr0;
+		v->cr3 = s->cr3;
+		v->cr4 = s->cr4;
+		v->efer = s->efer | EFER_SVME;
+	}
 	vmcb->control.int_ctl = (vmcb->control.int_ctl & ~V_TPR_MASK) |
 				(s->cr8 & V_TPR_MASK);
 	if (!(s->cr0 & X86_CR0_PE))
@@ -209,6 +251,12 @@ static void svm_vcpu_reset(struct shv_vcpu *vcpu)
 	vmcb->control.int_state = 0;
 	vmcb->control.int_ctl = V_INTR_MASKING_MASK;
 	vmcb->control.tsc_offset = 0;
+
+	vcpu->cr0 = v->cr0;
+	vcpu->cr3 = 0;
+	vcpu->cr4 = 0;
+	vcpu->efer = 0;
+	svm_update_cr(vcpu);
 }
 
 static void svm_init_control(struct shv_vcpu *vcpu)
@@ -233,7 +281,22 @@ static void svm_init_control(struct shv_vcpu *vcpu)
 					      BIT(SHV_DB_VECTOR);
 	c->iopm_base_pa = svm_vm->iopm_pa;
 	c->msrpm_base_pa = svm_vm->msrpm_pa;
-	c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	if (svm_shadow(vcpu)) {
+		/* the guest's paging is ours to shadow */
+		static const unsigned int sh[] = {
+			INTERCEPT_CR0_READ, INTERCEPT_CR0_WRITE,
+			INTERCEPT_CR3_READ, INTERCEPT_CR3_WRITE,
+			INTERCEPT_CR4_READ, INTERCEPT_CR4_WRITE,
+			INTERCEPT_INVLPG, INTERCEPT_TASK_SWITCH,
+		};
+
+		for (i = 0; i < ARRAY_SIZE(sh); i++)
+			set_intercept(c, sh[i]);
+		c->intercepts[INTERCEPT_EXCEPTION] |= BIT(SHV_PF_VECTOR);
+		c->nested_ctl = 0;
+	} else {
+		c->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	}
 	c->int_ctl = V_INTR_MASKING_MASK;
 	c->asid = 0;	/* assigned at the first entry */
 }
@@ -338,7 +401,7 @@ static int svm_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data)
 
 	switch (index) {
 	case MSR_EFER:
-		*data = v->efer & ~EFER_SVME;
+		*data = svm_shadow(vcpu) ? vcpu->efer : v->efer & ~EFER_SVME;
 		break;
 	case MSR_STAR:
 		*data = v->star;
@@ -394,6 +457,8 @@ static int svm_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
 	case MSR_EFER: {
 		u64 valid = EFER_SCE | EFER_LME | EFER_LMA | EFER_NX;
 
+		if (svm_shadow(vcpu))
+			return shv_set_efer(vcpu, data, false);
 		if (data & ~valid)
 			return -EINVAL;
 		/* LME cannot change while paging is on; LMA is read-only */
@@ -532,7 +597,10 @@ static void svm_run(struct shv_vcpu *vcpu)
 	struct vmcb *vmcb = svm->vmcb;
 
 	shv_svm_assign_asid(svm);
-	vmcb->control.nested_cr3 = vcpu->vm->mmu_ops->root_hpa(vcpu->vm);
+	if (svm_shadow(vcpu))
+		vmcb->save.cr3 = vcpu->vm->mmu_ops->root_hpa(vcpu);
+	else
+		vmcb->control.nested_cr3 = vcpu->vm->mmu_ops->root_hpa(vcpu);
 	vmcb->control.clean = 0;
 	vmcb->save.rax = vcpu->regs[SHV_RAX];
 	vmcb->save.rsp = vcpu->regs[SHV_RSP];
@@ -672,6 +740,19 @@ static int svm_handle_exit(struct shv_vcpu *vcpu)
 		return svm_handle_msr(vcpu);
 	case SVM_EXIT_NPF:
 		return svm_handle_npf(vcpu);
+	case SVM_EXIT_READ_CR0:
+	case SVM_EXIT_READ_CR3:
+	case SVM_EXIT_READ_CR4:
+	case SVM_EXIT_WRITE_CR0:
+	case SVM_EXIT_WRITE_CR3:
+	case SVM_EXIT_WRITE_CR4:
+		return shv_emulate_cr_access(vcpu);
+	case SVM_EXIT_INVLPG:
+		return shv_emulate_invlpg(vcpu);
+	case SVM_EXIT_EXCP_BASE + SHV_PF_VECTOR:
+		return vcpu->vm->mmu_ops->page_fault(vcpu,
+						     vmcb->control.exit_info_2,
+						     vmcb->control.exit_info_1);
 	case SVM_EXIT_VMMCALL:
 		return shv_hypercall_exit(vcpu, svm_next_rip(vcpu, 3));
 	case SVM_EXIT_INVD:
@@ -731,6 +812,7 @@ const struct shv_arch_ops shv_svm_ops = {
 	.vcpu_reset	= svm_vcpu_reset,
 	.get_sregs	= svm_get_sregs,
 	.set_sregs	= svm_set_sregs,
+	.update_cr	= svm_update_cr,
 	.get_seg_base	= svm_get_seg_base,
 	.get_cpl	= svm_get_cpl,
 	.get_msr	= svm_get_msr,

@@ -195,8 +195,12 @@ static void shv_set_regs(struct shv_vcpu *vcpu, const struct shv_regs *r)
 	vcpu->rflags = r->rflags;
 }
 
-/* one entry into the guest and back, with IRQs and preemption off */
-static void shv_enter_guest(struct shv_vcpu *vcpu)
+/*
+ * One entry into the guest and back, with IRQs and preemption off.
+ * Returns false when a request that needs a sleeping context arrived
+ * first (the guest did not run).
+ */
+static bool shv_enter_guest(struct shv_vcpu *vcpu)
 {
 	kernel_fpu_begin();
 	local_irq_disable();
@@ -205,6 +209,12 @@ static void shv_enter_guest(struct shv_vcpu *vcpu)
 	WRITE_ONCE(vcpu->mode, SHV_IN_GUEST);
 	/* pairs with shv_vm_request_all(): see a request or get an IPI */
 	smp_mb();
+	if (test_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests)) {
+		WRITE_ONCE(vcpu->mode, SHV_OUTSIDE_GUEST);
+		local_irq_enable();
+		kernel_fpu_end();
+		return false;
+	}
 	if (test_and_clear_bit(SHV_REQ_TLB_FLUSH, &vcpu->requests))
 		shv_arch->flush_tlb(vcpu);
 
@@ -215,6 +225,7 @@ static void shv_enter_guest(struct shv_vcpu *vcpu)
 	WRITE_ONCE(vcpu->mode, SHV_OUTSIDE_GUEST);
 	local_irq_enable();
 	kernel_fpu_end();
+	return true;
 }
 
 static int shv_vcpu_run(struct shv_vcpu *vcpu)
@@ -240,8 +251,17 @@ static int shv_vcpu_run(struct shv_vcpu *vcpu)
 		cond_resched();
 
 		down_read(&vcpu->vm->slots_lock);
-		shv_enter_guest(vcpu);
-		r = shv_arch->handle_exit(vcpu);
+		if (test_and_clear_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests)) {
+			r = vcpu->vm->mmu_ops->reload(vcpu);
+			if (r) {
+				set_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests);
+				up_read(&vcpu->vm->slots_lock);
+				return r;
+			}
+		}
+		r = 1;
+		if (shv_enter_guest(vcpu))
+			r = shv_arch->handle_exit(vcpu);
 		up_read(&vcpu->vm->slots_lock);
 		if (r <= 0)
 			return r;
@@ -304,11 +324,29 @@ static long shv_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 			r = -EINVAL;
 			break;
 		}
+		/* shadow paging reads PAE PDPTEs when the CPU would */
+		if (vcpu->vm->mmu_ops->shadow &&
+		    (sregs.cr0 & X86_CR0_PG) && (sregs.cr4 & X86_CR4_PAE) &&
+		    !(sregs.efer & EFER_LMA) &&
+		    shv_load_pdptrs(vcpu, sregs.cr3)) {
+			r = -EINVAL;
+			break;
+		}
 		shv_arch->set_sregs(vcpu, &sregs);
 		vcpu->apic_base = sregs.apic_base;
 		set_bit(SHV_REQ_TLB_FLUSH, &vcpu->requests);
+		if (vcpu->vm->mmu_ops->shadow) {
+			vcpu->vm->mmu_ops->reset(vcpu);
+			set_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests);
+		}
 		break;
 	}
+	case SHV_MMU_VERIFY:
+		r = -EINVAL;
+		if (!arg)
+			r = vcpu->vm->mmu_ops->verify ?
+			    vcpu->vm->mmu_ops->verify(vcpu) : 0;
+		break;
 	case SHV_GET_MSRS:
 		r = shv_msrs_ioctl(vcpu, argp, false);
 		break;
@@ -370,6 +408,8 @@ void shv_vcpu_free(struct shv_vcpu *vcpu)
 {
 	unsigned int i;
 
+	if (vcpu->vm->mmu_ops->vcpu_destroy)
+		vcpu->vm->mmu_ops->vcpu_destroy(vcpu);
 	shv_arch->vcpu_free(vcpu);
 	for (i = 0; i < SHV_RUN_PAGES; i++)
 		if (vcpu->run_pages[i])
@@ -409,6 +449,9 @@ int shv_vcpu_create(struct shv_vm *vm, unsigned long id)
 			   sizeof(struct shv_ring_entry);
 
 	shv_vcpu_reset_regs(vcpu);
+	/* shadow paging picks its first root before the first entry */
+	if (vm->mmu_ops->shadow)
+		set_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests);
 	r = shv_arch->vcpu_create(vcpu);
 	if (r)
 		goto err_free;

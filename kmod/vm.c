@@ -11,6 +11,8 @@
 #include <linux/sched/mm.h>
 #include <linux/uaccess.h>
 #include <linux/smp.h>
+#include <linux/moduleparam.h>
+#include <linux/string.h>
 
 #include "shv.h"
 #include "arch.h"
@@ -215,6 +217,13 @@ static long shv_vm_ioctl(struct file *filp, unsigned int ioctl,
 	switch (ioctl) {
 	case SHV_CREATE_VCPU:
 		return shv_vcpu_create(vm, arg);
+	case SHV_GET_MMU_STATS: {
+		struct shv_mmu_stats st = {};
+
+		if (vm->mmu_ops->get_stats)
+			vm->mmu_ops->get_stats(vm, &st);
+		return copy_to_user(argp, &st, sizeof(st)) ? -EFAULT : 0;
+	}
 	case SHV_SET_USER_MEMORY_REGION: {
 		struct shv_userspace_memory_region mr;
 
@@ -241,17 +250,32 @@ static const struct file_operations shv_vm_fops = {
 	.llseek		= noop_llseek,
 };
 
+static char *mmu = "shadow";
+module_param(mmu, charp, 0444);
+MODULE_PARM_DESC(mmu, "default MMU of new VMs: shadow or nested");
+
+int shv_default_mmu(void)
+{
+	if (!strcmp(mmu, "nested") && shv_arch->nested_paging)
+		return SHV_VM_MMU_NESTED;
+	return SHV_VM_MMU_SHADOW;
+}
+
 static const struct shv_mmu_ops *shv_pick_mmu(unsigned long flags)
 {
-	switch (flags & SHV_VM_MMU_MASK) {
-	case SHV_VM_MMU_DEFAULT:
+	unsigned long kind = flags & SHV_VM_MMU_MASK;
+
+	if (kind == SHV_VM_MMU_DEFAULT)
+		kind = shv_default_mmu();
+	switch (kind) {
 	case SHV_VM_MMU_NESTED:
 		if (!shv_arch->nested_paging)
 			return ERR_PTR(-EOPNOTSUPP);
 		return &shv_npt_mmu_ops;
+	case SHV_VM_MMU_SHADOW:
+		return &shv_shadow_mmu_ops;
 	default:
-		/* shadow paging is not implemented yet */
-		return ERR_PTR(-EOPNOTSUPP);
+		return ERR_PTR(-EINVAL);
 	}
 }
 

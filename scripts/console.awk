@@ -14,6 +14,13 @@ function show(s) { print s; fflush() }
 
 verbose { show($0); next }
 
+# A marker after output that did not end its line: split them.
+(i = index($0, "shv-rig: ")) > 1 {
+	if (sect != "" && sect != "dmesg")
+		show(substr($0, 1, i - 1))
+	$0 = substr($0, i)
+}
+
 /^shv-rig: begin / {
 	sect = substr($0, 16)
 	next

@@ -7,6 +7,7 @@
 #   scripts/deps.sh            install what is missing
 #   scripts/deps.sh --list     print the package list
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PKGS=(

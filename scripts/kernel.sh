@@ -11,8 +11,9 @@
 #   VMLINUZ   the kernel to boot
 #   MODDIR    the unpacked /lib/modules/$KVER
 #
-# Use:  eval "$(scripts/kernel.sh)"
+# Use:  eval "$(scripts/kernel.sh --export)"   (--export: "export VAR=...")
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # The headers package that linux-headers-amd64 depends on, and its version.
@@ -98,9 +99,10 @@ main() {
 	[[ -f $VMLINUZ ]] || die "$deb has no boot/vmlinuz-$KVER"
 	[[ -d $MODDIR ]] || die "$deb has no lib/modules/$KVER"
 
-	local v
+	local v pfx=
+	[[ ${1:-} == --export ]] && pfx="export "
 	for v in KVER KPKGVER KDIR VMLINUZ MODDIR; do
-		printf '%s=%q\n' "$v" "${!v}"
+		printf '%s%s=%q\n' "$pfx" "$v" "${!v}"
 	done
 }
 

@@ -6,7 +6,8 @@
 # subtests by two spaces, the kselftest runner prefixes them with "# ".  A
 # result line closes a parent test when the results just before it are
 # nested deeper; only leaves are counted, and their names get the parents'
-# names as a path ("selftests/vm_test/create").  Rules:
+# names as a path ("selftests/vm_test/create"; the kselftest runner's
+# "selftests: DIR: " prefix is dropped).  Rules:
 #   - "# SKIP" (and "# TODO") counts as skipped, never as passed;
 #   - "# TIMEOUT" and "# ERROR" count as failed even after "ok";
 #   - a parent that is "not ok" while none of its subtests failed (a test
@@ -108,9 +109,12 @@ rest ~ /^(not )?ok( |$)/ {
 
 	if (n > 0 && lv[n] > lvl) {
 		# A parent: its subtests are the trailing deeper records.
+		# The kselftest runner names binaries "selftests: DIR: NAME".
+		pname = desc
+		sub(/^selftests: [^ :]+: /, "", pname)
 		childfail = 0
 		for (i = n; i > 0 && lv[i] > lvl; i--) {
-			nm[i] = desc "/" nm[i]
+			nm[i] = pname "/" nm[i]
 			lv[i] = lvl
 			if (st[i] == "FAIL")
 				childfail = 1

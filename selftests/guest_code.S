@@ -39,9 +39,9 @@ PAYLOAD real_sum
 	out %ax, $PORT_REPORT			/* 5050 */
 	call 2f
 	out %ax, $PORT_REPORT			/* 10100 */
-	mov %ax, RA(guest_real_sum, real_var)
+	mov %ax, RA(guest_real_sum, guest_real_sum_var)
 	xor %ax, %ax
-	mov RA(guest_real_sum, real_var), %bx
+	mov RA(guest_real_sum, guest_real_sum_var), %bx
 	mov $0x12345678, %ecx
 	add $0x11111111, %ecx
 	mov %ecx, %eax
@@ -52,7 +52,7 @@ EXPORT real_sum_after_done
 	hlt
 2:	shl $1, %ax
 	ret
-real_var:
+EXPORT real_sum_var
 	.word 0
 ENDPAYLOAD real_sum
 
@@ -174,8 +174,8 @@ ENDPAYLOAD rom32
 PAYLOAD strio32
 	.code32
 	cld
-	mov $GA(guest_strio32, str_msg), %esi
-	mov $(str_msg_end - str_msg), %ecx
+	mov $GA(guest_strio32, guest_strio32_msg), %esi
+	mov $(guest_strio32_msg_end - guest_strio32_msg), %ecx
 	mov $0xe8, %dx
 	rep outsb
 	REPORT32 %ecx				/* 0 */
@@ -191,16 +191,16 @@ PAYLOAD strio32
 	mov $2, %ecx
 	rep outsw
 	std
-	mov $GA(guest_strio32, str_msg) + 2, %esi
+	mov $GA(guest_strio32, guest_strio32_msg) + 2, %esi
 	mov $3, %ecx
 	mov $0xe8, %dx
 	rep outsb				/* msg[2], msg[1], msg[0] */
 	cld
 	REPORT32 %esi				/* str_msg - 1 */
 	DONE
-str_msg:
+EXPORT strio32_msg
 	.ascii "Hello, shv!"
-str_msg_end:
+EXPORT strio32_msg_end
 str_words:
 	.word 0xbeef, 0xcafe
 ENDPAYLOAD strio32

@@ -205,22 +205,48 @@ static int kvm_get_regs(struct accel_vcpu *v, struct shv_regs *r)
 		pr_errno("KVM_GET_REGS vcpu %u", v->id);
 		return -1;
 	}
-	r->rax = k.rax; r->rbx = k.rbx; r->rcx = k.rcx; r->rdx = k.rdx;
-	r->rsi = k.rsi; r->rdi = k.rdi; r->rsp = k.rsp; r->rbp = k.rbp;
-	r->r8 = k.r8;   r->r9 = k.r9;   r->r10 = k.r10; r->r11 = k.r11;
-	r->r12 = k.r12; r->r13 = k.r13; r->r14 = k.r14; r->r15 = k.r15;
-	r->rip = k.rip; r->rflags = k.rflags;
+	r->rax = k.rax;
+	r->rbx = k.rbx;
+	r->rcx = k.rcx;
+	r->rdx = k.rdx;
+	r->rsi = k.rsi;
+	r->rdi = k.rdi;
+	r->rsp = k.rsp;
+	r->rbp = k.rbp;
+	r->r8 = k.r8;
+	r->r9 = k.r9;
+	r->r10 = k.r10;
+	r->r11 = k.r11;
+	r->r12 = k.r12;
+	r->r13 = k.r13;
+	r->r14 = k.r14;
+	r->r15 = k.r15;
+	r->rip = k.rip;
+	r->rflags = k.rflags;
 	return 0;
 }
 
 static int kvm_set_regs(struct accel_vcpu *v, const struct shv_regs *r)
 {
 	struct kvm_regs k = {
-		.rax = r->rax, .rbx = r->rbx, .rcx = r->rcx, .rdx = r->rdx,
-		.rsi = r->rsi, .rdi = r->rdi, .rsp = r->rsp, .rbp = r->rbp,
-		.r8 = r->r8,   .r9 = r->r9,   .r10 = r->r10, .r11 = r->r11,
-		.r12 = r->r12, .r13 = r->r13, .r14 = r->r14, .r15 = r->r15,
-		.rip = r->rip, .rflags = r->rflags,
+		.rax = r->rax,
+		.rbx = r->rbx,
+		.rcx = r->rcx,
+		.rdx = r->rdx,
+		.rsi = r->rsi,
+		.rdi = r->rdi,
+		.rsp = r->rsp,
+		.rbp = r->rbp,
+		.r8 = r->r8,
+		.r9 = r->r9,
+		.r10 = r->r10,
+		.r11 = r->r11,
+		.r12 = r->r12,
+		.r13 = r->r13,
+		.r14 = r->r14,
+		.r15 = r->r15,
+		.rip = r->rip,
+		.rflags = r->rflags,
 	};
 
 	if (ioctl(v->fd, KVM_SET_REGS, &k) < 0) {
@@ -407,22 +433,25 @@ static int kvm_run_vcpu(struct accel_vcpu *v, struct accel_exit *e)
 	return 0;
 }
 
+static const char *const kvm_exit_names[] = {
+	[KVM_EXIT_UNKNOWN]	= "KVM_EXIT_UNKNOWN",
+	[KVM_EXIT_EXCEPTION]	= "KVM_EXIT_EXCEPTION",
+	[KVM_EXIT_IO]		= "KVM_EXIT_IO",
+	[KVM_EXIT_HYPERCALL]	= "KVM_EXIT_HYPERCALL",
+	[KVM_EXIT_DEBUG]	= "KVM_EXIT_DEBUG",
+	[KVM_EXIT_HLT]		= "KVM_EXIT_HLT",
+	[KVM_EXIT_MMIO]		= "KVM_EXIT_MMIO",
+	[KVM_EXIT_SHUTDOWN]	= "KVM_EXIT_SHUTDOWN",
+	[KVM_EXIT_FAIL_ENTRY]	= "KVM_EXIT_FAIL_ENTRY",
+	[KVM_EXIT_INTR]		= "KVM_EXIT_INTR",
+	[KVM_EXIT_INTERNAL_ERROR]	= "KVM_EXIT_INTERNAL_ERROR",
+	[KVM_EXIT_SYSTEM_EVENT]	= "KVM_EXIT_SYSTEM_EVENT",
+};
+
 static const char *kvm_exit_name(u32 reason)
 {
-	switch (reason) {
-	case KVM_EXIT_UNKNOWN:		return "KVM_EXIT_UNKNOWN";
-	case KVM_EXIT_EXCEPTION:	return "KVM_EXIT_EXCEPTION";
-	case KVM_EXIT_IO:		return "KVM_EXIT_IO";
-	case KVM_EXIT_HYPERCALL:	return "KVM_EXIT_HYPERCALL";
-	case KVM_EXIT_DEBUG:		return "KVM_EXIT_DEBUG";
-	case KVM_EXIT_HLT:		return "KVM_EXIT_HLT";
-	case KVM_EXIT_MMIO:		return "KVM_EXIT_MMIO";
-	case KVM_EXIT_SHUTDOWN:		return "KVM_EXIT_SHUTDOWN";
-	case KVM_EXIT_FAIL_ENTRY:	return "KVM_EXIT_FAIL_ENTRY";
-	case KVM_EXIT_INTR:		return "KVM_EXIT_INTR";
-	case KVM_EXIT_INTERNAL_ERROR:	return "KVM_EXIT_INTERNAL_ERROR";
-	case KVM_EXIT_SYSTEM_EVENT:	return "KVM_EXIT_SYSTEM_EVENT";
-	}
+	if (reason < ARRAY_SIZE(kvm_exit_names) && kvm_exit_names[reason])
+		return kvm_exit_names[reason];
 	return "unknown";
 }
 

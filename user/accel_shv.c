@@ -223,20 +223,23 @@ static int shv_run(struct accel_vcpu *v, struct accel_exit *e)
 	return 0;
 }
 
+static const char *const shv_exit_names[] = {
+	[SHV_EXIT_UNKNOWN]		= "SHV_EXIT_UNKNOWN",
+	[SHV_EXIT_IO]			= "SHV_EXIT_IO",
+	[SHV_EXIT_HLT]			= "SHV_EXIT_HLT",
+	[SHV_EXIT_MMIO]			= "SHV_EXIT_MMIO",
+	[SHV_EXIT_SHUTDOWN]		= "SHV_EXIT_SHUTDOWN",
+	[SHV_EXIT_FAIL_ENTRY]		= "SHV_EXIT_FAIL_ENTRY",
+	[SHV_EXIT_INTR]			= "SHV_EXIT_INTR",
+	[SHV_EXIT_INTERNAL_ERROR]	= "SHV_EXIT_INTERNAL_ERROR",
+	[SHV_EXIT_HYPERCALL]		= "SHV_EXIT_HYPERCALL",
+	[SHV_EXIT_RING]			= "SHV_EXIT_RING",
+};
+
 static const char *shv_exit_name(u32 reason)
 {
-	switch (reason) {
-	case SHV_EXIT_UNKNOWN:		return "SHV_EXIT_UNKNOWN";
-	case SHV_EXIT_IO:		return "SHV_EXIT_IO";
-	case SHV_EXIT_HLT:		return "SHV_EXIT_HLT";
-	case SHV_EXIT_MMIO:		return "SHV_EXIT_MMIO";
-	case SHV_EXIT_SHUTDOWN:		return "SHV_EXIT_SHUTDOWN";
-	case SHV_EXIT_FAIL_ENTRY:	return "SHV_EXIT_FAIL_ENTRY";
-	case SHV_EXIT_INTR:		return "SHV_EXIT_INTR";
-	case SHV_EXIT_INTERNAL_ERROR:	return "SHV_EXIT_INTERNAL_ERROR";
-	case SHV_EXIT_HYPERCALL:	return "SHV_EXIT_HYPERCALL";
-	case SHV_EXIT_RING:		return "SHV_EXIT_RING";
-	}
+	if (reason < ARRAY_SIZE(shv_exit_names) && shv_exit_names[reason])
+		return shv_exit_names[reason];
 	return "unknown";
 }
 

@@ -46,12 +46,13 @@ int cpu_mode_parse(const char *s, enum cpu_mode *mode)
 
 const char *cpu_mode_name(enum cpu_mode mode)
 {
-	switch (mode) {
-	case CPU_MODE_REAL:	return "real";
-	case CPU_MODE_PROT32:	return "prot32";
-	case CPU_MODE_LONG64:	return "long64";
-	}
-	return "?";
+	static const char *const names[] = {
+		[CPU_MODE_REAL]		= "real",
+		[CPU_MODE_PROT32]	= "prot32",
+		[CPU_MODE_LONG64]	= "long64",
+	};
+
+	return (unsigned int)mode < ARRAY_SIZE(names) ? names[mode] : "?";
 }
 
 static int write_gdt(struct guest_mem *m)

@@ -171,6 +171,11 @@ static int load_aout_kludge(struct guest_mem *m, const struct image *img,
 	} else {
 		load_len = img->len - load_off;
 	}
+	if (load_len > img->len - load_off) {
+		pr_err("%s: multiboot load_end_addr 0x%x is past the end of the file",
+		       img->path, h->load_end_addr);
+		return -1;
+	}
 	mem_len = load_len;
 	if (h->bss_end_addr) {
 		if (h->bss_end_addr < h->load_addr + load_len) {

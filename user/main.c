@@ -8,11 +8,14 @@
  * slot 0 at guest-physical 0, bring up the devices, create the vCPUs,
  * run one thread per runnable vCPU and wait for the end (see vm.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dev.h"
 #include "loader.h"
@@ -225,6 +228,23 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+/*
+ * A closed stdin/stdout/stderr would be reused by the accelerator's fds
+ * and the UART would then write guest output into them: fill the gaps.
+ */
+static int ensure_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (open("/dev/null", O_RDWR) != fd)
+			return -1;
+	}
+	return 0;
+}
+
 static void kick_handler(int sig)
 {
 	(void)sig;	/* only there to interrupt the RUN ioctl */
@@ -374,6 +394,8 @@ int main(int argc, char **argv)
 	unsigned int i;
 	int status;
 
+	if (ensure_std_fds())
+		return STATUS_USAGE;
 	if (parse_options(argc, argv, &o))
 		return STATUS_USAGE;
 

@@ -18,15 +18,14 @@
 
 void __shv_fail(const char *file, int line, const char *fmt, ...)
 {
-	int err = errno;
 	va_list ap;
 
 	fflush(stdout);
-	fprintf(stdout, "# %s:%d: ", file, line);
+	fprintf(stderr, "# %s:%d: ", file, line);
 	va_start(ap, fmt);
-	vfprintf(stdout, fmt, ap);
+	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stdout, " (errno %d: %s)\n", err, strerror(err));
+	fprintf(stderr, "\n");
 	fflush(stdout);
 	/* not 255: the harness reads that as SKIP */
 	_exit(1);
@@ -50,7 +49,7 @@ int shv_open_dev(void)
 	int fd = open("/dev/shv", O_RDWR | O_CLOEXEC);
 
 	if (fd < 0)
-		shv_fail("cannot open /dev/shv (is shv.ko loaded?)");
+		shv_fail("cannot open /dev/shv (is shv.ko loaded?): %s", strerror(errno));
 	return fd;
 }
 
@@ -61,9 +60,12 @@ struct shv_vm *shv_vm_create_bare(int sys_fd, unsigned long flags)
 	SHV_CHECK(vm, "calloc");
 	vm->sys_fd = sys_fd;
 	vm->flags = flags;
+	vm->mmap_size = ioctl(sys_fd, SHV_GET_VCPU_MMAP_SIZE, 0);
+	SHV_CHECK(vm->mmap_size >= (int)sizeof(struct shv_run),
+		  "SHV_GET_VCPU_MMAP_SIZE returned %d", vm->mmap_size);
 	vm->fd = ioctl(sys_fd, SHV_CREATE_VM, flags);
 	if (vm->fd < 0)
-		shv_fail("SHV_CREATE_VM(%#lx)", flags);
+		shv_fail("SHV_CREATE_VM(%#lx): %s", flags, strerror(errno));
 	return vm;
 }
 
@@ -72,6 +74,7 @@ struct shv_vm *shv_vm_create(void)
 	struct shv_vm *vm;
 
 	vm = shv_vm_create_bare(shv_open_dev(), shv_test_mmu_flags());
+	vm->own_sys_fd = true;
 	shv_vm_add_mem(vm, 0, 0, RAM_SIZE, 0);
 	return vm;
 }
@@ -82,7 +85,7 @@ void shv_vm_free(struct shv_vm *vm)
 
 	if (vm->fd >= 0)
 		close(vm->fd);
-	if (vm->sys_fd >= 0)
+	if (vm->own_sys_fd && vm->sys_fd >= 0)
 		close(vm->sys_fd);
 	for (i = 0; i < SHV_MAX_MEMSLOTS; i++)
 		if (vm->slots[i].used)
@@ -115,9 +118,9 @@ void *shv_vm_add_mem(struct shv_vm *vm, unsigned int slot, uint64_t gpa,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	SHV_CHECK(p != MAP_FAILED, "mmap %#llx", (unsigned long long)size);
 	if (shv_set_region(vm->fd, slot, flags, gpa, size, (uintptr_t)p))
-		shv_fail("SHV_SET_USER_MEMORY_REGION slot %u gpa %#llx size %#llx",
+		shv_fail("SHV_SET_USER_MEMORY_REGION slot %u gpa %#llx size %#llx: %s",
 			 slot, (unsigned long long)gpa,
-			 (unsigned long long)size);
+			 (unsigned long long)size, strerror(errno));
 	vm->slots[slot].hva = p;
 	vm->slots[slot].gpa = gpa;
 	vm->slots[slot].size = size;
@@ -132,7 +135,7 @@ void shv_vm_del_mem(struct shv_vm *vm, unsigned int slot)
 		  "slot %u", slot);
 	if (shv_set_region(vm->fd, slot, 0, vm->slots[slot].gpa, 0,
 			   (uintptr_t)vm->slots[slot].hva))
-		shv_fail("deleting slot %u", slot);
+		shv_fail("deleting slot %u: %s", slot, strerror(errno));
 	munmap(vm->slots[slot].hva, vm->slots[slot].size);
 	vm->slots[slot].used = false;
 }
@@ -165,22 +168,17 @@ void shv_load_code(struct shv_vm *vm, uint64_t gpa, const void *start,
 struct shv_vcpu *shv_vcpu_create(struct shv_vm *vm, unsigned int id)
 {
 	struct shv_vcpu *vcpu = calloc(1, sizeof(*vcpu));
-	int size;
-
 	SHV_CHECK(vcpu, "calloc");
 	vcpu->vm = vm;
 	vcpu->id = id;
 	vcpu->fd = ioctl(vm->fd, SHV_CREATE_VCPU, (unsigned long)id);
 	if (vcpu->fd < 0)
-		shv_fail("SHV_CREATE_VCPU(%u)", id);
-	size = ioctl(vm->sys_fd >= 0 ? vm->sys_fd : shv_open_dev(),
-		     SHV_GET_VCPU_MMAP_SIZE, 0);
-	SHV_CHECK(size >= (int)sizeof(struct shv_run), "mmap size %d", size);
-	vcpu->run_size = size;
-	vcpu->run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		shv_fail("SHV_CREATE_VCPU(%u): %s", id, strerror(errno));
+	vcpu->run_size = vm->mmap_size;
+	vcpu->run = mmap(NULL, vcpu->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 vcpu->fd, 0);
 	if (vcpu->run == MAP_FAILED)
-		shv_fail("mmap of the vCPU fd");
+		shv_fail("mmap of the vCPU fd: %s", strerror(errno));
 	return vcpu;
 }
 
@@ -346,25 +344,25 @@ struct shv_vcpu *shv_vm_with_guest(enum shv_mode mode, const void *start,
 void shv_get_regs(struct shv_vcpu *vcpu, struct shv_regs *regs)
 {
 	if (ioctl(vcpu->fd, SHV_GET_REGS, regs))
-		shv_fail("SHV_GET_REGS");
+		shv_fail("SHV_GET_REGS: %s", strerror(errno));
 }
 
 void shv_set_regs(struct shv_vcpu *vcpu, const struct shv_regs *regs)
 {
 	if (ioctl(vcpu->fd, SHV_SET_REGS, regs))
-		shv_fail("SHV_SET_REGS");
+		shv_fail("SHV_SET_REGS: %s", strerror(errno));
 }
 
 void shv_get_sregs(struct shv_vcpu *vcpu, struct shv_sregs *sregs)
 {
 	if (ioctl(vcpu->fd, SHV_GET_SREGS, sregs))
-		shv_fail("SHV_GET_SREGS");
+		shv_fail("SHV_GET_SREGS: %s", strerror(errno));
 }
 
 void shv_set_sregs(struct shv_vcpu *vcpu, const struct shv_sregs *sregs)
 {
 	if (ioctl(vcpu->fd, SHV_SET_SREGS, sregs))
-		shv_fail("SHV_SET_SREGS");
+		shv_fail("SHV_SET_SREGS: %s", strerror(errno));
 }
 
 void shv_set_rip(struct shv_vcpu *vcpu, uint64_t rip)
@@ -389,7 +387,7 @@ uint32_t __shv_run(const char *f, int l, struct shv_vcpu *vcpu)
 		r = shv_run_raw(vcpu);
 	} while (r < 0 && errno == EINTR);
 	if (r < 0)
-		__shv_fail(f, l, "SHV_RUN failed");
+		__shv_fail(f, l, "SHV_RUN failed: %s", strerror(errno));
 	return vcpu->run->exit_reason;
 }
 
@@ -439,9 +437,12 @@ const char *shv_describe_exit(struct shv_vcpu *vcpu)
 		break;
 	case SHV_EXIT_INTERNAL_ERROR:
 		snprintf(buf, sizeof(buf),
-			 "INTERNAL_ERROR suberror %u ndata %u data0 %#llx (rip %#llx)",
+			 "INTERNAL_ERROR suberror %u ndata %u data %#llx %#llx %#llx %#llx (rip %#llx)",
 			 run->internal.suberror, run->internal.ndata,
 			 (unsigned long long)run->internal.data[0],
+			 (unsigned long long)run->internal.data[1],
+			 (unsigned long long)run->internal.data[2],
+			 (unsigned long long)run->internal.data[3],
 			 (unsigned long long)rip);
 		break;
 	case SHV_EXIT_UNKNOWN:
@@ -623,7 +624,7 @@ static size_t read_file(const char *path, char *buf, size_t size)
 	ssize_t r;
 
 	if (fd < 0)
-		shv_fail("open %s", path);
+		shv_fail("open %s: %s", path, strerror(errno));
 	while (n + 1 < size && (r = read(fd, buf + n, size - 1 - n)) > 0)
 		n += r;
 	buf[n] = 0;
@@ -703,12 +704,16 @@ int shv_memsnap_compare(const struct shv_memsnap *b,
 
 #define GROW(what, delta, tol) do {					\
 	if ((delta) > (tol)) {						\
-		printf("# leak? %s grew by %ld (tolerance %ld, %ld cycles)\n", \
+		fprintf(stderr, "# leak? %s grew by %ld (tolerance %ld, %ld cycles)\n", \
 		       what, (long)(delta), (long)(tol), cycles);	\
 		bad = 1;						\
 	}								\
 } while (0)
 
+	fprintf(stderr, "# memsnap after %ld cycles: free pages %+ld, slab %+ld kB, vmalloc %+ld kB, page tables %+ld kB\n",
+	       cycles, a->free_pages - b->free_pages, a->slab_kb - b->slab_kb,
+	       a->vmalloc_kb - b->vmalloc_kb,
+	       a->pagetables_kb - b->pagetables_kb);
 	GROW("free pages (lost)", b->free_pages - a->free_pages, tol_pages);
 	GROW("Slab pages", (a->slab_kb - b->slab_kb) / 4, tol_pages);
 	GROW("VmallocUsed pages", (a->vmalloc_kb - b->vmalloc_kb) / 4, tol_pages);
@@ -743,7 +748,7 @@ int shv_leak_check(const struct shv_memsnap *before, long cycles)
 		shv_memsnap(&after);
 		if (!shv_memsnap_compare(before, &after, cycles))
 			return 0;
-		printf("# leak check: not settled after try %d\n", tries + 1);
+		fprintf(stderr, "# leak check: not settled after try %d\n", tries + 1);
 	}
 	return -1;
 }

@@ -96,8 +96,10 @@ enum shv_mode {
 
 struct shv_vm {
 	int sys_fd;
+	bool own_sys_fd;	/* shv_vm_free closes sys_fd */
 	int fd;
 	unsigned long flags;
+	int mmap_size;		/* SHV_GET_VCPU_MMAP_SIZE */
 	struct {
 		void *hva;
 		uint64_t gpa;
@@ -129,7 +131,7 @@ void __shv_fail(const char *file, int line, const char *fmt, ...)
 unsigned long shv_test_mmu_flags(void);
 
 int shv_open_dev(void);				/* fails the test if absent */
-/* VM with the given flags and no memory */
+/* VM with the given flags and no memory; sys_fd stays the caller's */
 struct shv_vm *shv_vm_create_bare(int sys_fd, unsigned long flags);
 /* VM with shv_test_mmu_flags() and RAM_SIZE of RAM in slot 0 */
 struct shv_vm *shv_vm_create(void);

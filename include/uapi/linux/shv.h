@@ -38,6 +38,7 @@
 #define SHV_CAP_SHADOW_PAGING	5
 #define SHV_CAP_EXIT_RING	6	/* returns the exit ring's entry count */
 #define SHV_CAP_VENDOR		7	/* returns SHV_VENDOR_* */
+#define SHV_CAP_DEFAULT_MMU	8	/* returns SHV_VM_MMU_NESTED or _SHADOW */
 
 #define SHV_VENDOR_SVM		1
 #define SHV_VENDOR_VMX		2
@@ -46,6 +47,30 @@
 #define SHV_CREATE_VCPU		_IO(SHVIO, 0x41)	/* arg: vCPU id */
 #define SHV_SET_USER_MEMORY_REGION \
 	_IOW(SHVIO, 0x46, struct shv_userspace_memory_region)
+
+/* shadow MMU counters (all zero under nested paging) */
+struct shv_mmu_stats {
+	__u64 roots_cached;	/* shadow roots in the cache now */
+	__u64 root_hits;	/* CR3 loads that found a cached root */
+	__u64 root_misses;	/* CR3 loads that built a root */
+	__u64 stale_marks;	/* shadow entries marked stale by PT writes */
+	__u64 stale_purges;	/* stale entries dropped at a flush point */
+	__u64 purges_all;	/* every cached translation dropped */
+	__u64 deferral_overflows; /* purges caused by untracked tables */
+	__u64 untracked_tables;	/* guest tables whose tracking is deferred */
+	__u64 tracked_tables;	/* guest tables write-tracked */
+	__u64 shadow_pages;	/* shadow page-table pages now */
+	__u64 wp_faults;	/* writes to write-protected guest tables */
+	__u64 emulated_pt_writes;
+	__u64 unprotects;	/* guest tables released after write floods */
+	__u64 shadow_faults;	/* #PF intercepts fixed by filling */
+	__u64 guest_faults;	/* #PF reflected to the guest */
+	__u64 mmio_faults;	/* #PF intercepts that were MMIO */
+	__u64 reclaims;		/* shadow pages reclaimed at the cap */
+	__u64 reserved[7];
+};
+
+#define SHV_GET_MMU_STATS	_IOR(SHVIO, 0x50, struct shv_mmu_stats)
 
 /* ioctls on a vCPU fd */
 #define SHV_RUN			_IO(SHVIO, 0x80)
@@ -56,6 +81,12 @@
 #define SHV_GET_MSRS		_IOWR(SHVIO, 0x88, struct shv_msrs)
 #define SHV_SET_MSRS		_IOW(SHVIO, 0x89, struct shv_msrs)
 #define SHV_SET_CPUID		_IOW(SHVIO, 0x8a, struct shv_cpuid)
+/*
+ * Shadow MMU self-check: compare every present, non-stale shadow entry
+ * reachable from the vCPU's current root with a software walk of the
+ * guest's tables.  Returns the number of mismatches (0: consistent).
+ */
+#define SHV_MMU_VERIFY		_IO(SHVIO, 0x90)
 
 /*
  * Guest memory.  A slot maps [guest_phys_addr, guest_phys_addr +

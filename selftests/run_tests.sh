@@ -1,0 +1,68 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run every *_test next to this script and print one KTAP document: each
+# binary's own TAP output (kselftest harness) is a subtest indented by two
+# spaces, followed by "ok N selftests: shv: NAME" or "not ok ...".  A
+# binary that exits non-zero (failure, crash, all skipped) is "not ok".
+#
+# SHV_TEST_MMUS="nested shadow" runs every binary once per MMU (passed on
+# as SHV_TEST_MMU); by default each runs once with the module's default.
+# busybox sh compatible.
+
+cd "$(dirname "$0")" || exit 1
+
+indent() {
+	while IFS= read -r l || [ -n "$l" ]; do
+		printf '  %s\n' "$l"
+	done
+}
+
+rcf=${TMPDIR:-/tmp}/shv-selftests.$$.rc
+mmus=${SHV_TEST_MMUS:-default}
+
+set --
+for t in ./*_test; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	for m in $mmus; do
+		set -- "$@" "${t#./}:$m"
+	done
+done
+
+echo "TAP version 13"
+if [ $# -eq 0 ]; then
+	echo "1..1"
+	echo "not ok 1 selftests: shv: no *_test binaries in $(pwd)"
+	exit 1
+fi
+echo "1..$#"
+
+n=0
+failed=0
+for tm; do
+	n=$((n + 1))
+	t=${tm%:*}
+	m=${tm##*:}
+	name=$t
+	[ "$m" = default ] || name="$t [$m]"
+	echo "# selftests: shv: $name"
+	rm -f "$rcf"
+	(
+		if [ "$m" = default ]; then
+			./"$t" 2>&1
+		else
+			SHV_TEST_MMU=$m ./"$t" 2>&1
+		fi
+		echo $? >"$rcf"
+	) | indent
+	rc=$(cat "$rcf" 2>/dev/null)
+	rm -f "$rcf"
+	if [ "$rc" = 0 ]; then
+		echo "ok $n selftests: shv: $name"
+	else
+		echo "not ok $n selftests: shv: $name # exit=${rc:-unknown}"
+		failed=$((failed + 1))
+	fi
+done
+
+[ $failed -eq 0 ]
