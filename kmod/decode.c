@@ -72,6 +72,35 @@ static int seg_prefix(u8 b)
 	}
 }
 
+static bool is_legacy_prefix(u8 b)
+{
+	return seg_prefix(b) >= 0 || b == 0x66 || b == 0x67 || b == 0xf0 ||
+	       b == 0xf2 || b == 0xf3;
+}
+
+/* record a legacy prefix; false when b is not one */
+static bool legacy_prefix(struct shv_insn *insn, u8 b, bool *opsize,
+			  bool *adsize)
+{
+	if (seg_prefix(b) >= 0)
+		insn->seg = seg_prefix(b);
+	else if (b == 0x66)
+		*opsize = true;
+	else if (b == 0x67)
+		*adsize = true;
+	else if (b == 0xf0)
+		insn->prefixes |= SHV_PFX_LOCK;
+	else if (b == 0xf2)
+		insn->prefixes = (insn->prefixes & ~SHV_PFX_REP) |
+				 SHV_PFX_REPNE;
+	else if (b == 0xf3)
+		insn->prefixes = (insn->prefixes & ~SHV_PFX_REPNE) |
+				 SHV_PFX_REP;
+	else
+		return false;
+	return true;
+}
+
 struct cursor {
 	const u8 *buf;
 	unsigned int avail;
@@ -183,36 +212,18 @@ int shv_decode(const u8 *buf, unsigned int avail, int mode,
 		b = take(&c, 1);
 		if (c.bad)
 			return -1;
-		if (seg_prefix(b) >= 0) {
-			insn->seg = seg_prefix(b);
-		} else if (b == 0x66) {
-			opsize = true;
-		} else if (b == 0x67) {
-			adsize = true;
-		} else if (b == 0xf0) {
-			insn->prefixes |= SHV_PFX_LOCK;
-		} else if (b == 0xf2) {
-			insn->prefixes = (insn->prefixes & ~SHV_PFX_REP) |
-					 SHV_PFX_REPNE;
-		} else if (b == 0xf3) {
-			insn->prefixes = (insn->prefixes & ~SHV_PFX_REPNE) |
-					 SHV_PFX_REP;
-		} else if (mode == 64 && (b & 0xf0) == 0x40) {
-			insn->rex = b;	/* only the last REX counts */
-			b = take(&c, 1);
-			if (c.bad)
-				return -1;
-			if ((b & 0xf0) == 0x40 || seg_prefix(b) >= 0 ||
-			    b == 0x66 || b == 0x67 || b == 0xf0 ||
-			    b == 0xf2 || b == 0xf3) {
-				/* a REX not directly before the opcode is ignored */
-				insn->rex = 0;
-				c.pos--;
-				continue;
-			}
+		if (legacy_prefix(insn, b, &opsize, &adsize))
+			continue;
+		if (mode != 64 || (b & 0xf0) != 0x40)
 			break;
-		}
-		break;
+		insn->rex = b;	/* only a REX right before the opcode counts */
+		b = take(&c, 1);
+		if (c.bad)
+			return -1;
+		if ((b & 0xf0) != 0x40 && !is_legacy_prefix(b))
+			break;
+		insn->rex = 0;
+		c.pos--;
 	}
 	if (opsize)
 		insn->prefixes |= SHV_PFX_OPSIZE;

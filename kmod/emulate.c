@@ -626,10 +626,17 @@ int shv_emulate_write(struct shv_vcpu *vcpu, u64 gpa, unsigned int *off,
 		if (op == 0x83 || (op == 0x81 && sz == 8))
 			src = (u64)(s64)(insn.imm_size == 1 ? (s8)src : (s32)src);
 		switch (insn.reg & 7) {
-		case 1: op = 0x09; break;
-		case 4: op = 0x21; break;
-		case 6: op = 0x31; break;
-		default: return -EOPNOTSUPP;
+		case 1:
+			op = 0x09;
+			break;
+		case 4:
+			op = 0x21;
+			break;
+		case 6:
+			op = 0x31;
+			break;
+		default:
+			return -EOPNOTSUPP;
 		}
 logic:
 		if (op == 0x20 || op == 0x21)

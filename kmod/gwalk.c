@@ -64,7 +64,7 @@ static u32 pte_perm(u64 pte)
  * level 2 (2M/4M) and, for 8-byte entries, level 3 (1G).
  */
 static int walk(struct walk_ctx *w, u64 table, u64 gva, int top, bool e32,
-		 bool pse, u32 perm, struct shv_walk *out)
+		bool pse, u32 perm, struct shv_walk *out)
 {
 	struct shv_vm *vm = w->vcpu->vm;
 	bool write = w->access & SHV_ACC_WRITE;

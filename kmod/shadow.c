@@ -837,7 +837,7 @@ static struct shv_sp *child_for(struct shv_vcpu *vcpu, struct shv_sp *sp,
 
 static bool gfn_is_gpt(struct shv_shadow *sh, u64 gfn)
 {
-	return gpt_find(sh, gfn) != NULL;
+	return !!gpt_find(sh, gfn);
 }
 
 /*

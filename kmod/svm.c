@@ -53,6 +53,12 @@ static inline bool svm_shadow(struct shv_vcpu *vcpu)
 	return vcpu->vm->mmu_ops->shadow;
 }
 
+/* the guest's CR0 as it sees it */
+static inline u64 vcpu_cr0(struct shv_vcpu *vcpu)
+{
+	return svm_shadow(vcpu) ? vcpu->cr0 : to_vmcb(vcpu)->save.cr0;
+}
+
 static void set_intercept(struct vmcb_control_area *c, unsigned int bit)
 {
 	c->intercepts[bit / 32] |= BIT(bit % 32);
@@ -520,13 +526,42 @@ static int svm_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
 
 /* --- events --- */
 
+static bool svm_contributory(u8 vector)
+{
+	return vector == SHV_DE_VECTOR || (vector >= SHV_TS_VECTOR &&
+					   vector <= SHV_GP_VECTOR);
+}
+
+/*
+ * Queue an exception.  When another exception is already pending (one
+ * whose delivery caused this exit), combine them as the processor does:
+ * a contributory or page fault during a page fault, or a contributory
+ * fault during a contributory one, is a double fault; a fault while
+ * delivering a double fault shuts the processor down.
+ */
 static void svm_queue_exception(struct shv_vcpu *vcpu, u8 vector,
 				bool has_error, u32 error_code)
 {
 	struct vmcb *vmcb = to_vmcb(vcpu);
+	u32 prev = vmcb->control.event_inj;
+	u8 first = prev & SVM_EVTINJ_VEC_MASK;
 
+	if ((prev & SVM_EVTINJ_VALID) &&
+	    (prev & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_EXEPT &&
+	    (svm_contributory(vector) || vector == SHV_PF_VECTOR)) {
+		if (first == SHV_DF_VECTOR) {
+			to_svm(vcpu)->triple_fault = true;
+			return;
+		}
+		if (first == SHV_PF_VECTOR ||
+		    (svm_contributory(first) && svm_contributory(vector))) {
+			vector = SHV_DF_VECTOR;
+			has_error = true;
+			error_code = 0;
+		}
+	}
 	/* real mode pushes no error code */
-	if (!(vmcb->save.cr0 & X86_CR0_PE))
+	if (!(vcpu_cr0(vcpu) & X86_CR0_PE))
 		has_error = false;
 	vmcb->control.event_inj = vector | SVM_EVTINJ_TYPE_EXEPT |
 				  SVM_EVTINJ_VALID |
@@ -706,7 +741,36 @@ static int svm_handle_npf(struct shv_vcpu *vcpu)
 	return shv_mmio_exit(vcpu, gpa, err & SVM_NPF_WRITE);
 }
 
+/* a triple fault: the VMCB is undefined afterwards, so start over */
+static int svm_shutdown(struct shv_vcpu *vcpu, u32 code)
+{
+	vcpu->run->exit_reason = SHV_EXIT_SHUTDOWN;
+	vcpu->run->shutdown.reason = code;
+	to_svm(vcpu)->triple_fault = false;
+	svm_vcpu_reset(vcpu);
+	shv_vcpu_reset_regs(vcpu);
+	if (svm_shadow(vcpu)) {
+		vcpu->vm->mmu_ops->reset(vcpu);
+		set_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests);
+	}
+	return 0;
+}
+
+static int svm_finish_exit(struct shv_vcpu *vcpu, int r)
+{
+	if (to_svm(vcpu)->triple_fault)
+		return svm_shutdown(vcpu, SVM_EXIT_SHUTDOWN);
+	return r;
+}
+
+static int svm_dispatch_exit(struct shv_vcpu *vcpu);
+
 static int svm_handle_exit(struct shv_vcpu *vcpu)
+{
+	return svm_finish_exit(vcpu, svm_dispatch_exit(vcpu));
+}
+
+static int svm_dispatch_exit(struct shv_vcpu *vcpu)
 {
 	struct vmcb *vmcb = to_vmcb(vcpu);
 	u32 code = vmcb->control.exit_code;
@@ -759,12 +823,7 @@ static int svm_handle_exit(struct shv_vcpu *vcpu)
 		svm_skip_insn(vcpu, svm_next_rip(vcpu, 2));
 		return 1;
 	case SVM_EXIT_SHUTDOWN:
-		/* the VMCB is undefined after a shutdown: start over */
-		vcpu->run->exit_reason = SHV_EXIT_SHUTDOWN;
-		vcpu->run->shutdown.reason = code;
-		svm_vcpu_reset(vcpu);
-		shv_vcpu_reset_regs(vcpu);
-		return 0;
+		return svm_shutdown(vcpu, code);
 	case SVM_EXIT_EXCP_BASE + SHV_AC_VECTOR:
 		svm_queue_exception(vcpu, SHV_AC_VECTOR, true,
 				    vmcb->control.exit_info_1);

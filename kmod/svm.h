@@ -26,6 +26,7 @@ struct shv_svm_vcpu {
 	u64 asid_generation;
 	int asid_cpu;
 	u32 asid;
+	bool triple_fault;		/* a fault while delivering #DF */
 };
 
 struct shv_svm_vm {
