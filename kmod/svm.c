@@ -631,6 +631,13 @@ static void svm_run(struct shv_vcpu *vcpu)
 	struct shv_svm_cpu *c = this_cpu_ptr(shv_svm_cpus);
 	struct vmcb *vmcb = svm->vmcb;
 
+	/* this CPU is going offline and gave up SVM: let it migrate us */
+	if (unlikely(!c->enabled)) {
+		vmcb->control.exit_code = SVM_EXIT_INTR;
+		vmcb->control.exit_code_hi = 0;
+		vmcb->control.exit_int_info = 0;
+		return;
+	}
 	shv_svm_assign_asid(svm);
 	if (svm_shadow(vcpu))
 		vmcb->save.cr3 = vcpu->vm->mmu_ops->root_hpa(vcpu);

@@ -23,6 +23,8 @@
 #   SHV_TEST_MMUS="nested shadow"  run every selftest once per MMU
 #   SHV_RIG_APPEND          extra kernel command line
 #   SHV_QEMU_ARGS           extra QEMU arguments
+# report_* are called as "report_$MODE":
+# shellcheck disable=SC2317
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -39,7 +41,6 @@ esac
 cd "$SHV_ROOT"
 mkdir -p "$SHV_CACHE"
 
-T0=$(now)
 TIMEOUT=${SHV_RIG_TIMEOUT:-$timeout_def}
 LOG=$SHV_CACHE/$MODE.log
 BUILD_LOG=$SHV_CACHE/build.log
@@ -380,46 +381,61 @@ boot() {
 
 # ---------------------------------------------------------------------
 
-info "shv rig: $MODE"
-"$SHV_ROOT/scripts/deps.sh" || fatal "installing the dependencies failed"
-kout=$("$SHV_ROOT/scripts/kernel.sh") || fatal "cannot get the rig's kernel"
-eval "$kout"
-info "kernel $KVER (Debian $KPKGVER), headers $KDIR"
-
-: >"$BUILD_LOG"
-rm -f "$SHV_CACHE/$MODE.splats" "$RESULTS"
-if [[ -z ${SHV_RIG_NOBUILD:-} ]]; then
-	build module KDIR="$KDIR"
-	build user
-	[[ $MODE == check || $MODE == shell ]] && build selftests
-fi
-
-[[ -f $SHV_KO ]] || fatal "no module: $SHV_KO was not built"
-vermagic=$(modinfo -F vermagic "$SHV_KO" 2>/dev/null || true)
-[[ $vermagic == "$KVER "* ]] ||
-	fatal "$SHV_KO is built for '${vermagic%% *}', the rig runs $KVER"
-if [[ $MODE != check && ! -x $RUNNER ]]; then
-	fatal "no runner: ${RUNNER#"$SHV_ROOT"/} was not built"
-fi
-
-pack
-info "initramfs: ${CPIO#"$SHV_ROOT"/} ($(du -h "$CPIO" | cut -f1))"
-boot
-
-case $MODE in
-check)
-	section_lines ktap >"$SHV_CACHE/check.ktap"
-	if grep -q '^shv-rig: begin ktap$' "$LOG"; then
-		awk -v need_plan=selftests -f "$SHV_ROOT/scripts/ktap.awk" \
-			"$SHV_CACHE/check.ktap" >"$RESULTS"
-	else
-		: >"$RESULTS"
-		((${#RIG_ERRORS[@]})) ||
-			RIG_ERRORS+=("no KTAP output from the guest")
+main() {
+	# One rig run per tree at a time: they share the build, .cache/ and
+	# the logs.
+	exec 9>"$SHV_CACHE/rig.lock"
+	if ! flock -n 9; then
+		info "another rig run is using this tree (.cache/rig.lock); waiting"
+		flock 9
 	fi
-	;;
-run)
-	DEMO_RC=$(sed -n 's/^shv-rig: demo exit status \([0-9]*\)$/\1/p' "$LOG")
-	;;
-esac
-report
+	T0=$(now)
+
+	info "shv rig: $MODE"
+	"$SHV_ROOT/scripts/deps.sh" || fatal "installing the dependencies failed"
+	kout=$("$SHV_ROOT/scripts/kernel.sh") || fatal "cannot get the rig's kernel"
+	eval "$kout"
+	info "kernel $KVER (Debian $KPKGVER), headers $KDIR"
+
+	: >"$BUILD_LOG"
+	rm -f "$SHV_CACHE/$MODE.splats" "$RESULTS"
+	if [[ -z ${SHV_RIG_NOBUILD:-} ]]; then
+		build module KDIR="$KDIR"
+		build user
+		[[ $MODE == check || $MODE == shell ]] && build selftests
+	fi
+
+	[[ -f $SHV_KO ]] || fatal "no module: $SHV_KO was not built"
+	vermagic=$(modinfo -F vermagic "$SHV_KO" 2>/dev/null || true)
+	[[ $vermagic == "$KVER "* ]] ||
+		fatal "$SHV_KO is built for '${vermagic%% *}', the rig runs $KVER"
+	if [[ $MODE != check && ! -x $RUNNER ]]; then
+		fatal "no runner: ${RUNNER#"$SHV_ROOT"/} was not built"
+	fi
+
+	pack
+	info "initramfs: ${CPIO#"$SHV_ROOT"/} ($(du -h "$CPIO" | cut -f1))"
+	boot
+
+	case $MODE in
+	check)
+		section_lines ktap >"$SHV_CACHE/check.ktap"
+		if grep -q '^shv-rig: begin ktap$' "$LOG"; then
+			awk -v need_plan=selftests -f "$SHV_ROOT/scripts/ktap.awk" \
+				"$SHV_CACHE/check.ktap" >"$RESULTS"
+		else
+			: >"$RESULTS"
+			((${#RIG_ERRORS[@]})) ||
+				RIG_ERRORS+=("no KTAP output from the guest")
+		fi
+		;;
+	run)
+		DEMO_RC=$(sed -n 's/^shv-rig: demo exit status \([0-9]*\)$/\1/p' "$LOG")
+		;;
+	esac
+	report
+}
+
+# All of the above is read before main runs: editing this file while the
+# rig runs does not disturb it.
+main "$@"; exit

@@ -67,9 +67,15 @@ TEST(check_extension)
 	/* a usable MMU exists */
 	ASSERT_TRUE(cap(sys, SHV_CAP_NESTED_PAGING) > 0 ||
 		    cap(sys, SHV_CAP_SHADOW_PAGING) > 0);
+	v = cap(sys, SHV_CAP_DEFAULT_MMU);
+	ASSERT_TRUE(v == SHV_VM_MMU_NESTED || v == SHV_VM_MMU_SHADOW);
+	if (v == SHV_VM_MMU_NESTED)
+		ASSERT_GT(cap(sys, SHV_CAP_NESTED_PAGING), 0);
+	if (v == SHV_VM_MMU_SHADOW)
+		ASSERT_GT(cap(sys, SHV_CAP_SHADOW_PAGING), 0);
 	/* unknown capabilities are 0 */
 	ASSERT_EQ(0, cap(sys, 0));
-	ASSERT_EQ(0, cap(sys, 8));
+	ASSERT_EQ(0, cap(sys, 64));
 	ASSERT_EQ(0, cap(sys, 1000));
 	ASSERT_EQ(0, cap(sys, 0xffffffffL));
 	ASSERT_EQ(0, cap(sys, -1L));
@@ -509,8 +515,15 @@ TEST(sregs_valid_combos)
 	sr.cr0 |= 0x80000000;
 	sr.cr3 = PML4_GPA;
 	ASSERT_EQ(0, ioctl(v->fd, SHV_SET_SREGS, &sr));
-	/* PAE paging, legacy mode */
-	sr.cr4 |= 0x20;
+	/* 32-bit paging with 4 MiB pages */
+	sr.cr4 |= 0x10;
+	sr.cr3 = PD32_GPA;
+	ASSERT_EQ(0, ioctl(v->fd, SHV_SET_SREGS, &sr));
+	/* PAE paging, legacy mode (CR3 -> valid PDPTEs) */
+	shv_vcpu_set_paging32(v, PAGING32_PAE);
+	shv_get_sregs(v, &sr);
+	ASSERT_EQ64(0x20, sr.cr4 & 0x20);
+	ASSERT_EQ64(PAE_PDPT_GPA, sr.cr3);
 	ASSERT_EQ(0, ioctl(v->fd, SHV_SET_SREGS, &sr));
 	/* EFER.LME before paging is on */
 	shv_sregs_for_mode(v, MODE_PROT32, &sr);

@@ -415,6 +415,17 @@ PAYLOAD mmio64
 	DONE
 ENDPAYLOAD mmio64
 
+/* MMIO through a 4 KiB mapping: RBX = a virtual MMIO address */
+PAYLOAD mmio64_virt
+	.code64
+	lea 0(%rip), %r8			/* where we run */
+	REPORT64 %r8
+	movl $0x11223344, 0x8(%rbx)		/* W +0x08 4 */
+	mov 0x10(%rbx), %rax			/* R +0x10 8 */
+	REPORT64 %rax
+	DONE
+ENDPAYLOAD mmio64_virt
+
 PAYLOAD cpuid64
 	.code64
 	xor %eax, %eax

@@ -32,6 +32,7 @@ DECLARE_GUEST_LABEL(strio32_msg_end);
 DECLARE_GUEST(mmio64);
 DECLARE_GUEST(mmio32);
 DECLARE_GUEST(mmio16);
+DECLARE_GUEST(mmio64_virt);
 DECLARE_GUEST(hlt32);
 DECLARE_GUEST_LABEL(hlt32_after);
 DECLARE_GUEST(cpuid64);
@@ -118,8 +119,44 @@ TEST(reset_vector)
 	shv_expect_done(v);
 }
 
-/* 32-bit flat mode: arithmetic, memory shared both ways, stack */
-TEST(protected_mode_compute)
+/*
+ * 32-bit protected mode tests run without paging, with 2-level paging
+ * (4 MiB pages) and with PAE paging, all identity mapped.
+ */
+FIXTURE(prot32) {
+	int unused;
+};
+
+FIXTURE_VARIANT(prot32) {
+	enum shv_paging32 paging;
+};
+
+FIXTURE_VARIANT_ADD(prot32, flat) {
+	.paging = PAGING32_NONE,
+};
+
+FIXTURE_VARIANT_ADD(prot32, pse) {
+	.paging = PAGING32_PSE,
+};
+
+FIXTURE_VARIANT_ADD(prot32, pae) {
+	.paging = PAGING32_PAE,
+};
+
+FIXTURE_SETUP(prot32) {}
+FIXTURE_TEARDOWN(prot32) {}
+
+static struct shv_vcpu *prot32_vm(const void *start, const void *end,
+				  enum shv_paging32 paging)
+{
+	struct shv_vcpu *v = shv_vm_with_guest(MODE_PROT32, start, end);
+
+	shv_vcpu_set_paging32(v, paging);
+	return v;
+}
+
+/* arithmetic, memory shared both ways, stack */
+TEST_F(prot32, compute)
 {
 	struct shv_vcpu *v;
 	struct shv_vm *vm;
@@ -127,7 +164,7 @@ TEST(protected_mode_compute)
 	uint32_t sum = 0;
 	int i;
 
-	v = shv_guest_vm(MODE_PROT32, prot32);
+	v = prot32_vm(guest_prot32, guest_prot32_end, variant->paging);
 	vm = v->vm;
 	wr32(vm, DATA_GPA, 6);
 	for (i = 1; i <= 6; i++) {
@@ -265,9 +302,10 @@ TEST(io_in_64bit_rax)
 }
 
 /* REP OUTSB / REP INSB / REP OUTSW / backwards OUTSB: one exit per element */
-TEST(string_io)
+TEST_F(prot32, string_io)
 {
-	struct shv_vcpu *v = shv_guest_vm(MODE_PROT32, strio32);
+	struct shv_vcpu *v = prot32_vm(guest_strio32, guest_strio32_end,
+				       variant->paging);
 	uint64_t msg = CODE_GPA + GUEST_OFF(strio32, strio32_msg);
 	uint64_t msg_end = CODE_GPA + GUEST_OFF(strio32, strio32_msg_end);
 	uint8_t *data = shv_gpa2hva(v->vm, DATA_GPA);
@@ -378,7 +416,7 @@ TEST(mmio_64bit)
 	shv_expect_done(v);
 }
 
-TEST(mmio_32bit)
+TEST_F(prot32, mmio)
 {
 	static const struct mmio_write w[] = {
 		{ MMIO_GPA + 0x01, 1, 0x5a },
@@ -394,7 +432,8 @@ TEST(mmio_32bit)
 		{ MMIO_GPA + 0x1a, 2, 0xfff0, 0xfffffff0 },
 		{ MMIO_GPA + 0x20, 4, 0x11223344, 0x11223344 },
 	};
-	struct shv_vcpu *v = shv_guest_vm(MODE_PROT32, mmio32);
+	struct shv_vcpu *v = prot32_vm(guest_mmio32, guest_mmio32_end,
+				       variant->paging);
 	struct shv_run *run;
 	unsigned int i;
 
@@ -409,6 +448,44 @@ TEST(mmio_32bit)
 		ASSERT_EQ64(r[i].expect, shv_expect_report(v))
 			TH_LOG("read #%u", i);
 	}
+	shv_expect_done(v);
+}
+
+/*
+ * Code and MMIO at virtual addresses that are not their guest-physical
+ * ones (4 KiB pages above 4 GiB): instruction fetch and the MMIO address
+ * go through the guest's page tables.
+ */
+TEST(mmio_64bit_paged)
+{
+	const uint64_t gva = 0x100000000ULL;	/* PML4[0], PDPT[4] */
+	const uint64_t pd = 0xa000, pt = 0xb000;
+	struct shv_vcpu *v = shv_guest_vm(MODE_LONG64, mmio64_virt);
+	struct shv_vm *vm = v->vm;
+	struct shv_regs regs;
+	struct shv_run *run;
+	uint64_t e;
+
+	e = pd | 3;
+	memcpy(shv_gpa2hva(vm, PDPT_GPA + 4 * 8), &e, 8);
+	e = pt | 3;
+	memcpy(shv_gpa2hva(vm, pd), &e, 8);
+	e = CODE_GPA | 3;				/* gva + 0x10000 */
+	memcpy(shv_gpa2hva(vm, pt + 0x10 * 8), &e, 8);
+	e = (MMIO_GPA + 0x3000) | 3;			/* gva + 0x20000 */
+	memcpy(shv_gpa2hva(vm, pt + 0x20 * 8), &e, 8);
+
+	shv_get_regs(v, &regs);
+	regs.rip = gva + CODE_GPA;
+	regs.rbx = gva + 0x20000;
+	shv_set_regs(v, &regs);
+
+	ASSERT_EQ64(gva + CODE_GPA + 7, shv_expect_report64(v));
+	run = shv_expect_mmio(v, MMIO_GPA + 0x3008, 4, true);
+	ASSERT_EQ64(0x11223344, shv_le(run->mmio.data, 4));
+	run = shv_expect_mmio(v, MMIO_GPA + 0x3010, 8, false);
+	fill_mmio(run, 8, 0x8877665544332211ULL);
+	ASSERT_EQ64(0x8877665544332211ULL, shv_expect_report64(v));
 	shv_expect_done(v);
 }
 
@@ -514,7 +591,7 @@ TEST(triple_fault_32bit)
 }
 
 /* Read-only slot: reads work, writes exit as MMIO and change nothing */
-TEST(readonly_slot)
+TEST_F(prot32, readonly_slot)
 {
 	struct shv_vm *vm = shv_vm_create();
 	struct shv_vcpu *v;
@@ -531,6 +608,7 @@ TEST(readonly_slot)
 	v = shv_vcpu_create(vm, 0);
 	shv_load_guest(vm, CODE_GPA, rom32);
 	shv_vcpu_setup(v, MODE_PROT32, CODE_GPA);
+	shv_vcpu_set_paging32(v, variant->paging);
 
 	ASSERT_EQ64(0xa5a5a5a5, shv_expect_report(v));
 	run = shv_expect_mmio(v, 0x100004, 4, true);
@@ -623,7 +701,7 @@ TEST(msr_lstar)
 }
 
 /* Deleting and re-adding a slot is seen by the guest (no stale mapping) */
-TEST(slot_delete_readd)
+TEST_F(prot32, slot_delete_readd)
 {
 	struct shv_vm *vm = shv_vm_create();
 	struct shv_vcpu *v = shv_vcpu_create(vm, 0);
@@ -634,6 +712,7 @@ TEST(slot_delete_readd)
 	p[0] = 0x11111111;
 	shv_load_guest(vm, CODE_GPA, read1m32);
 	shv_vcpu_setup(v, MODE_PROT32, CODE_GPA);
+	shv_vcpu_set_paging32(v, variant->paging);
 	ASSERT_EQ64(0x11111111, shv_expect_report(v));
 	shv_expect_done(v);
 

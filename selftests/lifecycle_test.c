@@ -293,7 +293,7 @@ TEST_F_TIMEOUT(lc, close_orders, 600)
 	for (p = 0; p < 6; p++)
 		close_order(_metadata, perms[p], false);
 	shv_memsnap(&before);
-	for (i = 0; i < 12; i++) {
+	for (i = 0; i < 18; i++) {
 		for (p = 0; p < 6; p++) {
 			close_order(_metadata, perms[p], i & 1);
 			cycles++;
@@ -372,9 +372,9 @@ TEST_F_TIMEOUT(lc, sigkill_busy_child, 900)
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(0, kill_busy_child(20));
 	shv_memsnap(&before);
-	for (i = 0; i < 64; i++)
+	for (i = 0; i < 100; i++)
 		ASSERT_EQ(0, kill_busy_child(10 + (i % 8) * 15)) TH_LOG("round %d", i);
-	ASSERT_EQ(0, shv_leak_check(&before, 64));
+	ASSERT_EQ(0, shv_leak_check(&before, 100));
 }
 
 static void sigusr1(int sig)

@@ -6,8 +6,9 @@
 # spaces, followed by "ok N selftests: shv: NAME" or "not ok ...".  A
 # binary that exits non-zero (failure, crash, all skipped) is "not ok".
 #
-# SHV_TEST_MMUS="nested shadow" runs every binary once per MMU (passed on
-# as SHV_TEST_MMU); by default each runs once with the module's default.
+# Tests that run guests (all but abi_test) run once per MMU the module
+# offers (shv_caps: "nested shadow"), with SHV_TEST_MMU set; the list can
+# be forced with SHV_TEST_MMUS="nested shadow" or SHV_TEST_MMUS=default.
 # busybox sh compatible.
 
 cd "$(dirname "$0")" || exit 1
@@ -19,14 +20,21 @@ indent() {
 }
 
 rcf=${TMPDIR:-/tmp}/shv-selftests.$$.rc
-mmus=${SHV_TEST_MMUS:-default}
+mmus=${SHV_TEST_MMUS:-$(./shv_caps 2>/dev/null)}
+[ -n "$mmus" ] || mmus=default
 
 set --
 for t in ./*_test; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
-	for m in $mmus; do
-		set -- "$@" "${t#./}:$m"
-	done
+	t=${t#./}
+	case $t in
+	abi_test)
+		set -- "$@" "$t:default" ;;
+	*)
+		for m in $mmus; do
+			set -- "$@" "$t:$m"
+		done ;;
+	esac
 done
 
 echo "TAP version 13"

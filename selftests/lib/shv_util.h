@@ -6,6 +6,7 @@
  *
  *   0x01000  GDT            0x02000  IDT            0x03000  TSS
  *   0x04000  PML4           0x05000  PDPT           0x06000  4 PDs (4 GiB)
+ *   0x0c000  PAE PDPT       0x0d000  32-bit PD (4 MiB pages)
  *   0x10000  guest code     0x20000  data area      0x40000  stack top
  *   0x80000  end of RAM;    0xa0000 and 0xc0000000 are MMIO (no slot)
  *
@@ -28,6 +29,8 @@
 #define PML4_GPA	0x4000
 #define PDPT_GPA	0x5000
 #define PD_GPA		0x6000
+#define PAE_PDPT_GPA	0xc000
+#define PD32_GPA	0xd000
 #define CODE_GPA	0x10000
 #define DATA_GPA	0x20000
 #define STACK_TOP	0x40000
@@ -160,6 +163,10 @@ void shv_idt_set_gate64(struct shv_vm *vm, int vector, uint64_t handler);
 /* sregs of a mode (based on the vCPU's current sregs) */
 void shv_sregs_for_mode(struct shv_vcpu *vcpu, enum shv_mode mode,
 			struct shv_sregs *sregs);
+/* Paging for MODE_PROT32: none, 2-level with 4 MiB pages, or PAE */
+enum shv_paging32 { PAGING32_NONE, PAGING32_PSE, PAGING32_PAE };
+void shv_vcpu_set_paging32(struct shv_vcpu *vcpu, enum shv_paging32 kind);
+
 /* Writes tables, sets sregs + regs (RIP = entry, stack, RFLAGS=2) */
 void shv_vcpu_setup(struct shv_vcpu *vcpu, enum shv_mode mode, uint64_t entry);
 /* Standard VM + vCPU 0 running payload [start,end) at CODE_GPA */
@@ -227,10 +234,10 @@ struct shv_memsnap {
 /* Drains what can be drained, then reads the counters. */
 void shv_memsnap(struct shv_memsnap *snap);
 /*
- * Compare two snapshots around "cycles" iterations.  Tolerance: 64 +
+ * Compare two snapshots around "cycles" iterations.  Tolerance: 32 +
  * cycles/4 pages and 16 + cycles/4 objects of each watched slab cache, so
  * that a leak of one page or one object per cycle fails.  Returns 0 if
- * no leak, else prints the growth to stdout and returns -1.
+ * no leak, else prints the growth to stderr and returns -1.
  */
 int shv_memsnap_compare(const struct shv_memsnap *before,
 			const struct shv_memsnap *after, long cycles);
