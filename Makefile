@@ -9,7 +9,8 @@
 #   make C=1        also run sparse over the module
 
 # The rig builds against Debian's headers; scripts/kernel.sh prints them.
-KDIR ?= /lib/modules/$(shell uname -r)/build
+KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+		   $(wildcard /lib/modules/*-amd64/build))
 PWD := $(shell pwd)
 
 .PHONY: all module user selftests check run bench checkpatch sparse clean deps

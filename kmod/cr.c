@@ -113,7 +113,12 @@ int shv_set_cr3(struct shv_vcpu *vcpu, u64 val)
 	return 0;
 }
 
-static u64 shv_cr4_allowed(void)
+/*
+ * The CR4 bits a guest may set: those of the features its CPUID shows
+ * (cpuid.c hides PCID, LA57, UMIP, OSXSAVE and the rest).  SET_SREGS and
+ * guest writes under shadow paging both check against this.
+ */
+u64 shv_cr4_valid_bits(void)
 {
 	u64 v = X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE |
 		X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE |
@@ -132,7 +137,7 @@ int shv_set_cr4(struct shv_vcpu *vcpu, u64 val)
 {
 	u64 old = vcpu->cr4;
 
-	if (val & ~shv_cr4_allowed())
+	if (val & ~shv_cr4_valid_bits())
 		return -EINVAL;
 	if ((vcpu->efer & EFER_LMA) && !(val & X86_CR4_PAE))
 		return -EINVAL;

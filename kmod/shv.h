@@ -183,6 +183,7 @@ int shv_set_cr3(struct shv_vcpu *vcpu, u64 val);
 int shv_set_cr4(struct shv_vcpu *vcpu, u64 val);
 int shv_set_efer(struct shv_vcpu *vcpu, u64 val, bool host);
 int shv_load_pdptrs(struct shv_vcpu *vcpu, u64 cr3);
+u64 shv_cr4_valid_bits(void);
 int shv_emulate_cr_access(struct shv_vcpu *vcpu);
 int shv_emulate_invlpg(struct shv_vcpu *vcpu);
 

@@ -50,27 +50,6 @@ static bool shv_is_canonical(u64 addr, bool la57)
 	return (s64)(addr << (64 - bits)) >> (64 - bits) == (s64)addr;
 }
 
-static u64 shv_cr4_valid(void)
-{
-	u64 v = X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE |
-		X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE |
-		X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
-
-	if (boot_cpu_has(X86_FEATURE_UMIP))
-		v |= X86_CR4_UMIP;
-	if (boot_cpu_has(X86_FEATURE_LA57))
-		v |= X86_CR4_LA57;
-	if (boot_cpu_has(X86_FEATURE_FSGSBASE))
-		v |= X86_CR4_FSGSBASE;
-	if (boot_cpu_has(X86_FEATURE_PCID))
-		v |= X86_CR4_PCIDE;
-	if (boot_cpu_has(X86_FEATURE_SMEP))
-		v |= X86_CR4_SMEP;
-	if (boot_cpu_has(X86_FEATURE_SMAP))
-		v |= X86_CR4_SMAP;
-	return v;
-}
-
 static bool shv_seg_fields_ok(const struct shv_segment *s)
 {
 	return s->type <= 15 && s->dpl <= 3 && s->present <= 1 &&
@@ -107,7 +86,7 @@ static int shv_check_sregs(const struct shv_sregs *s)
 		return -EINVAL;
 	if ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD))
 		return -EINVAL;
-	if (s->cr4 & ~shv_cr4_valid())
+	if (s->cr4 & ~shv_cr4_valid_bits())
 		return -EINVAL;
 	if (s->efer & ~efer_valid)
 		return -EINVAL;

@@ -167,6 +167,8 @@ TEST(wrong_fd_kind)
 	ASSERT_ERRNO(ENOTTY, ioctl(v->fd, SHV_GET_API_VERSION, 0));
 	ASSERT_ERRNO(ENOTTY, ioctl(v->fd, SHV_CREATE_VCPU, 1));
 	ASSERT_ERRNO(ENOTTY, ioctl(v->fd, SHV_SET_USER_MEMORY_REGION, buf));
+	ASSERT_ERRNO(ENOTTY, ioctl(v->fd, SHV_GET_MMU_STATS, buf));
+	ASSERT_ERRNO(ENOTTY, ioctl(sys, SHV_GET_MMU_STATS, buf));
 
 	for (i = 0; i < 3; i++) {
 		unsigned int j;
@@ -204,6 +206,7 @@ TEST(bad_pointers)
 	ASSERT_ERRNO(EFAULT, ioctl(v->fd, SHV_SET_MSRS, kaddr));
 	ASSERT_ERRNO(EFAULT, ioctl(v->fd, SHV_SET_CPUID, NULL));
 	ASSERT_ERRNO(EFAULT, ioctl(vm->fd, SHV_SET_USER_MEMORY_REGION, NULL));
+	ASSERT_ERRNO(EFAULT, ioctl(vm->fd, SHV_GET_MMU_STATS, kaddr));
 	ASSERT_EQ(0, ioctl(v->fd, SHV_GET_REGS, &regs));
 	ASSERT_EQ64(0xfff0, regs.rip);
 }

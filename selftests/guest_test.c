@@ -730,4 +730,38 @@ TEST_F(prot32, slot_delete_readd)
 	shv_expect_done(v);
 }
 
+/* The MMU chosen at SHV_CREATE_VM is the one that runs the guest */
+TEST(mmu_stats)
+{
+	struct shv_vcpu *v = shv_guest_vm(MODE_LONG64, long64);
+	struct shv_vm *vm = v->vm;
+	unsigned long mmu = vm->flags;
+	struct shv_mmu_stats st;
+	unsigned int i;
+
+	shv_expect_report64(v);
+	memset(&st, 0xa5, sizeof(st));
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_GET_MMU_STATS, &st));
+	for (i = 0; i < sizeof(st.reserved) / sizeof(st.reserved[0]); i++)
+		ASSERT_EQ64(0, st.reserved[i]);
+	if (mmu == SHV_VM_MMU_DEFAULT)
+		mmu = ioctl(vm->sys_fd, SHV_CHECK_EXTENSION,
+			    SHV_CAP_DEFAULT_MMU);
+	TH_LOG("MMU %s: shadow_pages %llu shadow_faults %llu root_misses %llu",
+	       mmu == SHV_VM_MMU_SHADOW ? "shadow" : "nested",
+	       (unsigned long long)st.shadow_pages,
+	       (unsigned long long)st.shadow_faults,
+	       (unsigned long long)st.root_misses);
+	if (mmu == SHV_VM_MMU_SHADOW) {
+		ASSERT_NE(0ULL, st.shadow_pages);
+		ASSERT_NE(0ULL, st.shadow_faults);
+		ASSERT_NE(0ULL, st.root_misses);
+	} else {
+		static const struct shv_mmu_stats zero;
+
+		ASSERT_EQ(SHV_VM_MMU_NESTED, mmu);
+		ASSERT_EQ(0, memcmp(&st, &zero, sizeof(st)));
+	}
+}
+
 TEST_HARNESS_MAIN
