@@ -127,6 +127,7 @@ struct shv_gpt {
 	struct list_head sps;
 	u64 gfn;
 	bool tracked;
+	bool used;			/* shadowed since the last purge */
 	unsigned int writes;		/* emulated writes since last use */
 };
 
@@ -375,6 +376,7 @@ static struct shv_sp *sp_get(struct shv_vm *vm, u64 gfn,
 		}
 		sp->gpt = g;
 		g->writes = 0;
+		g->used = true;
 		list_add(&sp->gpt_link, &g->sps);
 		if (!g->tracked)
 			sh->untracked_seen++;
@@ -626,12 +628,14 @@ static void shadow_purge_all(struct shv_vm *vm)
 	/*
 	 * No shadow entry maps anything now, so no writable mapping of a
 	 * known guest table exists: every known table is tracked from here.
+	 * Tables not shadowed since the last purge are forgotten instead.
 	 */
 	hash_for_each_safe(sh->gpt_hash, bkt, h, g, hash) {
-		if (list_empty(&g->sps)) {
+		if (!g->used) {
 			gpt_free(sh, g);
 			continue;
 		}
+		g->used = false;
 		if (!g->tracked) {
 			g->tracked = true;
 			list_del(&g->untracked_link);
@@ -786,6 +790,11 @@ static int shadow_reload(struct shv_vcpu *vcpu)
 	if (old)
 		old->users--;
 	*vcpu_root(vcpu) = found;
+	/*
+	 * The hardware never saw the guest's MOV CR3: drop what this vCPU's
+	 * ASID caches, whether the root changed or the guest only flushed.
+	 */
+	set_bit(SHV_REQ_TLB_FLUSH, &vcpu->requests);
 	roots_trim(sh, max(shadow_roots, 1u));
 	/* invalid roots nobody uses are of no further value */
 	list_for_each_entry_safe(root, old, &sh->roots, lru)
@@ -1102,6 +1111,8 @@ static void shadow_invlpg(struct shv_vcpu *vcpu, u64 gva)
 			level--;
 		}
 	}
+	/* the guest's INVLPG never reached the hardware TLB */
+	set_bit(SHV_REQ_TLB_FLUSH, &vcpu->requests);
 	shadow_commit(vm);
 	mutex_unlock(&sh->lock);
 }
@@ -1112,6 +1123,7 @@ static void shadow_flush(struct shv_vcpu *vcpu)
 
 	mutex_lock(&sh->lock);
 	shadow_flush_point(vcpu->vm);
+	set_bit(SHV_REQ_TLB_FLUSH, &vcpu->requests);
 	shadow_commit(vcpu->vm);
 	mutex_unlock(&sh->lock);
 }

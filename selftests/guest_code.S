@@ -426,6 +426,71 @@ PAYLOAD mmio64_virt
 	DONE
 ENDPAYLOAD mmio64_virt
 
+/*
+ * Guest page-table updates.  RBX = a virtual address mapped by the PTE at
+ * (identity-mapped) R12; the host filled pages A/B/C (RSI/RDI/RBP are their
+ * physical addresses).  #PF handler: reports 14, error code, CR2, and
+ * skips R15 bytes.
+ */
+PAYLOAD pt64
+	.code64
+	mov (%rbx), %eax
+	out %eax, $PORT_REPORT			/* page A */
+	lea 3(%rdi), %rax			/* -> page B */
+	mov %rax, (%r12)
+	invlpg (%rbx)
+	mov (%rbx), %eax
+	out %eax, $PORT_REPORT			/* page B */
+	lea 3(%rbp), %rax			/* -> page C, flush by CR3 */
+	mov %rax, (%r12)
+	mov %cr3, %rax
+	mov %rax, %cr3
+	mov (%rbx), %eax
+	out %eax, $PORT_REPORT			/* page C */
+	movl $0x5a5a5a5a, 4(%rbx)		/* sets D */
+	mov (%r12), %rax
+	REPORT64 %rax				/* PTE with A and D */
+	lea 1(%rbp), %rax			/* read-only (CR0.WP=1) */
+	mov %rax, (%r12)
+	invlpg (%rbx)
+	mov 4(%rbx), %eax
+	out %eax, $PORT_REPORT			/* 0x5a5a5a5a */
+	mov $7, %r15d
+	movl $1, 8(%rbx)			/* #PF, 7 bytes */
+	mov 8(%rbx), %eax
+	out %eax, $PORT_REPORT			/* unchanged */
+	movq $0, (%r12)				/* not present */
+	invlpg (%rbx)
+	mov $2, %r15d
+	mov (%rbx), %eax			/* #PF, 2 bytes */
+	DONE
+EXPORT pt64_pf_handler
+	push %rax
+	mov $14, %eax
+	out %eax, $PORT_REPORT
+	mov 8(%rsp), %rax			/* error code */
+	out %eax, $PORT_REPORT
+	mov %cr2, %rax
+	REPORT64 %rax
+	add %r15, 16(%rsp)			/* skip the access */
+	pop %rax
+	add $8, %rsp
+	iretq
+ENDPAYLOAD pt64
+
+/* CR3 switches between R12 and R13 (RCX times), reading (%rbx) in each */
+PAYLOAD cr3sw64
+	.code64
+1:	mov %r13, %cr3
+	mov (%rbx), %eax
+	out %eax, $PORT_REPORT
+	mov %r12, %cr3
+	mov (%rbx), %eax
+	out %eax, $PORT_REPORT
+	loop 1b
+	DONE
+ENDPAYLOAD cr3sw64
+
 PAYLOAD cpuid64
 	.code64
 	xor %eax, %eax

@@ -44,6 +44,9 @@ DECLARE_GUEST(hcall64);
 DECLARE_GUEST(msrgp64);
 DECLARE_GUEST_LABEL(msrgp64_handler);
 DECLARE_GUEST(lstar64);
+DECLARE_GUEST(pt64);
+DECLARE_GUEST_LABEL(pt64_pf_handler);
+DECLARE_GUEST(cr3sw64);
 
 #define MSR_LSTAR 0xc0000082
 
@@ -728,6 +731,120 @@ TEST_F(prot32, slot_delete_readd)
 	shv_set_rip(v, CODE_GPA);
 	ASSERT_EQ64(0x33333333, shv_expect_report(v));
 	shv_expect_done(v);
+}
+
+static void put64(struct shv_vm *vm, uint64_t gpa, uint64_t v)
+{
+	memcpy(shv_gpa2hva(vm, gpa), &v, 8);
+}
+
+static uint64_t get64(struct shv_vm *vm, uint64_t gpa)
+{
+	uint64_t v;
+
+	memcpy(&v, shv_gpa2hva(vm, gpa), 8);
+	return v;
+}
+
+/* Pages and tables of the paging tests (all inside the data area) */
+#define PG_A	0x21000
+#define PG_B	0x22000
+#define PG_C	0x23000
+#define T_PD	0x24000
+#define T_PT	0x25000
+#define T_PML4B	0x26000
+#define T_PDPTB	0x27000
+#define T_PDB	0x28000
+#define T_PTB	0x29000
+#define PT_GVA	0x200000000ULL		/* PML4[0], PDPT[8], PD[0], PT[0] */
+
+/*
+ * The guest edits its page tables: INVLPG and a CR3 reload make the new
+ * PTE visible, A/D bits are set, read-only and not-present PTEs fault
+ * with the right error code and CR2.
+ */
+TEST(guest_page_table_updates)
+{
+	struct shv_vcpu *v = shv_guest_vm(MODE_LONG64, pt64);
+	struct shv_vm *vm = v->vm;
+	struct shv_regs regs;
+
+	wr32(vm, PG_A, 0xaaaa0001);
+	wr32(vm, PG_B, 0xbbbb0002);
+	wr32(vm, PG_C, 0xcccc0003);
+	wr32(vm, PG_C + 8, 0x0c0c0c0c);
+	put64(vm, PDPT_GPA + 8 * 8, T_PD | 3);
+	put64(vm, T_PD, T_PT | 3);
+	put64(vm, T_PT, PG_A | 3);
+	shv_idt_set_gate64(vm, 14, CODE_GPA + GUEST_OFF(pt64, pt64_pf_handler));
+	shv_get_regs(v, &regs);
+	regs.rbx = PT_GVA;
+	regs.r12 = T_PT;
+	regs.rsi = PG_A;
+	regs.rdi = PG_B;
+	regs.rbp = PG_C;
+	shv_set_regs(v, &regs);
+
+	ASSERT_EQ64(0xaaaa0001, shv_expect_report(v));
+	ASSERT_EQ64(0xbbbb0002, shv_expect_report(v));	/* after INVLPG */
+	ASSERT_EQ64(0xcccc0003, shv_expect_report(v));	/* after CR3 load */
+	ASSERT_EQ64(PG_C | 0x63, shv_expect_report64(v));	/* P RW A D */
+	ASSERT_EQ64(0x5a5a5a5a, rd32(vm, PG_C + 4));
+	ASSERT_EQ64(0x5a5a5a5a, shv_expect_report(v));
+	/* write to a read-only page: #PF(P|W) */
+	ASSERT_EQ64(14, shv_expect_report(v));
+	ASSERT_EQ64(3, shv_expect_report(v));
+	ASSERT_EQ64(PT_GVA + 8, shv_expect_report64(v));
+	ASSERT_EQ64(0x0c0c0c0c, shv_expect_report(v));
+	/* read of a not-present page: #PF(0) */
+	ASSERT_EQ64(14, shv_expect_report(v));
+	ASSERT_EQ64(0, shv_expect_report(v));
+	ASSERT_EQ64(PT_GVA, shv_expect_report64(v));
+	shv_expect_done(v);
+	ASSERT_EQ64(0x0c0c0c0c, rd32(vm, PG_C + 8));
+	ASSERT_EQ64(0, get64(vm, T_PT));
+}
+
+/* Two address spaces map one virtual address to two pages */
+TEST(cr3_switch)
+{
+	struct shv_vcpu *v = shv_guest_vm(MODE_LONG64, cr3sw64);
+	struct shv_vm *vm = v->vm;
+	struct shv_mmu_stats st;
+	struct shv_regs regs;
+	int i;
+
+	wr32(vm, PG_A, 0xaaaa0001);
+	wr32(vm, PG_B, 0xbbbb0002);
+	put64(vm, PDPT_GPA + 8 * 8, T_PD | 3);
+	put64(vm, T_PD, T_PT | 3);
+	put64(vm, T_PT, PG_A | 3);
+	put64(vm, T_PML4B, T_PDPTB | 3);
+	for (i = 0; i < 4; i++)
+		put64(vm, T_PDPTB + i * 8, get64(vm, PDPT_GPA + i * 8));
+	put64(vm, T_PDPTB + 8 * 8, T_PDB | 3);
+	put64(vm, T_PDB, T_PTB | 3);
+	put64(vm, T_PTB, PG_B | 3);
+	shv_get_regs(v, &regs);
+	regs.rbx = PT_GVA;
+	regs.r12 = PML4_GPA;
+	regs.r13 = T_PML4B;
+	regs.rcx = 20;
+	shv_set_regs(v, &regs);
+
+	for (i = 0; i < 20; i++) {
+		ASSERT_EQ64(0xbbbb0002, shv_expect_report(v)) TH_LOG("round %d", i);
+		ASSERT_EQ64(0xaaaa0001 + i, shv_expect_report(v))
+			TH_LOG("round %d", i);
+		/* the host changes page A in between: no stale copy */
+		wr32(vm, PG_A, 0xaaaa0002 + i);
+	}
+	shv_expect_done(v);
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_GET_MMU_STATS, &st));
+	TH_LOG("roots_cached %llu root_hits %llu root_misses %llu",
+	       (unsigned long long)st.roots_cached,
+	       (unsigned long long)st.root_hits,
+	       (unsigned long long)st.root_misses);
 }
 
 /* The MMU chosen at SHV_CREATE_VM is the one that runs the guest */
