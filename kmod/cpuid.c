@@ -52,8 +52,10 @@ static void shv_default_cpuid(struct shv_vcpu *vcpu, u32 fn, u32 idx,
 
 	*a = *b = *c = *d = 0;
 	if (fn >= SHV_CPUID_SIGNATURE && fn < SHV_CPUID_SIGNATURE + 0x100) {
+		if (fn == SHV_CPUID_FEATURES && vcpu->lapic)
+			*a = SHV_FEAT_SEOI;
 		if (fn == SHV_CPUID_SIGNATURE) {
-			*a = SHV_CPUID_SIGNATURE;
+			*a = SHV_CPUID_FEATURES;
 			memcpy(b, "ShvS", 4);
 			memcpy(c, "hvSh", 4);
 			memcpy(d, "vShv", 4);
@@ -144,6 +146,11 @@ void shv_emulate_cpuid(struct shv_vcpu *vcpu)
 
 		/* initial APIC ID and OSXSAVE reflect this vCPU */
 		b = (b & 0x00ffffff) | (vcpu->id << 24);
+		/* the in-kernel APIC: xAPIC, x2APIC and the TSC deadline */
+		if (!vcpu->cpuid && vcpu->lapic) {
+			d |= BIT(9);
+			c |= BIT(21) | BIT(24);
+		}
 		shv_arch->get_sregs(vcpu, &sregs);
 		c &= ~BIT(27);
 		if (sregs.cr4 & X86_CR4_OSXSAVE)

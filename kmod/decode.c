@@ -3,7 +3,9 @@
  * x86 instruction decoder (see decode.h).  Table-driven: each opcode of
  * the one-byte and 0F maps has a byte of attributes saying whether a
  * ModRM byte and which immediate follow.  0F38 always has ModRM, 0F3A
- * ModRM and an imm8; VEX (C4/C5) selects one of those maps.
+ * ModRM and an imm8; VEX (C4/C5) and EVEX (62) select one of those maps
+ * (EVEX also maps 5 and 6), AMD's XOP (8F) maps 8, 9 and 0Ah.  Lengths do
+ * not depend on the VEX/EVEX payload (vector length, masking, broadcast).
  */
 #include "decode.h"
 
@@ -15,6 +17,7 @@
 #define MO	0x20	/* moffs: address-size immediate */
 #define FP	0x40	/* far pointer: imm16/32 + selector */
 #define X	0x80	/* invalid or a prefix handled elsewhere */
+#define I32	0x100	/* imm32 whatever the operand size (XOP map 0Ah) */
 
 static const u8 map1[256] = {
 /* 0 */	M, M, M, M, I8, IZ, 0, 0, M, M, M, M, I8, IZ, 0, X,
@@ -105,7 +108,7 @@ struct cursor {
 	const u8 *buf;
 	unsigned int avail;
 	unsigned int pos;
-	bool bad;
+	int bad;		/* 0 or the first SHV_DECODE_* failure */
 };
 
 static u64 take(struct cursor *c, unsigned int n)
@@ -113,8 +116,14 @@ static u64 take(struct cursor *c, unsigned int n)
 	u64 v = 0;
 	unsigned int i;
 
-	if (c->pos + n > c->avail || c->pos + n > SHV_INSN_MAX) {
-		c->bad = true;
+	if (c->bad)
+		return 0;
+	if (c->pos + n > SHV_INSN_MAX) {
+		c->bad = SHV_DECODE_GP;
+		return 0;
+	}
+	if (c->pos + n > c->avail) {
+		c->bad = SHV_DECODE_SHORT;
 		return 0;
 	}
 	for (i = 0; i < n; i++)
@@ -189,7 +198,7 @@ static int decode_vex(struct cursor *c, struct shv_insn *insn, u8 first)
 			insn->map = SHV_MAP_0F3A;
 			break;
 		default:
-			return -1;
+			return SHV_DECODE_UD;
 		}
 	}
 	if (insn->mode != 64)
@@ -197,13 +206,88 @@ static int decode_vex(struct cursor *c, struct shv_insn *insn, u8 first)
 	return 0;
 }
 
+/* EVEX: 62 P0 P1 P2; P0 = R X B R' 0 m m m, P1 = W v v v v 1 p p */
+static int decode_evex(struct cursor *c, struct shv_insn *insn)
+{
+	u8 p0 = take(c, 1), p1 = take(c, 1);
+
+	take(c, 1);
+	insn->prefixes |= SHV_PFX_EVEX;
+	if ((p0 & 0x08) || !(p1 & 0x04))
+		return SHV_DECODE_UD;
+	switch (p0 & 7) {
+	case 1:
+		insn->map = SHV_MAP_0F;
+		break;
+	case 2:
+		insn->map = SHV_MAP_0F38;
+		break;
+	case 3:
+		insn->map = SHV_MAP_0F3A;
+		break;
+	case 5:
+		insn->map = SHV_MAP_EVEX5;
+		break;
+	case 6:
+		insn->map = SHV_MAP_EVEX6;
+		break;
+	default:
+		return SHV_DECODE_UD;
+	}
+	insn->rex = ((~p0 >> 5) & 7) | ((p1 & 0x80) ? 8 : 0);
+	if (insn->mode != 64)
+		insn->rex = 0;
+	return 0;
+}
+
+/* AMD XOP: 8F RXBmmmmm WvvvvLpp, maps 8, 9 and 0Ah */
+static int decode_xop(struct cursor *c, struct shv_insn *insn)
+{
+	u8 b1 = take(c, 1), b2 = take(c, 1);
+
+	insn->prefixes |= SHV_PFX_XOP;
+	switch (b1 & 0x1f) {
+	case 8:
+		insn->map = SHV_MAP_XOP8;
+		break;
+	case 9:
+		insn->map = SHV_MAP_XOP9;
+		break;
+	case 10:
+		insn->map = SHV_MAP_XOPA;
+		break;
+	default:
+		return SHV_DECODE_UD;
+	}
+	insn->rex = ((~b1 >> 5) & 7) | ((b2 & 0x80) ? 8 : 0);
+	if (insn->mode != 64)
+		insn->rex = 0;
+	return 0;
+}
+
+/* one-byte opcodes that do not exist in 64-bit mode */
+static bool invalid_in_64(u8 b)
+{
+	switch (b) {
+	case 0x06: case 0x07: case 0x0e: case 0x16: case 0x17: case 0x1e:
+	case 0x1f: case 0x27: case 0x2f: case 0x37: case 0x3f: case 0x60:
+	case 0x61: case 0x82: case 0x9a: case 0xce: case 0xd4: case 0xd5:
+	case 0xd6: case 0xea:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int shv_decode(const u8 *buf, unsigned int avail, int mode,
 	       struct shv_insn *insn)
 {
 	struct cursor c = { .buf = buf, .avail = avail };
 	bool opsize = false, adsize = false;
-	u8 attr, b;
+	unsigned int attr;
+	u8 b, next;
 	unsigned int i;
+	int r;
 
 	*insn = (struct shv_insn){ .mode = mode, .seg = -1 };
 
@@ -211,7 +295,7 @@ int shv_decode(const u8 *buf, unsigned int avail, int mode,
 	for (;;) {
 		b = take(&c, 1);
 		if (c.bad)
-			return -1;
+			return c.bad;
 		if (legacy_prefix(insn, b, &opsize, &adsize))
 			continue;
 		if (mode != 64 || (b & 0xf0) != 0x40)
@@ -219,7 +303,7 @@ int shv_decode(const u8 *buf, unsigned int avail, int mode,
 		insn->rex = b;	/* only a REX right before the opcode counts */
 		b = take(&c, 1);
 		if (c.bad)
-			return -1;
+			return c.bad;
 		if ((b & 0xf0) != 0x40 && !is_legacy_prefix(b))
 			break;
 		insn->rex = 0;
@@ -244,14 +328,35 @@ int shv_decode(const u8 *buf, unsigned int avail, int mode,
 		insn->addr_size = adsize ? 4 : 8;
 		break;
 	default:
-		return -1;
+		return SHV_DECODE_UD;
 	}
 
+	/*
+	 * VEX (C4/C5), EVEX (62) and XOP (8F) escapes.  Outside 64-bit mode
+	 * C4/C5/62 are LES/LDS/BOUND unless the next byte looks like a
+	 * register ModRM; 8F is POP r/m unless its ModRM.reg is non-zero.
+	 */
 	insn->map = SHV_MAP_1;
-	if ((b == 0xc4 || b == 0xc5) &&
-	    (mode == 64 || (c.pos < avail && (buf[c.pos] & 0xc0) == 0xc0))) {
-		if (decode_vex(&c, insn, b))
-			return -1;
+	next = c.pos < avail ? buf[c.pos] : 0;
+	r = 0;
+	if ((b == 0xc4 || b == 0xc5 || b == 0x62) &&
+	    (mode == 64 || (next & 0xc0) == 0xc0)) {
+		/* no 66/F2/F3/F0/REX in front of a VEX or EVEX prefix */
+		if (opsize || insn->rex ||
+		    (insn->prefixes & (SHV_PFX_LOCK | SHV_PFX_REP |
+				       SHV_PFX_REPNE)))
+			return SHV_DECODE_UD;
+		if (b == 0x62)
+			r = decode_evex(&c, insn);
+		else
+			r = decode_vex(&c, insn, b);
+		b = take(&c, 1);
+	} else if (b == 0x8f && c.pos < avail && (next & 0x1f) >= 8) {
+		if (opsize || insn->rex ||
+		    (insn->prefixes & (SHV_PFX_LOCK | SHV_PFX_REP |
+				       SHV_PFX_REPNE)))
+			return SHV_DECODE_UD;
+		r = decode_xop(&c, insn);
 		b = take(&c, 1);
 	} else if (b == 0x0f) {
 		b = take(&c, 1);
@@ -262,38 +367,38 @@ int shv_decode(const u8 *buf, unsigned int avail, int mode,
 		}
 	}
 	if (c.bad)
-		return -1;
+		return c.bad;
+	if (r)
+		return r;
 	insn->opcode = b;
 
 	switch (insn->map) {
 	case SHV_MAP_1:
 		attr = map1[b];
-		if (mode == 64 && (b == 0x06 || b == 0x07 || b == 0x0e ||
-				   b == 0x16 || b == 0x17 || b == 0x1e ||
-				   b == 0x1f || b == 0x27 || b == 0x2f ||
-				   b == 0x37 || b == 0x3f || b == 0x60 ||
-				   b == 0x61 || b == 0x82 || b == 0x9a ||
-				   b == 0xc4 || b == 0xc5 || b == 0xce ||
-				   b == 0xd4 || b == 0xd5 || b == 0xea))
-			return -1;
+		if (mode == 64 && invalid_in_64(b))
+			return SHV_DECODE_UD;
 		break;
 	case SHV_MAP_0F:
 		attr = map0f[b];
 		break;
-	case SHV_MAP_0F38:
-		attr = M;
-		break;
-	default:
+	case SHV_MAP_0F3A:
+	case SHV_MAP_XOP8:
 		attr = M | I8;
+		break;
+	case SHV_MAP_XOPA:
+		attr = M | I32;
+		break;
+	default:	/* 0F38, EVEX maps 5/6, XOP map 9 */
+		attr = M;
 		break;
 	}
 	if (attr & X)
-		return -1;
+		return SHV_DECODE_UD;
 
 	if (attr & M) {
 		decode_modrm(&c, insn);
 		if (c.bad)
-			return -1;
+			return c.bad;
 		/* TEST r/m, imm in group 3 */
 		if (insn->map == SHV_MAP_1 && (b == 0xf6 || b == 0xf7) &&
 		    (insn->reg & 7) < 2)
@@ -307,6 +412,10 @@ int shv_decode(const u8 *buf, unsigned int avail, int mode,
 	if (attr & IZ) {
 		insn->imm_size = insn->op_size == 2 ? 2 : 4;
 		insn->imm = take(&c, insn->imm_size);
+	}
+	if (attr & I32) {
+		insn->imm_size = 4;
+		insn->imm = take(&c, 4);
 	}
 	if (attr & IV) {
 		insn->imm_size = insn->op_size;
@@ -330,7 +439,7 @@ int shv_decode(const u8 *buf, unsigned int avail, int mode,
 		}
 	}
 	if (c.bad)
-		return -1;
+		return c.bad;
 
 	insn->len = c.pos;
 	for (i = 0; i < insn->len; i++)

@@ -25,12 +25,25 @@
 #define SHV_PFX_REP		BIT(4)	/* F3 */
 #define SHV_PFX_VEX		BIT(5)
 
+#define SHV_PFX_EVEX		BIT(6)
+#define SHV_PFX_XOP		BIT(7)
+
 enum shv_opmap {
 	SHV_MAP_1 = 0,		/* one-byte opcodes */
 	SHV_MAP_0F,
 	SHV_MAP_0F38,
 	SHV_MAP_0F3A,
+	SHV_MAP_EVEX5,		/* EVEX maps 5 and 6 (AVX512-FP16) */
+	SHV_MAP_EVEX6,
+	SHV_MAP_XOP8,		/* AMD XOP maps 8, 9 and 0Ah */
+	SHV_MAP_XOP9,
+	SHV_MAP_XOPA,
 };
+
+/* shv_decode() failures */
+#define SHV_DECODE_UD		(-1)	/* invalid encoding: #UD */
+#define SHV_DECODE_GP		(-2)	/* longer than 15 bytes: #GP(0) */
+#define SHV_DECODE_SHORT	(-3)	/* needs more than the bytes given */
 
 struct shv_insn {
 	u8 len;
@@ -55,8 +68,9 @@ struct shv_insn {
 
 /*
  * Decode the instruction in buf (avail valid bytes) for a code segment of
- * width mode (16/32/64).  Returns 0, or -1 when the bytes are not a valid
- * instruction or it would exceed 15 bytes or the available bytes.
+ * width mode (16/32/64).  Returns 0, or a negative SHV_DECODE_* when the
+ * bytes are not a valid instruction (SHV_DECODE_UD), it would exceed 15
+ * bytes (SHV_DECODE_GP) or the available bytes (SHV_DECODE_SHORT).
  */
 int shv_decode(const u8 *buf, unsigned int avail, int mode,
 	       struct shv_insn *insn);

@@ -1,19 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The instruction emulator.  Port I/O, MMIO and hypercalls that the kernel
- * cannot finish leave to the runner through struct shv_run; the emulator
- * decodes the trapping instruction, fills the exit, remembers what the
- * runner owes, and completes the instruction on the next SHV_RUN.
+ * The instruction emulator's kernel side.  Port I/O, MMIO and hypercalls
+ * that the kernel cannot finish leave to the runner through struct
+ * shv_run; the emulator decodes the trapping instruction, fills the exit,
+ * remembers what the runner owes, and completes the instruction on the
+ * next SHV_RUN.  What an instruction does is computed by the core
+ * (emucore.c); this file gives it guest memory and turns its MMIO accesses
+ * into exits.  See Documentation/emulator.rst.
  */
 #include <linux/string.h>
 #include <linux/mm.h>
 #include <linux/bitops.h>
+#include <linux/sched/signal.h>
+#include <asm/cpufeature.h>
 #include <asm/processor-flags.h>
 #include <asm/msr-index.h>
 
 #include "shv.h"
 #include "arch.h"
 #include "mmu.h"
+#include "emucore.h"
 #include "emulate.h"
 
 /* code width of the current instruction: 16, 32 or 64 */
@@ -101,17 +107,7 @@ static int shv_emulation_failed(struct shv_vcpu *vcpu,
 	return shv_internal_error(vcpu, SHV_INTERNAL_ERROR_EMULATION, 4, data);
 }
 
-/* --- GPR access by size, with the legacy AH/CH/DH/BH encoding --- */
-
-static u64 shv_reg_read(struct shv_vcpu *vcpu, int reg, unsigned int size,
-			bool rex)
-{
-	if (size == 1 && !rex && reg >= 4 && reg < 8)
-		return (vcpu->regs[reg - 4] >> 8) & 0xff;
-	if (size == 8)
-		return vcpu->regs[reg];
-	return vcpu->regs[reg] & ((1ull << (size * 8)) - 1);
-}
+/* --- GPR access by size --- */
 
 static void shv_reg_write(struct shv_vcpu *vcpu, int reg, unsigned int size,
 			  bool high, u64 val)
@@ -288,16 +284,358 @@ static int shv_complete_pio_str(struct shv_vcpu *vcpu)
 	return 1;
 }
 
+/* --- the emulator core's glue: guest memory through the guest's paging --- */
+
+/*
+ * One emulation attempt.  The core sees linear addresses; the callbacks
+ * translate them with the guest's page tables and send RAM accesses to the
+ * memory slots, everything else to the runner (MMIO).  For page-table
+ * writes (shv_emulate_write) MMIO is not expected and the write to the
+ * protected table is what is being reported.
+ */
+struct emu_ctx {
+	struct shv_emu e;
+	struct shv_vcpu *vcpu;
+	struct shv_sregs sregs;
+	unsigned int mmio_reads;	/* MMIO reads made in this attempt */
+	/* page-table write emulation */
+	bool pt;
+	unsigned int iter;		/* REP iteration of this attempt */
+	u64 pt_gfn;			/* the protected table */
+	unsigned int pt_lo, pt_hi;	/* bytes of it written */
+};
+
+static int emu_read(struct shv_emu *e, u64 la, void *buf, unsigned int len);
+static int emu_write(struct shv_emu *e, u64 la, const void *buf,
+		     unsigned int len);
+
+static const struct shv_emu_ops emu_ops = {
+	.read = emu_read,
+	.write = emu_write,
+};
+
+static void emu_seg(struct shv_emu_seg *d, const struct shv_segment *s)
+{
+	*d = (struct shv_emu_seg){
+		.base = s->base, .limit = s->limit, .selector = s->selector,
+		.type = s->type, .db = s->db, .unusable = s->unusable,
+	};
+}
+
+static u32 emu_features(void)
+{
+	u32 f = 0;
+
+	if (boot_cpu_has(X86_FEATURE_BMI1))
+		f |= SHV_EMU_F_BMI1;
+	if (boot_cpu_has(X86_FEATURE_ABM))
+		f |= SHV_EMU_F_LZCNT;
+	if (boot_cpu_has(X86_FEATURE_POPCNT))
+		f |= SHV_EMU_F_POPCNT;
+	if (boot_cpu_has(X86_FEATURE_MOVBE))
+		f |= SHV_EMU_F_MOVBE;
+	if (boot_cpu_has(X86_FEATURE_CX16))
+		f |= SHV_EMU_F_CX16;
+	return f;
+}
+
+/* load the core's view of the vCPU */
+static void emu_init(struct emu_ctx *c, struct shv_vcpu *vcpu)
+{
+	struct shv_emu *e = &c->e;
+	struct shv_sregs *s = &c->sregs;
+
+	memset(c, 0, sizeof(*c));
+	c->vcpu = vcpu;
+	shv_arch->get_sregs(vcpu, s);
+	memcpy(e->regs, vcpu->regs, sizeof(e->regs));
+	e->rip = vcpu->rip;
+	e->rflags = vcpu->rflags;
+	emu_seg(&e->seg[SHV_EMU_ES], &s->es);
+	emu_seg(&e->seg[SHV_EMU_CS], &s->cs);
+	emu_seg(&e->seg[SHV_EMU_SS], &s->ss);
+	emu_seg(&e->seg[SHV_EMU_DS], &s->ds);
+	emu_seg(&e->seg[SHV_EMU_FS], &s->fs);
+	emu_seg(&e->seg[SHV_EMU_GS], &s->gs);
+	e->mode = shv_cpu_mode(s, vcpu->rflags);
+	e->pe = s->cr0 & X86_CR0_PE;
+	e->vm86 = vcpu->rflags & SHV_RFLAGS_VM;
+	e->am = s->cr0 & X86_CR0_AM;
+	e->cpl = shv_arch->get_cpl(vcpu);
+	e->va_bits = (s->cr4 & X86_CR4_LA57) ? 57 : 48;
+	e->features = emu_features();
+	e->ops = &emu_ops;
+}
+
+/* commit the core's registers to the vCPU; RIP through skip_insn */
+static void emu_commit(struct emu_ctx *c)
+{
+	struct shv_vcpu *vcpu = c->vcpu;
+
+	memcpy(vcpu->regs, c->e.regs, sizeof(vcpu->regs));
+	vcpu->rflags = c->e.rflags;
+	if (!c->e.rep_more)
+		shv_arch->skip_insn(vcpu, c->e.rip);
+}
+
+static void emu_raise(struct shv_vcpu *vcpu, const struct shv_emu_exc *x)
+{
+	if (x->vector == SHV_PF_VECTOR)
+		shv_arch->set_cr2(vcpu, x->cr2);
+	shv_arch->queue_exception(vcpu, x->vector, x->has_error,
+				  x->error_code);
+}
+
+/* a linear address (within one page) to guest-physical, or a #PF */
+static int emu_translate(struct emu_ctx *c, u64 la, bool write, u64 *gpa)
+{
+	unsigned int access = (write ? SHV_ACC_WRITE : 0) |
+			      (c->e.cpl == 3 ? SHV_ACC_USER : 0);
+	struct shv_walk w;
+	int r;
+
+	r = shv_gva_to_gpa(c->vcpu, &c->sregs, la, access, &w);
+	if (r == 1) {
+		c->e.exc = (struct shv_emu_exc){
+			.vector = SHV_PF_VECTOR, .has_error = true,
+			.error_code = w.error_code, .cr2 = la,
+		};
+		return SHV_EMU_EXCEPTION;
+	}
+	if (r)
+		return SHV_EMU_UNHANDLED;	/* tables outside RAM */
+	*gpa = w.gpa;
+	return SHV_EMU_OK;
+}
+
+/* RAM that this access may use directly (a ROM slot only for reads) */
+static bool emu_is_ram(struct emu_ctx *c, u64 gpa, bool write)
+{
+	struct shv_memslot *slot = shv_gfn_to_slot(c->vcpu->vm,
+						   gpa >> PAGE_SHIFT);
+
+	return slot && !(write && (slot->flags & SHV_MEM_READONLY));
+}
+
+/*
+ * In-kernel devices get MMIO before the runner: true when one handled the
+ * access (the irqchip's dispatcher belongs here).
+ */
+static bool emu_kernel_mmio(struct shv_vcpu *vcpu, u64 gpa, unsigned int len,
+			    bool write, u64 *val)
+{
+	return false;
+}
+
+/*
+ * The k-th MMIO read of an attempt: answered from what an in-kernel device
+ * or the runner gave for the earlier attempts of the same instruction
+ * (each device register is read once), else it is the next question.
+ */
+static int emu_mmio_read(struct emu_ctx *c, u64 gpa, void *buf,
+			 unsigned int len)
+{
+	struct shv_mmio_state *m = &c->vcpu->mmio;
+	unsigned int k = c->mmio_reads++;
+
+	if (c->pt || len > sizeof(m->reads[0].data))
+		return SHV_EMU_UNHANDLED;
+	if (k < m->nr_reads) {
+		if (m->reads[k].gpa == gpa && m->reads[k].len == len) {
+			memcpy(buf, &m->reads[k].data, len);
+			return SHV_EMU_OK;
+		}
+		m->nr_reads = k;	/* the instruction changed its mind */
+	}
+	if (k >= SHV_MMIO_MAX_READS)
+		return SHV_EMU_UNHANDLED;
+	m->reads[k] = (struct shv_mmio_access){ .gpa = gpa, .len = len };
+	if (emu_kernel_mmio(c->vcpu, gpa, len, false, &m->reads[k].data)) {
+		m->nr_reads = k + 1;
+		memcpy(buf, &m->reads[k].data, len);
+		return SHV_EMU_OK;
+	}
+	return SHV_EMU_EXIT;
+}
+
+static int emu_read(struct shv_emu *e, u64 la, void *buf, unsigned int len)
+{
+	struct emu_ctx *c = container_of(e, struct emu_ctx, e);
+	unsigned int n;
+	u64 gpa;
+	int r;
+
+	for (; len; la += n, buf += n, len -= n) {
+		n = min_t(unsigned int, len, PAGE_SIZE - offset_in_page(la));
+		r = emu_translate(c, la, false, &gpa);
+		if (r)
+			return r;
+		if (emu_is_ram(c, gpa, false)) {
+			if (shv_read_guest_phys(c->vcpu->vm, gpa, buf, n))
+				return SHV_EMU_UNHANDLED;
+			continue;
+		}
+		r = emu_mmio_read(c, gpa, buf, n);
+		if (r)
+			return r;
+	}
+	return SHV_EMU_OK;
+}
+
+/*
+ * The instruction's one memory write, last of all its accesses: translate
+ * every page first so that a #PF leaves memory alone, then write RAM and
+ * queue the MMIO parts for the runner.
+ */
+static int emu_write(struct shv_emu *e, u64 la, const void *buf,
+		     unsigned int len)
+{
+	struct emu_ctx *c = container_of(e, struct emu_ctx, e);
+	struct shv_mmio_state *m = &c->vcpu->mmio;
+	unsigned int n[2] = {}, np = 0, i, nmmio = 0;
+	bool ram[2];
+	u64 gpa[2];
+	int r;
+
+	for (i = 0; i < len; i += n[np++]) {
+		if (np == 2)
+			return SHV_EMU_UNHANDLED;
+		n[np] = min_t(unsigned int, len - i,
+			      PAGE_SIZE - offset_in_page(la + i));
+		r = emu_translate(c, la + i, true, &gpa[np]);
+		if (r)
+			return r;
+		ram[np] = emu_is_ram(c, gpa[np], true);
+		nmmio += !ram[np];
+		if (c->pt && (!ram[np] || n[np] != len))
+			return SHV_EMU_UNHANDLED;
+		if (c->pt && (gpa[np] >> PAGE_SHIFT) != c->pt_gfn)
+			/* a later REP iteration left the table */
+			return c->iter ? SHV_EMU_EXIT : SHV_EMU_UNHANDLED;
+		if (!ram[np] && n[np] > sizeof(m->writes[0].data))
+			return SHV_EMU_UNHANDLED;
+	}
+	if (m->nr_writes + nmmio > SHV_MMIO_MAX_WRITES)
+		return SHV_EMU_UNHANDLED;
+
+	for (i = 0; i < np; buf += n[i], i++) {
+		if (!ram[i]) {
+			struct shv_mmio_access *w = &m->writes[m->nr_writes++];
+
+			*w = (struct shv_mmio_access){ .gpa = gpa[i],
+						       .len = n[i] };
+			memcpy(&w->data, buf, n[i]);
+			continue;
+		}
+		if (shv_write_guest_phys(c->vcpu->vm, gpa[i], buf, n[i]))
+			return SHV_EMU_UNHANDLED;
+		if (c->pt) {
+			unsigned int off = offset_in_page(gpa[i]);
+
+			c->pt_lo = min(c->pt_lo, off);
+			c->pt_hi = max(c->pt_hi, off + n[i]);
+		}
+	}
+	return SHV_EMU_OK;
+}
+
 /* --- MMIO --- */
+
+/* REP iterations done in the kernel before the guest runs again */
+#define SHV_EMU_REP_BATCH	64
+
+static void shv_fill_mmio(struct shv_vcpu *vcpu,
+			  const struct shv_mmio_access *a, bool write)
+{
+	struct shv_run *run = vcpu->run;
+
+	run->exit_reason = SHV_EXIT_MMIO;
+	run->mmio.phys_addr = a->gpa;
+	run->mmio.len = a->len;
+	run->mmio.is_write = write;
+	memset(run->mmio.data, 0, sizeof(run->mmio.data));
+	if (write)
+		memcpy(run->mmio.data, &a->data, a->len);
+}
+
+/* hand the next MMIO write to a device: 0 for the runner, 1 all done */
+static int shv_mmio_next_write(struct shv_vcpu *vcpu)
+{
+	struct shv_mmio_state *m = &vcpu->mmio;
+	struct shv_mmio_access *w;
+
+	while (m->next_write < m->nr_writes) {
+		w = &m->writes[m->next_write++];
+		if (emu_kernel_mmio(vcpu, w->gpa, w->len, true, &w->data))
+			continue;
+		shv_fill_mmio(vcpu, w, true);
+		vcpu->pending = SHV_PENDING_MMIO_WRITE;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Run the instruction in vcpu->mmio until it is done (1: enter the guest)
+ * or needs the runner (0: the exit is in vcpu->run).  A read from MMIO
+ * stops the attempt; the instruction runs again from the start once the
+ * runner has answered, with every earlier answer replayed.  Writes to
+ * MMIO come last and are handed over after the instruction completed.
+ */
+static int shv_mmio_emulate(struct shv_vcpu *vcpu)
+{
+	struct shv_mmio_state *m = &vcpu->mmio;
+	struct emu_ctx ctx, *c = &ctx;
+	unsigned int iter;
+	int r, ret = 1;
+
+	for (iter = 0; ; iter++) {
+		emu_init(c, vcpu);
+		m->nr_writes = 0;
+		r = shv_emu_decode(&c->e, m->insn, m->insn_len);
+		if (r == SHV_EMU_OK)
+			r = shv_emu_exec(&c->e);
+		if (r == SHV_EMU_EXIT) {
+			shv_fill_mmio(vcpu, &m->reads[m->nr_reads], false);
+			vcpu->pending = SHV_PENDING_MMIO_READ;
+			ret = 0;
+			break;
+		}
+		m->nr_reads = 0;
+		if (r == SHV_EMU_EXCEPTION) {
+			emu_raise(vcpu, &c->e.exc);
+			break;
+		}
+		if (r != SHV_EMU_OK) {
+			ret = shv_emulation_failed(vcpu, &c->e.insn);
+			break;
+		}
+		emu_commit(c);
+		m->next_write = 0;
+		m->rep_more = c->e.rep_more;
+		if (m->nr_writes && !shv_mmio_next_write(vcpu)) {
+			ret = 0;
+			break;
+		}
+		/* a REP string op goes on: here, or in the guest again */
+		if (!c->e.rep_more)
+			break;
+		if ((vcpu->rflags & SHV_RFLAGS_TF) ||
+		    iter >= SHV_EMU_REP_BATCH || need_resched() ||
+		    signal_pending(current)) {
+			if (vcpu->rflags & SHV_RFLAGS_TF)
+				shv_arch->skip_insn(vcpu, vcpu->rip);
+			break;
+		}
+	}
+	return ret;
+}
 
 int shv_mmio_exit(struct shv_vcpu *vcpu, u64 gpa, bool write)
 {
 	struct shv_mmio_state *m = &vcpu->mmio;
-	struct shv_run *run = vcpu->run;
 	struct shv_sregs sregs;
 	struct shv_insn insn;
-	bool rex, is_write;
-	u64 val = 0;
 	int r;
 
 	shv_arch->get_sregs(vcpu, &sregs);
@@ -306,101 +644,31 @@ int shv_mmio_exit(struct shv_vcpu *vcpu, u64 gpa, bool write)
 		return 1;
 	if (r)
 		return shv_emulation_failed(vcpu, NULL);
-
-	rex = insn.rex != 0;
-	*m = (struct shv_mmio_state){ .reg = -1 };
-	m->next_rip = vcpu->rip + insn.len;
-
-	if (insn.map == SHV_MAP_1) {
-		switch (insn.opcode) {
-		case 0x88:	/* mov r/m8, r8 */
-		case 0x89:	/* mov r/m, r */
-			is_write = true;
-			m->len = insn.opcode == 0x88 ? 1 : insn.op_size;
-			val = shv_reg_read(vcpu, insn.reg, m->len, rex);
-			break;
-		case 0x8a:	/* mov r8, r/m8 */
-		case 0x8b:	/* mov r, r/m */
-			is_write = false;
-			m->len = insn.opcode == 0x8a ? 1 : insn.op_size;
-			m->reg = insn.reg;
-			m->dst_size = m->len;
-			break;
-		case 0xc6:	/* mov r/m8, imm8 */
-		case 0xc7:	/* mov r/m, imm */
-			if ((insn.reg & 7) != 0)
-				return shv_emulation_failed(vcpu, &insn);
-			is_write = true;
-			m->len = insn.opcode == 0xc6 ? 1 : insn.op_size;
-			val = insn.imm;
-			if (m->len == 8)	/* imm32 sign-extended */
-				val = (u64)(s64)(s32)val;
-			break;
-		case 0xa0:	/* mov al, moffs */
-		case 0xa1:
-			is_write = false;
-			m->len = insn.opcode == 0xa0 ? 1 : insn.op_size;
-			m->reg = SHV_RAX;
-			m->dst_size = m->len;
-			break;
-		case 0xa2:	/* mov moffs, al */
-		case 0xa3:
-			is_write = true;
-			m->len = insn.opcode == 0xa2 ? 1 : insn.op_size;
-			val = shv_reg_read(vcpu, SHV_RAX, m->len, true);
-			break;
-		default:
-			return shv_emulation_failed(vcpu, &insn);
-		}
-	} else if (insn.map == SHV_MAP_0F && !(insn.prefixes & SHV_PFX_VEX) &&
-		   (insn.opcode == 0xb6 || insn.opcode == 0xb7 ||
-		    insn.opcode == 0xbe || insn.opcode == 0xbf)) {
-		/* movzx / movsx r, r/m8 or r/m16 */
-		is_write = false;
-		m->len = (insn.opcode & 1) ? 2 : 1;
-		m->reg = insn.reg;
-		m->dst_size = insn.op_size;
-		m->sign_extend = insn.opcode >= 0xbe;
-	} else {
-		return shv_emulation_failed(vcpu, &insn);
-	}
-
-	if (insn.has_modrm && insn.mod == 3)
-		return shv_emulation_failed(vcpu, &insn);
-	if (is_write != write && write)
-		return shv_emulation_failed(vcpu, &insn);
-
-	if (m->reg >= 0 && m->dst_size == 1 && !rex && m->reg >= 4 &&
-	    m->reg < 8) {
-		m->high_byte = true;
-		m->reg -= 4;
-	}
-
-	run->exit_reason = SHV_EXIT_MMIO;
-	run->mmio.phys_addr = gpa;
-	run->mmio.len = m->len;
-	run->mmio.is_write = is_write;
-	memset(run->mmio.data, 0, sizeof(run->mmio.data));
-	if (is_write) {
-		memcpy(run->mmio.data, &val, m->len);
-		shv_arch->skip_insn(vcpu, m->next_rip);
-	} else {
-		vcpu->pending = SHV_PENDING_MMIO_READ;
-	}
-	return 0;
+	memset(m, 0, sizeof(*m));
+	memcpy(m->insn, insn.bytes, insn.len);
+	m->insn_len = insn.len;
+	return shv_mmio_emulate(vcpu);
 }
 
-static int shv_complete_mmio_read(struct shv_vcpu *vcpu)
+/* the runner answered an MMIO exit */
+static int shv_complete_mmio(struct shv_vcpu *vcpu, enum shv_pending p)
 {
 	struct shv_mmio_state *m = &vcpu->mmio;
-	u64 val = 0;
+	int r;
 
-	memcpy(&val, vcpu->run->mmio.data, m->len);
-	if (m->sign_extend)
-		val = m->len == 1 ? (u64)(s64)(s8)val : (u64)(s64)(s16)val;
-	shv_reg_write(vcpu, m->reg, m->dst_size, m->high_byte, val);
-	shv_arch->skip_insn(vcpu, m->next_rip);
-	return 1;
+	if (p == SHV_PENDING_MMIO_READ) {
+		memcpy(&m->reads[m->nr_reads].data, vcpu->run->mmio.data,
+		       sizeof(m->reads[0].data));
+		m->nr_reads++;
+	} else if (!shv_mmio_next_write(vcpu)) {
+		return 0;
+	} else if (!m->rep_more) {
+		return 1;
+	}
+	down_read(&vcpu->vm->slots_lock);
+	r = shv_mmio_emulate(vcpu);
+	up_read(&vcpu->vm->slots_lock);
+	return r;
 }
 
 /* --- hypercalls (VMMCALL/VMCALL) --- */
@@ -446,7 +714,8 @@ int shv_complete_pending(struct shv_vcpu *vcpu)
 		r = shv_complete_pio_str(vcpu);
 		break;
 	case SHV_PENDING_MMIO_READ:
-		r = shv_complete_mmio_read(vcpu);
+	case SHV_PENDING_MMIO_WRITE:
+		r = shv_complete_mmio(vcpu, p);
 		break;
 	case SHV_PENDING_HYPERCALL:
 		vcpu->regs[SHV_RAX] = run->hypercall.ret;
@@ -459,263 +728,82 @@ int shv_complete_pending(struct shv_vcpu *vcpu)
 
 /* --- effective addresses --- */
 
-static const struct shv_segment *shv_sreg(const struct shv_sregs *s, int seg)
-{
-	switch (seg) {
-	case SHV_SEG_ES: return &s->es;
-	case SHV_SEG_CS: return &s->cs;
-	case SHV_SEG_SS: return &s->ss;
-	case SHV_SEG_FS: return &s->fs;
-	case SHV_SEG_GS: return &s->gs;
-	default: return &s->ds;
-	}
-}
-
 /* the linear address of the ModRM memory operand of insn */
 u64 shv_insn_linear(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 		    const struct shv_insn *insn)
 {
-	int mode = insn->mode, seg = SHV_SEG_DS;
-	u64 ea = 0, base;
+	const struct shv_segment *segs[SHV_EMU_NR_SEGS] = {
+		&sregs->es, &sregs->cs, &sregs->ss, &sregs->ds, &sregs->fs,
+		&sregs->gs,
+	};
+	struct shv_emu e = { .mode = insn->mode, .rip = vcpu->rip,
+			     .insn = *insn };
+	u64 off, base;
+	int seg;
 
-	if (insn->addr_size == 2) {
-		static const s8 b16[8] = { SHV_RBX, SHV_RBX, SHV_RBP, SHV_RBP,
-					   -1, -1, SHV_RBP, SHV_RBX };
-		static const s8 i16[8] = { SHV_RSI, SHV_RDI, SHV_RSI, SHV_RDI,
-					   SHV_RSI, SHV_RDI, -1, -1 };
-		int rm = insn->modrm & 7;
-
-		if (!(insn->mod == 0 && rm == 6)) {
-			if (b16[rm] >= 0)
-				ea += vcpu->regs[b16[rm]];
-			if (i16[rm] >= 0)
-				ea += vcpu->regs[i16[rm]];
-			if (b16[rm] == SHV_RBP)
-				seg = SHV_SEG_SS;
-		}
-		ea = (ea + insn->disp) & 0xffff;
-	} else if (insn->has_sib) {
-		int b = (insn->sib & 7) | ((insn->rex & 1) << 3);
-		int x = ((insn->sib >> 3) & 7) | ((insn->rex & 2) << 2);
-
-		if (!((insn->sib & 7) == 5 && insn->mod == 0)) {
-			ea += vcpu->regs[b];
-			if (b == SHV_RSP || b == SHV_RBP)
-				seg = SHV_SEG_SS;
-		}
-		if (x != 4)
-			ea += vcpu->regs[x] << (insn->sib >> 6);
-		ea += insn->disp;
-	} else if (insn->mod == 0 && (insn->modrm & 7) == 5) {
-		ea = insn->disp;
-		if (mode == 64)	/* RIP-relative */
-			ea += vcpu->rip + insn->len;
-	} else {
-		ea = vcpu->regs[insn->rm] + insn->disp;
-		if (insn->rm == SHV_RBP || insn->rm == SHV_RSP)
-			seg = SHV_SEG_SS;
-	}
-	if (insn->addr_size == 4)
-		ea = (u32)ea;
-	if (insn->seg >= 0)
-		seg = insn->seg;
-	base = shv_sreg(sregs, seg)->base;
-	if (mode == 64 && seg != SHV_SEG_FS && seg != SHV_SEG_GS)
-		base = 0;
-	return shv_linear(sregs, mode, base, ea);
+	memcpy(e.regs, vcpu->regs, sizeof(e.regs));
+	shv_emu_modrm_ea(&e, &seg, &off);
+	base = segs[seg]->base;
+	if (insn->mode == 64)
+		return (seg >= SHV_EMU_FS ? base : 0) + off;
+	return (u32)(base + off);
 }
 
 /* --- writes to write-protected guest page tables --- */
 
-#define SHV_FLAGS_ARITH	(X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | \
-			 X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_OF)
-
-static u64 shv_size_mask(unsigned int sz)
-{
-	return sz == 8 ? ~0ull : (1ull << (sz * 8)) - 1;
-}
-
-static u64 shv_flags_result(u64 res, unsigned int sz)
-{
-	u64 f = 0;
-
-	res &= shv_size_mask(sz);
-	if (!res)
-		f |= X86_EFLAGS_ZF;
-	if (res >> (sz * 8 - 1))
-		f |= X86_EFLAGS_SF;
-	if (!(hweight8(res & 0xff) & 1))
-		f |= X86_EFLAGS_PF;
-	return f;
-}
-
-static void shv_set_arith_flags(struct shv_vcpu *vcpu, u64 f)
-{
-	vcpu->rflags = (vcpu->rflags & ~SHV_FLAGS_ARITH) | f;
-}
+/* REP iterations emulated at most, e.g. a whole table cleared by STOSB */
+#define SHV_PT_REP_MAX		(PAGE_SIZE + 1)
 
 /*
  * Emulate the instruction at RIP, a write to the guest-physical gpa that
- * is a write-protected guest page table.  Handles the forms guests use to
- * edit page tables: MOV, XCHG, CMPXCHG, CMPXCHG8B, AND/OR/XOR and
- * BTS/BTR.  Reports the bytes written through off/len.  Returns 0, 1 when
- * a fault was queued, -EOPNOTSUPP for anything else.
+ * is a write-protected guest page table.  Any instruction the core knows
+ * is emulated; REP string iterations go on while they write that page.
+ * Reports the bytes of the page written through off/len.  Returns 0, 1
+ * when a fault was queued, -EOPNOTSUPP when it is not emulated (MMIO,
+ * writes across the page boundary, unknown instructions).
  */
 int shv_emulate_write(struct shv_vcpu *vcpu, u64 gpa, unsigned int *off,
 		      unsigned int *len)
 {
+	struct emu_ctx ctx, *c = &ctx;
+	unsigned int iter, lo = PAGE_SIZE, hi = 0;
 	struct shv_sregs sregs;
 	struct shv_insn insn;
-	u64 old = 0, new, src = 0, f;
-	unsigned int sz, op;
-	bool rex;
-	int r, reg;
+	int r;
 
 	shv_arch->get_sregs(vcpu, &sregs);
 	r = shv_fetch_insn(vcpu, &sregs, &insn);
 	if (r)
 		return r == 1 ? 1 : -EOPNOTSUPP;
-	if (!insn.has_modrm && !(insn.map == SHV_MAP_1 &&
-				 (insn.opcode == 0xa2 || insn.opcode == 0xa3)))
-		return -EOPNOTSUPP;
-	if (insn.has_modrm && insn.mod == 3)
-		return -EOPNOTSUPP;
-	rex = insn.rex != 0;
-	reg = insn.reg;
-	sz = insn.op_size;
-	op = insn.map == SHV_MAP_1 ? insn.opcode : 0x100 | insn.opcode;
 
-	/* byte forms */
-	switch (op) {
-	case 0x88: case 0x86: case 0xc6: case 0xa2: case 0x20: case 0x08:
-	case 0x30: case 0x80: case 0x1b0:
-		sz = 1;
-		break;
-	case 0x1c7:
-		sz = 8;
-		break;
-	}
-	if ((gpa & (PAGE_SIZE - 1)) + sz > PAGE_SIZE)
-		return -EOPNOTSUPP;
-	if (shv_read_guest_phys(vcpu->vm, gpa, &old, sz))
-		return -EOPNOTSUPP;
-
-	switch (op) {
-	case 0x88: case 0x89:			/* mov r/m, r */
-		new = shv_reg_read(vcpu, reg, sz, rex);
-		break;
-	case 0xa2: case 0xa3:			/* mov moffs, a */
-		new = shv_reg_read(vcpu, SHV_RAX, sz, true);
-		break;
-	case 0xc6: case 0xc7:			/* mov r/m, imm */
-		if (insn.reg & 7)
-			return -EOPNOTSUPP;
-		new = sz == 8 ? (u64)(s64)(s32)insn.imm : insn.imm;
-		break;
-	case 0x86: case 0x87:			/* xchg */
-		new = shv_reg_read(vcpu, reg, sz, rex);
-		shv_reg_write(vcpu, (sz == 1 && !rex && reg >= 4 && reg < 8) ?
-			      reg - 4 : reg, sz,
-			      sz == 1 && !rex && reg >= 4 && reg < 8, old);
-		break;
-	case 0x20: case 0x21: case 0x08: case 0x09: case 0x30: case 0x31:
-		src = shv_reg_read(vcpu, reg, sz, rex);
-		goto logic;
-	case 0x80: case 0x81: case 0x83:
-		src = insn.imm;
-		if (op == 0x83 || (op == 0x81 && sz == 8))
-			src = (u64)(s64)(insn.imm_size == 1 ? (s8)src : (s32)src);
-		switch (insn.reg & 7) {
-		case 1:
-			op = 0x09;
-			break;
-		case 4:
-			op = 0x21;
-			break;
-		case 6:
-			op = 0x31;
-			break;
-		default:
-			return -EOPNOTSUPP;
+	for (iter = 0; iter < SHV_PT_REP_MAX; iter++) {
+		emu_init(c, vcpu);
+		c->pt = true;
+		c->iter = iter;
+		c->pt_gfn = gpa >> PAGE_SHIFT;
+		c->pt_lo = PAGE_SIZE;
+		c->e.insn = insn;
+		r = shv_emu_exec(&c->e);
+		if (r == SHV_EMU_EXCEPTION && !iter) {
+			emu_raise(vcpu, &c->e.exc);
+			return 1;
 		}
-logic:
-		if (op == 0x20 || op == 0x21)
-			new = old & src;
-		else if (op == 0x08 || op == 0x09)
-			new = old | src;
-		else
-			new = old ^ src;
-		shv_set_arith_flags(vcpu, shv_flags_result(new, sz));
-		break;
-	case 0x1ab: case 0x1b3: case 0x1ba: {	/* bts / btr */
-		u64 bit;
-		bool set;
-
-		if (op == 0x1ba) {
-			if ((insn.reg & 7) != 5 && (insn.reg & 7) != 6)
+		if (r != SHV_EMU_OK) {
+			if (!iter)
 				return -EOPNOTSUPP;
-			set = (insn.reg & 7) == 5;
-			bit = insn.imm & (sz * 8 - 1);
-		} else {
-			set = op == 0x1ab;
-			bit = shv_reg_read(vcpu, reg, sz, rex);
-			if (bit >= sz * 8)
-				return -EOPNOTSUPP;
+			break;	/* the guest goes on with the rest itself */
 		}
-		f = vcpu->rflags & ~X86_EFLAGS_CF;
-		if (old & BIT_ULL(bit))
-			f |= X86_EFLAGS_CF;
-		vcpu->rflags = f;
-		new = set ? old | BIT_ULL(bit) : old & ~BIT_ULL(bit);
-		break;
+		emu_commit(c);
+		lo = min(lo, c->pt_lo);
+		hi = max(hi, c->pt_hi);
+		if (!c->e.rep_more)
+			break;
 	}
-	case 0x1b0: case 0x1b1: {		/* cmpxchg */
-		u64 acc = shv_reg_read(vcpu, SHV_RAX, sz, true);
-		u64 res = (acc - old) & shv_size_mask(sz);
-
-		f = shv_flags_result(res, sz);
-		if (acc < (old & shv_size_mask(sz)))
-			f |= X86_EFLAGS_CF;
-		if (((acc ^ old) & (acc ^ res)) >> (sz * 8 - 1) & 1)
-			f |= X86_EFLAGS_OF;
-		if ((acc ^ old ^ res) & 0x10)
-			f |= X86_EFLAGS_AF;
-		shv_set_arith_flags(vcpu, f);
-		if (res == 0) {
-			new = shv_reg_read(vcpu, reg, sz, rex);
-		} else {
-			new = old;
-			shv_reg_write(vcpu, SHV_RAX, sz, false, old);
-		}
-		break;
+	if (hi <= lo) {		/* it wrote nothing there after all */
+		lo = offset_in_page(gpa);
+		hi = lo + 1;
 	}
-	case 0x1c7: {				/* cmpxchg8b */
-		u64 cmp = (u32)vcpu->regs[SHV_RAX] |
-			  (vcpu->regs[SHV_RDX] << 32);
-
-		if ((insn.reg & 7) != 1 || (insn.rex & 8))
-			return -EOPNOTSUPP;
-		f = vcpu->rflags & ~X86_EFLAGS_ZF;
-		if (old == cmp) {
-			f |= X86_EFLAGS_ZF;
-			new = (u32)vcpu->regs[SHV_RBX] |
-			      (vcpu->regs[SHV_RCX] << 32);
-		} else {
-			new = old;
-			shv_reg_write(vcpu, SHV_RAX, 4, false, (u32)old);
-			shv_reg_write(vcpu, SHV_RDX, 4, false, old >> 32);
-		}
-		vcpu->rflags = f;
-		break;
-	}
-	default:
-		return -EOPNOTSUPP;
-	}
-
-	if (shv_write_guest_phys(vcpu->vm, gpa, &new, sz))
-		return -EOPNOTSUPP;
-	*off = gpa & (PAGE_SIZE - 1);
-	*len = sz;
-	shv_arch->skip_insn(vcpu, vcpu->rip + insn.len);
+	*off = lo;
+	*len = hi - lo;
 	return 0;
 }

@@ -88,6 +88,8 @@ static long shv_check_extension(unsigned long cap)
 		return shv_arch->vendor;
 	case SHV_CAP_DEFAULT_MMU:
 		return shv_default_mmu();
+	case SHV_CAP_IRQCHIP:
+		return 1;
 	default:
 		return 0;
 	}

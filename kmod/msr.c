@@ -12,14 +12,19 @@
 
 #include "shv.h"
 #include "arch.h"
+#include "irq.h"
 
 #define SHV_APIC_BASE_BSP	BIT_ULL(8)
 #define SHV_APIC_BASE_ENABLE	BIT_ULL(11)
+#define SHV_APIC_BASE_EXTD	BIT_ULL(10)
 
 int shv_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data, bool host)
 {
 	int r = shv_arch->get_msr(vcpu, index, data);
 
+	if (r != -ENOENT)
+		return r;
+	r = shv_lapic_get_msr(vcpu, index, data);
 	if (r != -ENOENT)
 		return r;
 
@@ -38,10 +43,19 @@ int shv_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data, bool host)
 
 	if (r != -ENOENT)
 		return r;
+	r = shv_lapic_set_msr(vcpu, index, data);
+	if (r != -ENOENT)
+		return r;
 
 	switch (index) {
+	case SHV_MSR_SEOI:
+		if (!vcpu->lapic || data > 0xff)
+			return -EINVAL;
+		shv_lapic_eoi_vector(vcpu, data);
+		return 0;
 	case MSR_IA32_APICBASE: {
 		u64 rsvd = ~(SHV_APIC_BASE_BSP | SHV_APIC_BASE_ENABLE |
+			     SHV_APIC_BASE_EXTD |
 			     GENMASK_ULL(boot_cpu_data.x86_phys_bits - 1, 12));
 
 		if (data & rsvd)
@@ -50,6 +64,11 @@ int shv_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data, bool host)
 		if (!host)
 			data = (data & ~SHV_APIC_BASE_BSP) |
 			       (vcpu->apic_base & SHV_APIC_BASE_BSP);
+		/* x2APIC mode exists only with the in-kernel APIC */
+		if ((data & SHV_APIC_BASE_EXTD) && !vcpu->lapic)
+			return -EINVAL;
+		if (vcpu->lapic)
+			return shv_lapic_set_base(vcpu, data);
 		vcpu->apic_base = data;
 		return 0;
 	}

@@ -13,6 +13,7 @@
 #include <linux/rwsem.h>
 #include <linux/refcount.h>
 #include <linux/mm_types.h>
+#include <linux/wait.h>
 #include <uapi/linux/shv.h>
 
 #define SHV_NR_GPRS		16
@@ -39,6 +40,7 @@ enum shv_seg {
 /* x86 exception vectors */
 #define SHV_DE_VECTOR	0
 #define SHV_DB_VECTOR	1
+#define SHV_NMI_VECTOR	2
 #define SHV_BP_VECTOR	3
 #define SHV_OF_VECTOR	4
 #define SHV_UD_VECTOR	6
@@ -67,6 +69,8 @@ struct shv_memslot {
 
 struct shv_vcpu;
 struct shv_mmu_ops;
+struct shv_irqchip;
+struct shv_lapic;
 
 struct shv_vm {
 	refcount_t users;		/* the VM fd and every vCPU fd */
@@ -79,6 +83,7 @@ struct shv_vm {
 	const struct shv_mmu_ops *mmu_ops;
 	void *mmu;			/* MMU-private state */
 	void *arch;			/* vendor-private state */
+	struct shv_irqchip *irqchip;	/* in-kernel PIC/IOAPIC/PIT or NULL */
 };
 
 /* vcpu->requests bits, serviced before each guest entry */
@@ -96,7 +101,8 @@ enum shv_pending {
 	SHV_PENDING_NONE,
 	SHV_PENDING_PIO_IN,		/* copy run->io.data to RAX */
 	SHV_PENDING_PIO_STR,		/* finish one INS/OUTS element */
-	SHV_PENDING_MMIO_READ,		/* copy run->mmio.data to a register */
+	SHV_PENDING_MMIO_READ,		/* run->mmio.data answers a read */
+	SHV_PENDING_MMIO_WRITE,		/* more writes or REP iterations */
 	SHV_PENDING_HYPERCALL,		/* copy run->hypercall.ret to RAX */
 };
 
@@ -110,13 +116,26 @@ struct shv_pio_state {
 	u64 next_rip;
 };
 
+/* an MMIO access of the instruction being emulated (see emulate.c) */
+struct shv_mmio_access {
+	u64 gpa;
+	u64 data;
+	u8 len;
+};
+
+#define SHV_MMIO_MAX_READS	4
+#define SHV_MMIO_MAX_WRITES	2
+
+/* an instruction emulated across MMIO exits */
 struct shv_mmio_state {
-	int reg;			/* destination GPR, -1 for none */
-	u8 len;				/* access size */
-	u8 dst_size;			/* destination width in bytes */
-	bool sign_extend;
-	bool high_byte;			/* AH/CH/DH/BH destination */
-	u64 next_rip;
+	u8 insn[15];			/* its bytes, fetched once */
+	u8 insn_len;
+	u8 nr_reads;			/* reads the runner has answered */
+	u8 nr_writes;			/* writes for the runner */
+	u8 next_write;			/* the next of them to hand over */
+	bool rep_more;			/* REP iterations follow the writes */
+	struct shv_mmio_access reads[SHV_MMIO_MAX_READS];
+	struct shv_mmio_access writes[SHV_MMIO_MAX_WRITES];
 };
 
 struct shv_vcpu {
@@ -155,7 +174,24 @@ struct shv_vcpu {
 
 	void *arch;			/* vendor-private state */
 	void *mmu;			/* MMU-private state */
+
+	/* interrupts (irq.h); all idle without an in-kernel irqchip */
+	struct shv_lapic *lapic;
+	wait_queue_head_t wq;		/* a halted vCPU sleeps here */
+	int mp_state;			/* SHV_MP_* */
+	unsigned long events;		/* SHV_EVENT_* */
+	u8 sipi_vector;
+	bool nmi_pending;
+	bool nmi_masked;		/* an NMI handler runs until IRET */
+	u64 nmi_iret_rip;
 };
+
+#define SHV_MP_RUNNABLE		0
+#define SHV_MP_HALTED		1	/* HLT, waiting for an interrupt */
+#define SHV_MP_WAIT_SIPI	2	/* INIT received, waiting for SIPI */
+
+#define SHV_EVENT_INIT		0
+#define SHV_EVENT_SIPI		1
 
 /* main.c */
 extern const struct shv_arch_ops *shv_arch;

@@ -21,6 +21,7 @@
 #include "mmu.h"
 #include "emulate.h"
 #include "svm.h"
+#include "irq.h"
 
 #define SVM_FEAT_NPT	BIT(0)
 #define SVM_FEAT_NRIPS	BIT(3)
@@ -623,6 +624,67 @@ static void svm_requeue_event(struct shv_vcpu *vcpu)
 	c->event_inj_err = c->exit_int_info_err;
 }
 
+/* --- interrupt injection --- */
+
+static void svm_set_vintr(struct vmcb_control_area *c, int prio, bool ign_tpr)
+{
+	c->int_ctl &= ~(V_IRQ_MASK | V_INTR_PRIO_MASK | V_IGN_TPR_MASK);
+	if (prio < 0) {
+		c->intercepts[INTERCEPT_WORD3] &= ~BIT(INTERCEPT_VINTR - 96);
+		return;
+	}
+	c->int_ctl |= V_IRQ_MASK | (prio << V_INTR_PRIO_SHIFT) |
+		      (ign_tpr ? V_IGN_TPR_MASK : 0);
+	c->int_vector = 0;
+	set_intercept(c, INTERCEPT_VINTR);
+}
+
+/*
+ * Right before VMRUN (IRQs off): inject an NMI or the highest deliverable
+ * interrupt if the guest can take it now, else ask the hardware for an
+ * exit as soon as it can (a virtual interrupt with the VINTR intercept;
+ * with the APIC's priority and V_IGN_TPR clear when only the TPR holds it
+ * back, so lowering CR8 opens the window without an exit of its own).
+ */
+static void svm_inject_events(struct shv_vcpu *vcpu)
+{
+	struct vmcb_control_area *c = &to_vmcb(vcpu)->control;
+	bool shadow = c->int_state & SVM_INTERRUPT_SHADOW_MASK;
+	bool busy = c->event_inj & SVM_EVTINJ_VALID;
+	int v;
+
+	c->int_ctl = (c->int_ctl & ~V_TPR_MASK) |
+		     (shv_lapic_get_cr8(vcpu) & V_TPR_MASK);
+
+	if (vcpu->nmi_masked && vcpu->rip != vcpu->nmi_iret_rip &&
+	    !(c->intercepts[INTERCEPT_WORD3] & BIT(INTERCEPT_IRET - 96)))
+		vcpu->nmi_masked = false;
+	if (READ_ONCE(vcpu->nmi_pending) && !vcpu->nmi_masked && !busy &&
+	    !shadow) {
+		WRITE_ONCE(vcpu->nmi_pending, false);
+		vcpu->nmi_masked = true;
+		c->event_inj = SHV_NMI_VECTOR | SVM_EVTINJ_TYPE_NMI |
+			       SVM_EVTINJ_VALID;
+		set_intercept(c, INTERCEPT_IRET);
+		busy = true;
+	}
+
+	v = shv_lapic_pending(vcpu);
+	if (v >= 0) {
+		if (!busy && !shadow && (vcpu->rflags & SHV_RFLAGS_IF)) {
+			v = shv_lapic_ack(vcpu, v);
+			c->event_inj = v | SVM_EVTINJ_TYPE_INTR |
+				       SVM_EVTINJ_VALID;
+			svm_set_vintr(c, -1, false);
+		} else {
+			svm_set_vintr(c, 0xf, true);
+		}
+		return;
+	}
+	v = shv_lapic_tpr_blocked(vcpu);
+	svm_set_vintr(c, v >= 0 ? v >> 4 : -1, false);
+}
+
 /* --- guest entry --- */
 
 static void svm_run(struct shv_vcpu *vcpu)
@@ -648,6 +710,8 @@ static void svm_run(struct shv_vcpu *vcpu)
 	vmcb->save.rsp = vcpu->regs[SHV_RSP];
 	vmcb->save.rip = vcpu->rip;
 	vmcb->save.rflags = vcpu->rflags;
+	if (vcpu->lapic)
+		svm_inject_events(vcpu);
 
 	shv_svm_vmrun(svm->vmcb_pa, page_to_phys(c->host_vmcb), vcpu->regs);
 
@@ -657,6 +721,8 @@ static void svm_run(struct shv_vcpu *vcpu)
 	vcpu->rflags = vmcb->save.rflags;
 	vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
 	vmcb->control.event_inj = 0;
+	if (vcpu->lapic)
+		shv_lapic_set_cr8(vcpu, vmcb->control.int_ctl & V_TPR_MASK);
 }
 
 /* --- exits --- */
@@ -689,6 +755,19 @@ static int svm_handle_ioio(struct shv_vcpu *vcpu)
 
 	/* SZ8/SZ16/SZ32 are one-hot; exit_info_2 is the next RIP */
 	size = size & 4 ? 4 : size & 2 ? 2 : 1;
+	if (vcpu->vm->irqchip && !(info & SVM_IOIO_STR_MASK)) {
+		bool in = info & SVM_IOIO_TYPE_MASK;
+		u32 val = vcpu->regs[SHV_RAX];
+
+		if (shv_irq_pio(vcpu, info >> 16, size, in, &val)) {
+			if (in)
+				vcpu->regs[SHV_RAX] =
+					(vcpu->regs[SHV_RAX] & ~0xffull) |
+					(val & 0xff);
+			svm_skip_insn(vcpu, c->exit_info_2);
+			return 1;
+		}
+	}
 	return shv_pio_exit(vcpu, info >> 16, size,
 			    info & SVM_IOIO_TYPE_MASK, info & SVM_IOIO_STR_MASK,
 			    info & SVM_IOIO_REP_MASK, c->exit_info_2);
@@ -803,8 +882,22 @@ static int svm_dispatch_exit(struct shv_vcpu *vcpu)
 		return 1;
 	case SVM_EXIT_HLT:
 		svm_skip_insn(vcpu, svm_next_rip(vcpu, 1));
+		if (vcpu->lapic) {
+			/* the in-kernel APIC wakes it: sleep in the kernel */
+			WRITE_ONCE(vcpu->mp_state, SHV_MP_HALTED);
+			return 1;
+		}
 		vcpu->run->exit_reason = SHV_EXIT_HLT;
 		return 0;
+	case SVM_EXIT_VINTR:
+		svm_set_vintr(&vmcb->control, -1, false);
+		return 1;
+	case SVM_EXIT_IRET:
+		/* the NMI handler is returning: unmask once IRET is done */
+		vmcb->control.intercepts[INTERCEPT_WORD3] &=
+			~BIT(INTERCEPT_IRET - 96);
+		vcpu->nmi_iret_rip = vcpu->rip;
+		return 1;
 	case SVM_EXIT_IOIO:
 		return svm_handle_ioio(vcpu);
 	case SVM_EXIT_MSR:

@@ -10,6 +10,8 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <linux/smp.h>
 #include <asm/fpu/api.h>
 #include <asm/processor.h>
 #include <asm/processor-flags.h>
@@ -19,6 +21,7 @@
 #include "arch.h"
 #include "mmu.h"
 #include "emulate.h"
+#include "irq.h"
 
 #define SHV_CR0_VALID	(X86_CR0_PE | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS | \
 			 X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_AM | \
@@ -207,6 +210,83 @@ static bool shv_enter_guest(struct shv_vcpu *vcpu)
 	return true;
 }
 
+/*
+ * INIT and SIPI, as the local APIC posted them.  INIT puts the vCPU into
+ * the INIT state: the BSP runs again from the reset vector, an AP waits
+ * for a SIPI, which starts it in real mode at vector << 12.
+ */
+static void shv_vcpu_events(struct shv_vcpu *vcpu)
+{
+	struct shv_sregs s;
+
+	if (test_and_clear_bit(SHV_EVENT_INIT, &vcpu->events)) {
+		u64 apic_base = vcpu->apic_base;
+
+		shv_arch->vcpu_reset(vcpu);
+		shv_vcpu_reset_regs(vcpu);
+		vcpu->apic_base = apic_base;
+		shv_lapic_reset(vcpu, true);
+		vcpu->nmi_pending = false;
+		vcpu->nmi_masked = false;
+		if (vcpu->vm->mmu_ops->shadow) {
+			vcpu->vm->mmu_ops->reset(vcpu);
+			set_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests);
+		}
+		WRITE_ONCE(vcpu->mp_state, vcpu->id ? SHV_MP_WAIT_SIPI :
+						      SHV_MP_RUNNABLE);
+		clear_bit(SHV_EVENT_SIPI, &vcpu->events);
+	}
+	if (test_and_clear_bit(SHV_EVENT_SIPI, &vcpu->events) &&
+	    vcpu->mp_state == SHV_MP_WAIT_SIPI) {
+		shv_arch->get_sregs(vcpu, &s);
+		s.cs.selector = vcpu->sipi_vector << 8;
+		s.cs.base = (u64)vcpu->sipi_vector << 12;
+		shv_arch->set_sregs(vcpu, &s);
+		vcpu->rip = 0;
+		WRITE_ONCE(vcpu->mp_state, SHV_MP_RUNNABLE);
+	}
+}
+
+/* something for a halted or waiting vCPU to do */
+static bool shv_vcpu_wakeup(struct shv_vcpu *vcpu)
+{
+	if (signal_pending(current) || READ_ONCE(vcpu->events))
+		return true;
+	if (READ_ONCE(vcpu->mp_state) == SHV_MP_WAIT_SIPI)
+		return false;
+	if (READ_ONCE(vcpu->nmi_pending))
+		return true;
+	return (vcpu->rflags & SHV_RFLAGS_IF) && shv_lapic_pending(vcpu) >= 0;
+}
+
+/* sleep until an interrupt, NMI, INIT/SIPI or signal */
+static void shv_vcpu_block(struct shv_vcpu *vcpu)
+{
+	wait_event_interruptible(vcpu->wq, shv_vcpu_wakeup(vcpu));
+	if (READ_ONCE(vcpu->mp_state) == SHV_MP_HALTED &&
+	    !signal_pending(current))
+		WRITE_ONCE(vcpu->mp_state, SHV_MP_RUNNABLE);
+}
+
+/*
+ * New work for a vCPU, from any context: wake it if it sleeps, or make it
+ * leave the guest if it is in there.  Pairs with the barrier in
+ * shv_enter_guest(): either the vCPU sees the new state before entry, or
+ * it is in the guest and the IPI makes it exit.
+ */
+void shv_vcpu_kick(struct shv_vcpu *vcpu)
+{
+	int cpu;
+
+	/* order the caller's state change before reading vcpu->mode */
+	smp_mb();
+	wake_up_interruptible(&vcpu->wq);
+	cpu = READ_ONCE(vcpu->cpu);
+	if (READ_ONCE(vcpu->mode) == SHV_IN_GUEST && cpu >= 0 &&
+	    cpu != raw_smp_processor_id())
+		smp_send_reschedule(cpu);
+}
+
 static int shv_vcpu_run(struct shv_vcpu *vcpu)
 {
 	struct shv_run *run = vcpu->run;
@@ -228,6 +308,14 @@ static int shv_vcpu_run(struct shv_vcpu *vcpu)
 			return -EINTR;
 		}
 		cond_resched();
+
+		if (vcpu->lapic) {
+			shv_vcpu_events(vcpu);
+			if (READ_ONCE(vcpu->mp_state) != SHV_MP_RUNNABLE) {
+				shv_vcpu_block(vcpu);
+				continue;
+			}
+		}
 
 		down_read(&vcpu->vm->slots_lock);
 		if (test_and_clear_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests)) {
@@ -389,6 +477,7 @@ void shv_vcpu_free(struct shv_vcpu *vcpu)
 
 	if (vcpu->vm->mmu_ops->vcpu_destroy)
 		vcpu->vm->mmu_ops->vcpu_destroy(vcpu);
+	shv_lapic_free(vcpu);
 	shv_arch->vcpu_free(vcpu);
 	for (i = 0; i < SHV_RUN_PAGES; i++)
 		if (vcpu->run_pages[i])
@@ -414,6 +503,7 @@ int shv_vcpu_create(struct shv_vm *vm, unsigned long id)
 	vcpu->id = id;
 	vcpu->cpu = -1;
 	mutex_init(&vcpu->mutex);
+	init_waitqueue_head(&vcpu->wq);
 	for (i = 0; i < SHV_RUN_PAGES; i++) {
 		vcpu->run_pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 		if (!vcpu->run_pages[i]) {
@@ -440,6 +530,13 @@ int shv_vcpu_create(struct shv_vm *vm, unsigned long id)
 		r = -EEXIST;
 		goto err_unlock;
 	}
+	if (vm->irqchip) {
+		r = shv_lapic_create(vcpu);
+		if (r)
+			goto err_unlock;
+		/* application processors wait for INIT-SIPI-SIPI */
+		vcpu->mp_state = id ? SHV_MP_WAIT_SIPI : SHV_MP_RUNNABLE;
+	}
 	refcount_inc(&vm->users);
 	fd = anon_inode_getfd("shv-vcpu", &shv_vcpu_fops, vcpu,
 			      O_RDWR | O_CLOEXEC);
@@ -455,6 +552,7 @@ int shv_vcpu_create(struct shv_vm *vm, unsigned long id)
 
 err_unlock:
 	mutex_unlock(&vm->lock);
+	shv_lapic_free(vcpu);
 	shv_arch->vcpu_free(vcpu);
 	vcpu->arch = NULL;
 err_free:

@@ -17,6 +17,7 @@
 #include "shv.h"
 #include "arch.h"
 #include "mmu.h"
+#include "irq.h"
 
 static void shv_vm_destroy(struct shv_vm *vm)
 {
@@ -25,6 +26,7 @@ static void shv_vm_destroy(struct shv_vm *vm)
 	for (i = 0; i < SHV_MAX_VCPUS; i++)
 		if (vm->vcpus[i])
 			shv_vcpu_free(vm->vcpus[i]);
+	shv_irqchip_destroy(vm);
 	vm->mmu_ops->vm_destroy(vm);
 	shv_arch->vm_destroy(vm);
 	mmdrop(vm->mm);
@@ -217,6 +219,29 @@ static long shv_vm_ioctl(struct file *filp, unsigned int ioctl,
 	switch (ioctl) {
 	case SHV_CREATE_VCPU:
 		return shv_vcpu_create(vm, arg);
+	case SHV_CREATE_IRQCHIP:
+		return arg ? -EINVAL : shv_irqchip_create(vm);
+	case SHV_IRQ_LINE: {
+		struct shv_irq_level l;
+
+		if (copy_from_user(&l, argp, sizeof(l)))
+			return -EFAULT;
+		if (l.level > 1)
+			return -EINVAL;
+		return shv_irq_set_line(vm, l.irq, l.level);
+	}
+	case SHV_SIGNAL_MSI: {
+		struct shv_msi m;
+		int r;
+
+		if (copy_from_user(&m, argp, sizeof(m)))
+			return -EFAULT;
+		if (m.flags || m.pad || memchr_inv(m.reserved, 0,
+						   sizeof(m.reserved)))
+			return -EINVAL;
+		r = shv_irq_msi(vm, m.address, m.data);
+		return r < 0 ? r : 0;
+	}
 	case SHV_GET_MMU_STATS: {
 		struct shv_mmu_stats st = {};
 

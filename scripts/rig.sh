@@ -8,7 +8,8 @@
 #
 #   scripts/rig.sh check   selftests + rmmod, KTAP summary  (make check)
 #   scripts/rig.sh run     the demo guest                    (make run)
-#   scripts/rig.sh bench   exit round trips, shv against KVM (make bench)
+#   scripts/rig.sh bench   exit round trips and MMU benchmarks, shv against
+#                          KVM (make bench, Documentation/bench.rst)
 #   scripts/rig.sh shell   a shell in the rig with everything loaded
 #
 # Environment knobs (all optional):
@@ -20,6 +21,8 @@
 #   SHV_GUESTS_DIR=DIR      guest images (default user/guests)
 #   SHV_SELFTESTS_DIR=DIR   the built selftests (default selftests/build)
 #   SHV_DEMO_CMD, SHV_DEMO_EXPECT, SHV_BENCH_SHV_CMD, SHV_BENCH_KVM_CMD
+#   SHV_BENCH_MMU_SHV_CMD, SHV_BENCH_MMU_KVM_CMD (bench_mmu; --mmu is added)
+#   SHV_BENCH_MMU_TIMEOUT=SECS  limit per bench_mmu run (default 90)
 #   SHV_TEST_MMUS="nested shadow"  run every selftest once per MMU
 #   SHV_RIG_APPEND          extra kernel command line
 #   SHV_QEMU_ARGS           extra QEMU arguments
@@ -61,6 +64,11 @@ DEMO_EXPECT_TEXT=${SHV_DEMO_EXPECT_TEXT-hello: bye}
 BENCH_GUEST="--flat /guests/bench.bin@0x100000 --mode long64"
 BENCH_SHV_CMD=${SHV_BENCH_SHV_CMD:-/shv-run --accel shv $BENCH_GUEST}
 BENCH_KVM_CMD=${SHV_BENCH_KVM_CMD:-/shv-run --accel kvm $BENCH_GUEST}
+# bench_mmu.bin assumes 128 MiB of RAM (GUEST_RAM_MIB in the source).
+BENCH_MMU_GUEST="--flat /guests/bench_mmu.bin@0x100000 --mode long64 -m 128"
+BENCH_MMU_SHV_CMD=${SHV_BENCH_MMU_SHV_CMD:-/shv-run --accel shv $BENCH_MMU_GUEST}
+BENCH_MMU_KVM_CMD=${SHV_BENCH_MMU_KVM_CMD:-/shv-run --accel kvm $BENCH_MMU_GUEST}
+BENCH_MMU_TIMEOUT=${SHV_BENCH_MMU_TIMEOUT:-90}
 
 # A kernel splat on a console or dmesg line ("[   12.345678] ...").
 SPLAT_RE='\[ *[0-9]+\.[0-9]+\].*([^[:alnum:]_](BUG|WARNING|Oops)([^[:alnum:]_]|$)|general protection|Call Trace|[Kk]ernel panic|UBSAN|KASAN|KFENCE|kmemleak|lockdep|circular locking|recursive locking|inconsistent lock state|suspicious RCU usage|soft lockup|hard LOCKUP|blocked for more than|rcu.*stall|double fault|invalid opcode:|cut here)'
@@ -148,10 +156,76 @@ section_lines() {	# name
 		'index($0, e) == 1 { p = 0 } p; $0 == b { p = 1 }' "$LOG"
 }
 
-# "bench: cpuid 1234 cycles/exit" lines of one section -> "cpuid 1234".
+# "bench: cpuid 1234 cycles/exit" lines of one section -> "cpuid 1234"
+# (any unit: cycles/exit, cycles/switch, cycles/page, cycles/fork).
 bench_numbers() {	# section
 	section_lines "$1" |
-		sed -nE 's/^bench: ([a-z0-9_]+) ([0-9.]+) cycles\/exit.*/\1 \2/p'
+		sed -nE 's/^bench: ([a-z0-9_]+) ([0-9.]+) cycles\/[a-z]+.*/\1 \2/p'
+}
+
+# The bench_mmu configurations: section, column title.
+MMU_CONFIGS="mmu-shv-shadow:shv-shadow mmu-shv-shadow1:shv-sh/1root
+	mmu-shv-nested:shv-nested mmu-kvm-shadow:kvm-shadow
+	mmu-kvm-nested:kvm-nested"
+MMU_METRICS="as_switch_2 as_switch_8 as_switch_64 fault_4k fork"
+
+# One table of the bench_mmu results: a row per metric, a column per
+# configuration, then shv/KVM ratios for shadow and for nested paging.
+report_mmu() {
+	local c sec titles=() rc i=0
+	for c in $MMU_CONFIGS; do
+		sec=${c%%:*}
+		bench_numbers "$sec" >"$SHV_CACHE/bench.$sec"
+		sed "s/^/$((++i)) /" "$SHV_CACHE/bench.$sec"
+		titles+=("${c#*:}")
+		rc=$(sed -n "s/^shv-rig: end $sec rc=//p" "$LOG" | tail -n 1)
+		if [[ $rc != 1 ]]; then
+			RIG_ERRORS+=("bench_mmu $sec: exit status ${rc:-none}, expected 1")
+			section_lines "$sec" | grep -E 'FAIL|error|Error' |
+				head -n 3 | sed 's/^/  /' >&2 || true
+		fi
+	done >"$SHV_CACHE/bench.mmu"
+	echo
+	awk -v titles="${titles[*]}" -v metrics="$MMU_METRICS" '
+	{ v[$1, $2] = $3 }
+	function cell(i, k) { return ((i, k) in v) ? v[i, k] : "-" }
+	function ratio(a, b, k) {
+		if (!((a, k) in v) || !((b, k) in v) || v[b, k] <= 0)
+			return "-"
+		return sprintf("%.2f", v[a, k] / v[b, k])
+	}
+	END {
+		nt = split(titles, t, " ")
+		printf "%-13s", "cycles/op"
+		for (i = 1; i <= nt; i++)
+			printf " %12s", t[i]
+		printf " %10s %10s\n", "shv/kvm sh", "shv/kvm np"
+		nm = split(metrics, m, " ")
+		for (j = 1; j <= nm; j++) {
+			k = m[j]
+			printf "%-13s", k
+			for (i = 1; i <= nt; i++)
+				printf " %12s", cell(i, k)
+			printf " %10s %10s\n", ratio(1, 4, k), ratio(3, 5, k)
+		}
+		r = ratio(1, 4, "as_switch_64")
+		if (r != "-")
+			printf "issue 3 goal, as_switch_64 shv-shadow <= 0.5 x kvm-shadow: %s (%s)\n",
+			       r + 0 <= 0.5 ? "met" : "NOT met", r
+	}' "$SHV_CACHE/bench.mmu"
+	echo "as_switch: cycles per MOV CR3 + touch; fault_4k: per demand-faulted"
+	echo "4 KiB page; fork: per fork + COW + exit.  shv-sh/1root is"
+	echo "shv-shadow with shadow_roots=1.  See Documentation/bench.rst."
+	local k
+	for c in $MMU_CONFIGS; do
+		sec=${c%%:*}
+		for k in $MMU_METRICS; do
+			grep -q "^$k " "$SHV_CACHE/bench.$sec" || {
+				RIG_ERRORS+=("bench_mmu $sec: no $k result")
+				break
+			}
+		done
+	done
 }
 
 report_bench() {
@@ -176,6 +250,7 @@ report_bench() {
 	     }' "$SHV_CACHE/bench.shv" "$SHV_CACHE/bench.kvm"
 	echo "cpuid exits are handled in shv.ko, pio exits by shv-run.  Under"
 	echo "QEMU/TCG SVM is emulated: compare the ratios, not the cycles."
+	[[ ${BOOTED:-} ]] && report_mmu
 	for why in "${RIG_ERRORS[@]}"; do
 		echo "${_c_red}FAIL${_c_off}: $why"; ok=0
 	done
@@ -316,6 +391,11 @@ pack() {
 		conf BENCH_SHV_CMD "$BENCH_SHV_CMD"
 		conf BENCH_KVM_CMD "$BENCH_KVM_CMD"
 		conf KVM_MODULES "$KVM_MODULES"
+		if [[ $MODE == bench ]]; then
+			conf BENCH_MMU_SHV_CMD "$BENCH_MMU_SHV_CMD"
+			conf BENCH_MMU_KVM_CMD "$BENCH_MMU_KVM_CMD"
+			conf BENCH_MMU_TIMEOUT "$BENCH_MMU_TIMEOUT"
+		fi
 		conf SHV_TEST_MMUS "${SHV_TEST_MMUS:-}"
 	} >"$IRD/etc/rig.conf"
 

@@ -39,6 +39,7 @@
 #define SHV_CAP_EXIT_RING	6	/* returns the exit ring's entry count */
 #define SHV_CAP_VENDOR		7	/* returns SHV_VENDOR_* */
 #define SHV_CAP_DEFAULT_MMU	8	/* returns SHV_VM_MMU_NESTED or _SHADOW */
+#define SHV_CAP_IRQCHIP		9	/* in-kernel LAPIC/IOAPIC/PIC/PIT */
 
 #define SHV_VENDOR_SVM		1
 #define SHV_VENDOR_VMX		2
@@ -71,6 +72,43 @@ struct shv_mmu_stats {
 };
 
 #define SHV_GET_MMU_STATS	_IOR(SHVIO, 0x50, struct shv_mmu_stats)
+
+/*
+ * In-kernel interrupt controllers: a local APIC per vCPU, and an IOAPIC
+ * (0xfec00000), a dual 8259 PIC and an 8254 PIT per VM, as on a PC.
+ * Create them before any vCPU.  Lines are GSIs 0..23 (ISA IRQ n is GSI
+ * n; GSI 0, the PIT, arrives at IOAPIC pin 2); level 1 asserts.
+ */
+#define SHV_CREATE_IRQCHIP	_IO(SHVIO, 0x60)
+
+struct shv_irq_level {
+	__u32 irq;
+	__u32 level;
+};
+
+#define SHV_IRQ_LINE		_IOW(SHVIO, 0x61, struct shv_irq_level)
+
+/* a message-signalled interrupt: address 0xfeeXXXXX, data as in PCI */
+struct shv_msi {
+	__u64 address;
+	__u32 data;
+	__u32 flags;
+	__u32 pad;
+	__u32 reserved[3];
+};
+
+#define SHV_SIGNAL_MSI		_IOW(SHVIO, 0x62, struct shv_msi)
+
+/*
+ * Guest interface extensions (CPUID 0x40000000 "ShvShvShvShv", leaf
+ * 0x40000001 EAX lists them).  Selective EOI: writing a vector to this
+ * MSR ends that in-service interrupt of the local APIC even when it is
+ * not the highest in service; PPR is recomputed and the next pending
+ * interrupt delivered.  Writing a vector not in service does nothing.
+ */
+#define SHV_CPUID_FEATURES	0x40000001
+#define SHV_FEAT_SEOI		(1u << 0)
+#define SHV_MSR_SEOI		0x40000200
 
 /* ioctls on a vCPU fd */
 #define SHV_RUN			_IO(SHVIO, 0x80)
