@@ -1015,6 +1015,8 @@ static int exec_0f(struct shv_emu *e)
 	int r;
 
 	switch (in->opcode) {
+	case 0x0b: case 0xb9: case 0xff:	/* UD2, UD1, UD0 */
+		return raise_ud(e);
 	case 0x40 ... 0x4f:	/* CMOVcc: the source is always read */
 		opnd_rm(e, &src, sz);
 		r = opnd_read(e, &src, &s);

@@ -21,6 +21,7 @@
 #include "mmu.h"
 #include "emucore.h"
 #include "emulate.h"
+#include "irq.h"
 
 /* code width of the current instruction: 16, 32 or 64 */
 int shv_cpu_mode(const struct shv_sregs *sregs, u64 rflags)
@@ -424,7 +425,7 @@ static bool emu_is_ram(struct emu_ctx *c, u64 gpa, bool write)
 static bool emu_kernel_mmio(struct shv_vcpu *vcpu, u64 gpa, unsigned int len,
 			    bool write, u64 *val)
 {
-	return false;
+	return shv_irq_mmio(vcpu, gpa, len, write, val);
 }
 
 /*

@@ -20,11 +20,17 @@
  * by the guest.  Counters (SHV_GET_MMU_STATS) are asserted under shadow
  * paging only; SHV_MMU_VERIFY must return 0 after every scenario.
  *
- * The rig's "hardware" is QEMU/TCG, whose page walker deviates from the
- * architecture in one documented way that shows under nested paging:
- * reserved-bit faults have P clear in the error code (QEMU >= 7.2,
- * target/i386/tcg/sysemu/excp_helper.c: do_fault_rsvd).  Only that is
- * tolerated, and only for nested paging on a TCG host.
+ * The rig's "hardware" is QEMU/TCG, whose page walker (QEMU >= 7.2,
+ * target/i386/tcg/sysemu/excp_helper.c, mmu_translate) deviates from the
+ * architecture in ways that show under nested paging: reserved-bit faults
+ * have P clear in the error code (do_fault_rsvd), bit 5 of PAE PDPTEs
+ * (reserved) is set as an A bit, and a faulting access through a 1 GiB
+ * page sets A in its PDPTE.  Only these are tolerated, only for nested
+ * paging on a TCG host.  Not tested because the rig's walker does not
+ * implement them: PS in a PDPTE without 1 GiB pages (reserved; shadow
+ * paging only), reserved bits in PAE PDPTEs (#GP at the CR3 load).
+ * Without PAE, EFER.NXE does not enable NX; the I/D bit of a fetch fault
+ * is then undefined (APM 8.4.2; SDM: 0) and is not compared.
  */
 #include <cpuid.h>
 #include <errno.h>
@@ -35,6 +41,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -133,6 +140,14 @@ struct tvm {
 };
 
 /* ---- host facts ---- */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void host_cpuid(uint32_t fn, uint32_t *a, uint32_t *b, uint32_t *c,
 		       uint32_t *d)
@@ -666,7 +681,7 @@ static uint64_t leaf_pa(const struct mctx *m, int level, uint64_t e,
 		return (e & 0xffc00000) | ((e & 0x1fe000) << 19) |
 		       (va & 0x3fffff);
 	}
-	return (e & bits(51, 12) & ~(size - 1)) | (va & (size - 1));
+	return (e & bits(m->maxphy - 1, 12) & ~(size - 1)) | (va & (size - 1));
 }
 
 /*
@@ -754,7 +769,7 @@ static void model_ad(const struct mctx *m, const uint64_t *e,
 /* ---- the permission matrix ---- */
 
 struct cfg {
-	char label[48];
+	char label[64];
 	uint64_t e[5];
 	bool wp, nxe;
 	bool shadow_only;	/* the rig's nested walker deviates */
@@ -771,13 +786,16 @@ static const struct {
 	{ ACC_FETCH, "kernel fetch" },
 	{ ACC_WRITE, "kernel write" },
 	{ ACC_READ, "kernel read" },
+	{ ACC_READ | ACC_USER, "user read after" },
 };
 #define NACC (sizeof(acc_order) / sizeof(acc_order[0]))
 
 struct matrix {
 	struct tvm *t;
 	struct mctx m;
-	bool tcg_nested;	/* tolerate QEMU's RSVD error code */
+	bool tcg_nested;	/* tolerate QEMU's deviations (see top) */
+	int tolerated;
+	char failed[2048];	/* labels of failing configurations */
 	int top;
 	uint64_t ea[5];		/* where the entries are */
 	uint64_t tva;
@@ -864,35 +882,16 @@ static void flags_str(char *buf, size_t n, uint64_t f)
 }
 
 /*
- * The levels above the leaf: all permissive (v = 0) or one of them
- * restricted: not present, read-only, supervisor or NX (PAE: also a
- * PDPTE that is not present; 32-bit: no NX).
+ * The levels above the leaf.  4-level: every combination of {all rights,
+ * read-only, supervisor, NX} over PML4E, PDPTE and PDE, then each of them
+ * not present; PAE: the PDE's variants and a PDPTE that is not present;
+ * 32-bit: the PDE's (no NX).
  */
-static void upper_variant(struct matrix *mx, struct cfg *c, int v,
-			  char *label, size_t n)
-{
-	static const char *const mods[] = { "np", "ro", "sup", "nx" };
-	int level, mod;
+static const char *const mods[] = { "ok", "ro", "sup", "nx" };
 
-	if (!v) {
-		snprintf(label, n, "upper ok");
-		return;
-	}
-	v--;
-	if (mx->m.pm == PM_PAE) {
-		if (!v) {
-			c->e[3] &= ~PTE_P;
-			snprintf(label, n, "PDPTE np");
-			return;
-		}
-		v--;
-	}
-	level = 2 + v / 4;		/* 4-level: 2, 3, 4; else 2 */
-	mod = v % 4;
+static void apply_mod(struct cfg *c, int level, int mod)
+{
 	switch (mod) {
-	case 0:
-		c->e[level] &= ~PTE_P;
-		break;
 	case 1:
 		c->e[level] &= ~PTE_RW;
 		break;
@@ -903,26 +902,57 @@ static void upper_variant(struct matrix *mx, struct cfg *c, int v,
 		c->e[level] |= PTE_NX;
 		break;
 	}
-	snprintf(label, n, "L%d %s", level, mods[mod]);
 }
 
 static int n_upper(const struct matrix *mx)
 {
 	switch (mx->m.pm) {
 	case PM_LM4:
-		return 1 + 3 * 4;
+		return 64 + 3;
 	case PM_PAE:
-		return 1 + 1 + 4;
+		return 4 + 2;
 	default:
-		return 1 + 3;	/* no NX */
+		return 3 + 1;
 	}
+}
+
+static void upper_variant(struct matrix *mx, struct cfg *c, int v,
+			  char *label, size_t n)
+{
+	int nmod = mx->m.pm == PM_32 ? 3 : 4;
+
+	if (mx->m.pm == PM_LM4 && v < 64) {
+		apply_mod(c, 4, v / 16);
+		apply_mod(c, 3, v / 4 % 4);
+		apply_mod(c, 2, v % 4);
+		snprintf(label, n, "L4 %s L3 %s L2 %s", mods[v / 16],
+			 mods[v / 4 % 4], mods[v % 4]);
+		return;
+	}
+	if (mx->m.pm == PM_LM4) {
+		c->e[4 - (v - 64)] &= ~PTE_P;
+		snprintf(label, n, "L%d np", 4 - (v - 64));
+		return;
+	}
+	if (v < nmod) {
+		apply_mod(c, 2, v);
+		snprintf(label, n, "L2 %s", mods[v]);
+		return;
+	}
+	if (v == nmod) {
+		c->e[2] &= ~PTE_P;
+		snprintf(label, n, "L2 np");
+		return;
+	}
+	c->e[3] &= ~PTE_P;		/* PAE */
+	snprintf(label, n, "PDPTE np");
 }
 
 static void matrix_build(struct matrix *mx)
 {
 	bool lm = mx->m.pm == PM_LM4, nxpm = mx->m.pm != PM_32;
 	int nleaf = nxpm ? 9 : 5, u, l, lv;
-	char ul[24], fl[16];
+	char ul[40], fl[16];
 	struct cfg *c;
 	uint64_t f;
 
@@ -1013,13 +1043,24 @@ static void matrix_build(struct matrix *mx)
 			c->e[3] = TGT_1G | PTE_PS | PTE_ALL;
 			c->shadow_only = true;
 		}
-		/* ignored in 4-level paging: 11:9, 58:52, 62:59 (no PKE) */
-		c = cfg_add(mx, "ign 52,58,62,11:9 in PTE", true, true);
-		c->e[1] |= (1ULL << 52) | (1ULL << 58) | (1ULL << 62) |
-			   (7ULL << 9);
-		c = cfg_add(mx, "ign 52,62,G in PML4E/PDE", true, true);
-		c->e[4] |= (1ULL << 52) | (1ULL << 62);
-		c->e[2] |= PTE_G | (1ULL << 52);
+		/*
+		 * Ignored in 4-level paging (SDM tables 4-15..4-20, APM
+		 * 5.4.1): 11:9, 58:52, 62:59 without CR4.PKE, G in a
+		 * non-leaf entry.
+		 */
+		static const struct {
+			int level, bit;
+		} ign[] = {
+			{ 1, 52 }, { 1, 58 }, { 1, 62 }, { 1, 9 }, { 1, 11 },
+			{ 2, 52 }, { 2, 8 }, { 3, 62 }, { 4, 52 }, { 4, 58 },
+		};
+
+		for (l = 0; l < (int)(sizeof(ign) / sizeof(ign[0])); l++) {
+			c = cfg_add(mx, "", true, true);
+			c->e[ign[l].level] |= 1ULL << ign[l].bit;
+			snprintf(c->label, sizeof(c->label), "ignored bit %d L%d",
+				 ign[l].bit, ign[l].level);
+		}
 	}
 	if (mx->m.pm == PM_32) {
 		/* EFER.NXE=1 has no effect without PAE; I/D undefined (AMD) */
@@ -1093,7 +1134,7 @@ static void matrix_emit(struct matrix *mx, struct prog *p, unsigned int from,
 }
 
 #define MX_ERR(mx, ...) do {						\
-	if ((mx)->errors++ < 40)					\
+	if ((mx)->errors++ < 24)					\
 		fprintf(stderr, "# " __VA_ARGS__);			\
 } while (0)
 
@@ -1106,6 +1147,7 @@ static void matrix_check(struct matrix *mx, unsigned int from, unsigned int to)
 
 	for (ci = from; ci < to; ci++) {
 		struct cfg *c = &mx->cfgs[ci];
+		int errors0 = mx->errors;
 		uint64_t mask = mx->m.pm == PM_32 ? 0xffffffffULL : ~0ULL;
 		uint64_t vmask = mx->m.pm == PM_LM4 ? ~0ULL : 0xffffffffULL;
 		uint64_t tgt = cfg_target(mx, c->e);
@@ -1130,8 +1172,10 @@ static void matrix_check(struct matrix *mx, unsigned int from, unsigned int to)
 				gerr &= ~PF_ID;
 			}
 			if (mx->tcg_nested && (eerr & PF_RSVD) &&
-			    gerr == (eerr & ~PF_P))
+			    gerr == (eerr & ~PF_P) && r[0].st == PF_STATUS) {
 				gerr = eerr;		/* QEMU: no P with RSVD */
+				mx->tolerated++;
+			}
 			if (m.fault && (r[0].st != PF_STATUS || gerr != eerr ||
 					r[0].cr2 != (va & mask)))
 				MX_ERR(mx, "%s [%s] %s: expected #PF err %#x cr2 %#llx, got status %#llx err %#llx cr2 %#llx\n",
@@ -1166,6 +1210,16 @@ static void matrix_check(struct matrix *mx, unsigned int from, unsigned int to)
 				}
 			}
 			model_ad(&mx->m, mx->e, &m, kind, exp, ign);
+			/* QEMU sets A in a faulting 1G page's PDPTE */
+			if (mx->tcg_nested && m.fault && m.stop == 3 &&
+			    mx->m.pm == PM_LM4 && is_large(&mx->m, 3, mx->e[3]))
+				ign[3] |= PTE_A;
+			/* QEMU sets bit 5 of PAE PDPTEs (reserved: SDM 4.4.1) */
+			if (mx->tcg_nested && mx->m.pm == PM_PAE) {
+				if ((r[1].val & PTE_A) && !(exp[3] & PTE_A))
+					mx->tolerated++;
+				ign[3] |= PTE_A;
+			}
 			for (level = mx->top; level >= 1; level--) {
 				got = r[1 + mx->top - level].val & mask;
 				if ((got & ~ign[level]) != (exp[level] & ~ign[level]))
@@ -1187,6 +1241,12 @@ static void matrix_check(struct matrix *mx, unsigned int from, unsigned int to)
 				mx->q1[ti] = got;
 			}
 		}
+		if (mx->errors != errors0 &&
+		    strlen(mx->failed) + strlen(c->label) + 4 < sizeof(mx->failed)) {
+			strcat(mx->failed, "[");
+			strcat(mx->failed, c->label);
+			strcat(mx->failed, "] ");
+		}
 	}
 }
 
@@ -1196,6 +1256,7 @@ static int run_matrix(unsigned long mmu, enum pm pm)
 	struct prog p;
 	unsigned int from, to, chunk = 40;
 	bool wp = true, nxe = false;
+	double t0 = now();
 	int i, bad;
 
 	memset(&mx, 0, sizeof(mx));
@@ -1252,9 +1313,14 @@ static int run_matrix(unsigned long mmu, enum pm pm)
 
 		print_stats("matrix", &s);
 	}
+	fprintf(stderr, "# %u configurations in %.1f s\n", mx.ncfg, now() - t0);
+	if (mx.tolerated)
+		fprintf(stderr, "# tolerated %d known QEMU/TCG deviations (RSVD without P, A in PAE PDPTEs, A in faulting 1G PDPTEs)\n",
+			mx.tolerated);
 	bad = mx.errors;
-	if (bad > 40)
-		fprintf(stderr, "# ... %d mismatches in all\n", bad);
+	if (bad)
+		fprintf(stderr, "# %d mismatches in all; failing configurations: %s\n",
+			bad, mx.failed);
 	free(mx.cfgs);
 	tvm_free(mx.t);
 	return bad;
@@ -1410,20 +1476,22 @@ static int expects_check(struct tvm *t, int cpu, struct expects *x)
 	return bad;
 }
 
-/* stats at every OP_SYNC, indexed by its value */
+/* stats at every OP_SYNC, indexed by its value; SHV_MMU_VERIFY there */
 struct syncs {
 	struct shv_mmu_stats s[64];
-	bool seen[64];
+	int unverified;
 };
 
 static void syncs_fn(struct tvm *t, int cpu, uint32_t val, void *arg)
 {
 	struct syncs *y = arg;
+	int bad = tvm_verify(t, cpu);
 
-	(void)cpu;
 	SHV_CHECK(val < 64, "sync %u", val);
 	y->s[val] = tvm_stats(t);
-	y->seen[val] = true;
+	if (bad)
+		fprintf(stderr, "# SHV_MMU_VERIFY at sync %u: %d\n", val, bad);
+	y->unverified += bad;
 }
 
 #define DELTA(y, a, b, f) ((long long)((y)->s[b].f - (y)->s[a].f))
@@ -1460,6 +1528,7 @@ static void address_spaces(struct __test_metadata *_metadata,
 	prog_free(&p);
 	EXPECT_EQ(0, expects_check(t, 0, &x));
 	EXPECT_EQ(0, tvm_verify(t, 0));
+	EXPECT_EQ(0, y.unverified);
 
 	if (shadow(t)) {
 		for (r = 1; r <= rounds; r++) {
@@ -1470,7 +1539,7 @@ static void address_spaces(struct __test_metadata *_metadata,
 		}
 		/* root_misses ~ n in the first round */
 		EXPECT_GE(DELTA(&y, 0, 1, root_misses), (long long)n);
-		if (roots >= 0 && n + 1 > (unsigned long)roots) {
+		if (roots >= 0 && n > (unsigned long)roots) {
 			TH_LOG("%u spaces do not fit %ld cached roots: no hit checks",
 			       n, roots);
 		} else {
@@ -1624,6 +1693,7 @@ TEST_F_TIMEOUT(mmu, pt_edits, 300)
 	EXPECT_EQ64(0x0123456789abcdefULL, recs(t, 0)[rec[5]].val);
 	EXPECT_EQ64(0x0123456789abcdefULL, get64(t->vm, T_PT + 0xff8));
 	EXPECT_EQ(0, tvm_verify(t, 0));
+	EXPECT_EQ(0, y.unverified);
 	if (shadow(t)) {
 		print_stats("before the remap", &y.s[1]);
 		print_stats("after the remap", &y.s[2]);
@@ -1633,6 +1703,108 @@ TEST_F_TIMEOUT(mmu, pt_edits, 300)
 		EXPECT_GE(DELTA(&y, 1, 2, stale_marks), 1);
 		EXPECT_EQ(0, DELTA(&y, 1, 2, purges_all));
 	}
+	tvm_free(t);
+}
+
+/*
+ * One page table reached through two PDEs with different rights: the
+ * rights of the path, not of the table, decide (a shadow MMU must keep
+ * one shadow per combination of rights above the table).
+ */
+TEST_F_TIMEOUT(mmu, shared_pt_two_paths, 120)
+{
+	const uint64_t va0 = TVA64, va1 = TVA64 + 0x200000;
+	struct expects x = { 0 };
+	struct tvm *t;
+	struct prog p;
+	uint64_t d0;
+	int pass;
+
+	MMU_GATE();
+	t = tvm_new(variant->flags, PM_LM4, 1);
+	d0 = data_page(t, 0);
+	put64(t->vm, T_PT + 8, d0 | PTE_ALL);
+	put64(t->vm, T_PD + 0, T_PT | PTE_ALL);
+	put64(t->vm, T_PD + 8, T_PT | PTE_P);		/* supervisor, RO */
+
+	prog_init(&p);
+	for (pass = 0; pass < 2; pass++) {
+		read_expect(&p, &x, va0, data_marker(0), "user path, kernel read");
+		expect_add(&x, op_access(&p, va0, ACC_READ | ACC_USER, 0),
+			   false, 0, data_marker(0), "user path, user read");
+		expect_add(&x, op_access(&p, va1, ACC_READ | ACC_USER, 0),
+			   true, PF_P | PF_U, va1, "kernel path, user read");
+		read_expect(&p, &x, va1, data_marker(0), "kernel path, kernel read");
+		expect_add(&x, op_access(&p, va1 + 8, ACC_WRITE, 5), true,
+			   PF_P | PF_W, va1 + 8, "RO path, kernel write");
+		expect_add(&x, op_access(&p, va0 + 8, ACC_WRITE | ACC_USER, 6),
+			   false, 0, 0, "RW path, user write");
+		expect_add(&x, op_access(&p, va1 + 8, ACC_READ, 0), false, 0, 6,
+			   "RO path sees the write");
+		expect_add(&x, op_access(&p, va1 + 8, ACC_WRITE | ACC_USER, 7),
+			   true, PF_P | PF_W | PF_U, va1 + 8, "RO path, user write");
+		emit(&p, OP_RELOAD, 0, 0, 0);
+	}
+	run_prog(t, 0, &p, NULL, NULL);
+	prog_free(&p);
+	EXPECT_EQ(0, expects_check(t, 0, &x));
+	EXPECT_EQ64(6, get64(t->vm, d0 + 8));
+	EXPECT_EQ(0, tvm_verify(t, 0));
+	tvm_free(t);
+}
+
+/* linear address through PML4 indices a, b, c, d */
+static uint64_t rva(uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+	return a << 39 | b << 30 | c << 21 | d << 12;
+}
+
+/*
+ * A recursive PML4 entry (PML4[2] -> the PML4): page tables read and
+ * edited through the linear addresses it creates, one table used at
+ * every level at once, A and D set in the entry that is the leaf.
+ */
+TEST_F_TIMEOUT(mmu, recursive_pml4, 120)
+{
+	const uint64_t selfmap = PML4_GPA | PTE_P | PTE_RW;
+	struct expects x = { 0 };
+	struct tvm *t;
+	struct prog p;
+	uint64_t d0, d1;
+	unsigned int r1, r2;
+
+	MMU_GATE();
+	t = tvm_new(variant->flags, PM_LM4, 1);
+	d0 = data_page(t, 0);
+	d1 = data_page(t, 1);
+	put64(t->vm, T_PT + 8, d0 | PTE_ALL);
+	put64(t->vm, PML4_GPA + 16, selfmap);
+
+	prog_init(&p);
+	read_expect(&p, &x, TVA64, data_marker(0), "first read");
+	/* T_PT through PML4[2] -> PML4[1] -> T_PDPT[0] -> T_PD[0] */
+	read_expect(&p, &x, rva(2, 1, 0, 0) + 8, d0 | PTE_ALL | PTE_A,
+		    "the PTE through the recursive map");
+	op_w64(&p, rva(2, 1, 0, 0) + 8, d1 | PTE_ALL);
+	op_invlpg(&p, TVA64);
+	read_expect(&p, &x, TVA64, data_marker(1), "after the recursive edit");
+	/* the PML4 as a data page: PML4[2] is PML4E, PDPTE, PDE and PTE */
+	read_expect(&p, &x, rva(2, 2, 2, 2) + 16, selfmap | PTE_A,
+		    "PML4[2] through itselfmap");
+	op_w64(&p, rva(2, 2, 2, 2) + 24, 0);		/* PML4[3]: was 0 */
+	r1 = op_r64(&p, PML4_GPA + 16);
+	expect_add(&x, op_access(&p, rva(2, 2, 2, 3), ACC_READ, 0), true,
+		   0, rva(2, 2, 2, 3), "PML4[3] not present");
+	emit(&p, OP_RELOAD, 0, 0, 0);
+	read_expect(&p, &x, TVA64, data_marker(1), "after reload");
+	r2 = op_r64(&p, T_PT + 8);
+	run_prog(t, 0, &p, NULL, NULL);
+	prog_free(&p);
+	EXPECT_EQ(0, expects_check(t, 0, &x));
+	/* written through it: D in PML4[2], the leaf of that write */
+	EXPECT_EQ64(selfmap | PTE_A | PTE_D, recs(t, 0)[r1].val);
+	EXPECT_EQ64(d1 | PTE_ALL | PTE_A, recs(t, 0)[r2].val);
+	EXPECT_EQ(0, tvm_verify(t, 0));
 	tvm_free(t);
 }
 
@@ -1689,6 +1861,7 @@ TEST_F_TIMEOUT(mmu, deferral_overflow, 300)
 	prog_free(&p);
 	EXPECT_EQ(0, expects_check(t, 0, &x));
 	EXPECT_EQ(0, tvm_verify(t, 0));
+	EXPECT_EQ(0, y.unverified);
 	if (shadow(t)) {
 		print_stats("before", &y.s[1]);
 		print_stats("after", &y.s[2]);
@@ -1723,7 +1896,7 @@ static void *thr_run(void *arg)
 
 TEST_F_TIMEOUT(mmu, two_vcpus_remap, 300)
 {
-	const unsigned int iters = 16;
+	const unsigned int iters = 48;
 	struct expects x0 = { 0 }, x1 = { 0 };
 	struct prog p0, p1;
 	struct thr a[2];
@@ -1744,8 +1917,9 @@ TEST_F_TIMEOUT(mmu, two_vcpus_remap, 300)
 	prog_init(&p1);
 	read_expect(&p0, &x0, TVA64, data_marker(0), "vCPU 0 first read");
 	read_expect(&p1, &x1, TVA64, data_marker(0), "vCPU 1 first read");
+	op_w64(&p1, ACK_GPA, 1);
 	for (i = 1; i <= iters; i++) {
-		emit(&p0, OP_WAIT, ACK_GPA, i - 1, 0);
+		emit(&p0, OP_WAIT, ACK_GPA, i, 0);
 		op_w64(&p0, T_PT + 8, d[i % 4] | PTE_ALL);
 		op_invlpg(&p0, TVA64);
 		read_expect(&p0, &x0, TVA64, data_marker(i % 4),
@@ -1756,7 +1930,7 @@ TEST_F_TIMEOUT(mmu, two_vcpus_remap, 300)
 		op_invlpg(&p1, TVA64);
 		read_expect(&p1, &x1, TVA64, data_marker(i % 4),
 			    "vCPU 1 after vCPU 0's remap");
-		op_w64(&p1, ACK_GPA, i);
+		op_w64(&p1, ACK_GPA, i + 1);
 	}
 	a[0] = (struct thr){ t, 0, &p0 };
 	a[1] = (struct thr){ t, 1, &p1 };
@@ -1789,7 +1963,7 @@ static int cap_scenario(unsigned long mmu, long cap)
 	emit_fresh_tables(t, &p, &x, 3 * cap / 2, 1);
 	run_prog(t, 0, &p, syncs_fn, &y);
 	prog_free(&p);
-	bad = expects_check(t, 0, &x);
+	bad = expects_check(t, 0, &x) + y.unverified;
 	if (tvm_verify(t, 0)) {
 		fprintf(stderr, "# SHV_MMU_VERIFY: inconsistent\n");
 		bad++;
