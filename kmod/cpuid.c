@@ -125,21 +125,37 @@ static const struct shv_cpuid_entry *shv_find_cpuid(struct shv_vcpu *vcpu,
 	return NULL;
 }
 
+/* the guest's CPUID leaf, before the per-vCPU fields */
+static void shv_guest_cpuid(struct shv_vcpu *vcpu, u32 fn, u32 idx, u32 *a,
+			    u32 *b, u32 *c, u32 *d)
+{
+	if (vcpu->cpuid) {
+		const struct shv_cpuid_entry *e = shv_find_cpuid(vcpu, fn, idx);
+
+		*a = e ? e->eax : 0;
+		*b = e ? e->ebx : 0;
+		*c = e ? e->ecx : 0;
+		*d = e ? e->edx : 0;
+	} else {
+		shv_default_cpuid(vcpu, fn, idx, a, b, c, d);
+	}
+}
+
+/* does the guest's CPUID leaf fn have bit in register reg (0=EAX..3=EDX)? */
+bool shv_guest_has(struct shv_vcpu *vcpu, u32 fn, int reg, int bit)
+{
+	u32 r[4];
+
+	shv_guest_cpuid(vcpu, fn, 0, &r[0], &r[1], &r[2], &r[3]);
+	return r[reg & 3] & BIT(bit);
+}
+
 void shv_emulate_cpuid(struct shv_vcpu *vcpu)
 {
 	u32 fn = vcpu->regs[SHV_RAX], idx = vcpu->regs[SHV_RCX];
 	u32 a, b, c, d;
 
-	if (vcpu->cpuid) {
-		const struct shv_cpuid_entry *e = shv_find_cpuid(vcpu, fn, idx);
-
-		a = e ? e->eax : 0;
-		b = e ? e->ebx : 0;
-		c = e ? e->ecx : 0;
-		d = e ? e->edx : 0;
-	} else {
-		shv_default_cpuid(vcpu, fn, idx, &a, &b, &c, &d);
-	}
+	shv_guest_cpuid(vcpu, fn, idx, &a, &b, &c, &d);
 
 	if (fn == 1) {
 		struct shv_sregs sregs;

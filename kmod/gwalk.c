@@ -33,7 +33,20 @@ struct walk_ctx {
 	struct shv_vcpu *vcpu;
 	unsigned int access;
 	bool wp, nxe, smep, smap, ac, user;
+	bool gbpages;		/* 1 GiB pages (CPUID 0x80000001 EDX[26]) */
 };
+
+/* a 4 MiB PDE: bit 21, and PSE-36 address bits beyond MAXPHYADDR */
+static u64 pse36_rsvd(void)
+{
+	unsigned int phys = boot_cpu_data.x86_phys_bits;
+
+	if (phys >= 40)
+		return BIT_ULL(21);
+	if (phys <= 32)
+		return GENMASK_ULL(21, 13);
+	return GENMASK_ULL(21, 13 + phys - 32);
+}
 
 static int read_entry(struct shv_vm *vm, u64 gpa, unsigned int size, u64 *v)
 {
@@ -75,7 +88,16 @@ static int walk(struct walk_ctx *w, u64 table, u64 gva, int top, bool e32,
 	u32 error = 0;
 	int level;
 
-	rsvd = e32 ? 0 : (~pmask & GENMASK_ULL(62, 12));
+	/*
+	 * Reserved: the physical-address bits the CPU lacks; in PAE paging
+	 * also bits 62:52, which 4- and 5-level paging leave to software.
+	 */
+	if (e32)
+		rsvd = 0;
+	else if (top >= 4)
+		rsvd = ~pmask & GENMASK_ULL(51, 12);
+	else
+		rsvd = ~pmask & GENMASK_ULL(62, 12);
 	if (!e32 && !w->nxe)
 		rsvd |= PTE_NX;
 
@@ -98,8 +120,10 @@ static int walk(struct walk_ctx *w, u64 table, u64 gva, int top, bool e32,
 			(level == 2 ? pse : (!e32 && level == 3));
 		if ((pte & rsvd) || (level == 5 && (pte & PTE_PS)) ||
 		    (level == 4 && !e32 && (pte & PTE_PS)) ||
+		    (large && level == 3 && !w->gbpages) ||
 		    (large && !e32 &&
-		     (pte & GENMASK_ULL(shift - 1, 13)))) {
+		     (pte & GENMASK_ULL(shift - 1, 13))) ||
+		    (large && e32 && (pte & pse36_rsvd()))) {
 			error |= SHV_PFERR_RSVD | SHV_PFERR_PRESENT;
 			goto fault;
 		}
@@ -162,6 +186,7 @@ int shv_gva_to_gpa(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 		.ac = (vcpu->rflags & X86_EFLAGS_AC) &&
 		      !(access & SHV_ACC_IMPLICIT),
 		.user = access & SHV_ACC_USER,
+		.gbpages = shv_guest_has(vcpu, 0x80000001, 3, 26),
 	};
 	u64 pdpte;
 
@@ -192,7 +217,10 @@ int shv_gva_to_gpa(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 		if (!(pdpte & PTE_P)) {
 			out->error_code = (access & SHV_ACC_WRITE ?
 					   SHV_PFERR_WRITE : 0) |
-					  (w.user ? SHV_PFERR_USER : 0);
+					  (w.user ? SHV_PFERR_USER : 0) |
+					  ((access & SHV_ACC_FETCH) &&
+					   (w.nxe || w.smep) ?
+					   SHV_PFERR_FETCH : 0);
 			return 1;
 		}
 		return walk(&w, pdpte, gva, 2, false, true, SHV_PERM_ALL, out);

@@ -22,7 +22,7 @@
  *   Its shadow pages are dropped at every flush point instead, and once
  *   more untracked tables were instantiated than the threshold allows,
  *   every cached translation is purged, after which all known tables are
- *   tracked.
+ *   tracked.  Tables unused for SHV_GPT_EPOCHS purges are forgotten.
  *
  * Locking: one mutex per VM (shadow->lock) covers all of it.  Hardware
  * walks shadow tables without the lock: entries are changed with single
@@ -76,6 +76,13 @@ MODULE_PARM_DESC(shadow_flood_writes,
 #define SPTE_NONLEAF	(SPTE_P | SPTE_RW | SPTE_US | SPTE_A)
 #define SPT_ENTRIES	512
 
+/*
+ * A known guest table stays known (and, after a purge, tracked) until it
+ * went unshadowed for this many purges: address spaces used in turn stay
+ * tracked even when one round of them spans several purges.
+ */
+#define SHV_GPT_EPOCHS	8
+
 enum shv_smode {
 	SHV_SMODE_OFF,		/* guest paging off: direct map */
 	SHV_SMODE_32,		/* 32-bit paging, shadowed with PAE tables */
@@ -127,7 +134,7 @@ struct shv_gpt {
 	struct list_head sps;
 	u64 gfn;
 	bool tracked;
-	bool used;			/* shadowed since the last purge */
+	unsigned int epoch;		/* purge epoch it was last shadowed in */
 	unsigned int writes;		/* emulated writes since last use */
 };
 
@@ -155,6 +162,7 @@ struct shv_shadow {
 	struct xarray pins;		/* gfn -> pinned struct page */
 	unsigned int nr_sps, nr_roots, nr_gpts, nr_untracked;
 	unsigned int untracked_seen;	/* instantiations since the purge */
+	unsigned int epoch;		/* purges so far */
 	bool need_flush;
 	struct shv_mmu_stats stats;
 };
@@ -376,7 +384,7 @@ static struct shv_sp *sp_get(struct shv_vm *vm, u64 gfn,
 		}
 		sp->gpt = g;
 		g->writes = 0;
-		g->used = true;
+		g->epoch = sh->epoch;
 		list_add(&sp->gpt_link, &g->sps);
 		if (!g->tracked)
 			sh->untracked_seen++;
@@ -623,19 +631,22 @@ static void shadow_purge_all(struct shv_vm *vm)
 	struct hlist_node *h;
 	unsigned int bkt;
 
-	list_for_each_entry_safe(sp, tmp, &sh->sps, link)
+	list_for_each_entry_safe(sp, tmp, &sh->sps, link) {
+		if (sp->gpt)
+			sp->gpt->epoch = sh->epoch;	/* in use until now */
 		sp_zap(sh, sp);
+	}
 	/*
 	 * No shadow entry maps anything now, so no writable mapping of a
 	 * known guest table exists: every known table is tracked from here.
 	 * Tables not shadowed since the last purge are forgotten instead.
 	 */
 	hash_for_each_safe(sh->gpt_hash, bkt, h, g, hash) {
-		if (!g->used) {
+		if (sh->epoch - g->epoch >= SHV_GPT_EPOCHS ||
+		    sh->nr_gpts > 4 * shadow_pages_max) {
 			gpt_free(sh, g);
 			continue;
 		}
-		g->used = false;
 		if (!g->tracked) {
 			g->tracked = true;
 			list_del(&g->untracked_link);
@@ -643,6 +654,7 @@ static void shadow_purge_all(struct shv_vm *vm)
 		}
 	}
 	sh->untracked_seen = 0;
+	sh->epoch++;
 	sh->stats.purges_all++;
 	sh->need_flush = true;
 }

@@ -225,6 +225,7 @@ int shv_emulate_invlpg(struct shv_vcpu *vcpu);
 
 /* cpuid.c */
 void shv_emulate_cpuid(struct shv_vcpu *vcpu);
+bool shv_guest_has(struct shv_vcpu *vcpu, u32 fn, int reg, int bit);
 int shv_set_cpuid(struct shv_vcpu *vcpu, struct shv_cpuid __user *arg);
 
 /* msr.c */

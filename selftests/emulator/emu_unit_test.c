@@ -1987,6 +1987,15 @@ static void build_templates(void)
 	set_op(t, 1, 0x8b);
 	t->kind = K_BADSS;
 	t->form = F_RSP;
+	t = add_t("ss: add m32, r32: non-canonical", 4, FL_ARITH);
+	t->pfx[t->npfx++] = 0x36;
+	set_op(t, 1, 0x01);
+	t->kind = K_NONCANON;
+	t = add_t("ds: mov (%rsp), r32: non-canonical", 4, 0);
+	t->pfx[t->npfx++] = 0x3e;
+	set_op(t, 1, 0x8b);
+	t->kind = K_BADSS;
+	t->form = F_RSP;
 	t = add_t("lock mov m32, r32 is #UD", 4, 0);
 	t->pfx[t->npfx++] = 0xf0;
 	set_op(t, 1, 0x89);
