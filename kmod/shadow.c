@@ -48,7 +48,7 @@
 #include "mmu.h"
 #include "emulate.h"
 
-static unsigned int shadow_roots = 64;
+static unsigned int shadow_roots = 128;
 module_param(shadow_roots, uint, 0644);
 MODULE_PARM_DESC(shadow_roots, "shadow roots (address spaces) cached per VM");
 
@@ -1012,7 +1012,11 @@ static int shadow_pt_write(struct shv_vcpu *vcpu, u64 gpa)
 		if (r == 0) {
 			sh->stats.emulated_pt_writes++;
 			shadow_mark_stale(sh, g, off, len);
-			if (++g->writes > shadow_flood_writes)
+			/*
+			 * A string instruction filling or copying the page,
+			 * or a flood of writes, means it is data now.
+			 */
+			if (++g->writes > shadow_flood_writes || len > 8)
 				shadow_unprotect(vm, g);
 		} else if (r == -EOPNOTSUPP) {
 			/* not emulated: let the guest write it itself */

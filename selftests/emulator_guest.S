@@ -16,8 +16,12 @@
 
 .macro SNIP body:vararg
 	.balign 64
+.Lsnip\@:
 	\body
 	ret
+	.if . - .Lsnip\@ > 64
+	.error "snippet longer than 64 bytes"
+	.endif
 .endm
 
 PAYLOAD emu64
@@ -181,5 +185,160 @@ EXPORT emu64_snips
 	SNIP mov 8(%rbx), %r10; add %r10, 16(%rbx)
 EXPORT emu64_snips_end
 ENDPAYLOAD emu64
+
+/*
+ * Real mode: the same with 16-bit addressing.  The area is DS:BX = ES:BX
+ * with DS = ES = EMU16_RAM_SEG, then the MMIO segment REAL_MMIO_SEG; SI =
+ * BX, DI = BX + 0x20.  The loop keeps its state in CS-relative variables
+ * and writes the records (EAX ECX EDX EBX EBP ESI EDI EFLAGS) through FS.
+ */
+#define V(x)	%cs:RA(guest_emu16, x)
+
+PAYLOAD emu16
+	.code16
+	movw $0, V(emu16_idx)
+	mov $EMU16_RES_SEG, %ax
+	mov %ax, %fs
+1:	mov V(emu16_idx), %ax
+	cmp V(emu16_count), %ax
+	jae 9f
+	movw $0, V(emu16_var)
+	movw $EMU16_RAM_SEG, V(emu16_seg)
+	call emu16_one
+	movw $1, V(emu16_var)
+	movw $REAL_MMIO_SEG, V(emu16_seg)
+	call emu16_one
+	incw V(emu16_idx)
+	jmp 1b
+9:	out %al, $PORT_DONE
+	hlt
+
+emu16_one:
+	mov V(emu16_idx), %ax
+	shl $6, %ax
+	mov %ax, V(emu16_area)
+	add $RA(guest_emu16, guest_emu16_snips), %ax
+	mov %ax, V(emu16_ptr)
+	mov V(emu16_seg), %ax
+	mov %ax, %ds
+	mov %ax, %es
+	mov $0x88776655, %eax
+	mov $3, %ecx
+	mov $0x89abcdef, %edx
+	movzwl V(emu16_area), %ebx
+	mov %ebx, %ebp
+	mov %ebx, %esi
+	lea 0x20(%bx), %di
+	movzwl %di, %edi
+	pushw $EMU_FLAGS
+	popfw
+	call *V(emu16_ptr)
+	pushfl
+	mov %eax, V(emu16_save)
+	mov %ecx, V(emu16_save + 4)
+	mov %edx, V(emu16_save + 8)
+	mov %ebx, V(emu16_save + 12)
+	mov %ebp, V(emu16_save + 16)
+	mov %esi, V(emu16_save + 20)
+	mov %edi, V(emu16_save + 24)
+	popl V(emu16_save + 28)
+	mov V(emu16_idx), %di			/* record (idx * 2 + var) */
+	shl $1, %di
+	add V(emu16_var), %di
+	imul $EMU16_REC, %di, %di
+	xor %si, %si
+2:	mov V(emu16_save)(%si), %eax
+	mov %eax, %fs:(%di)
+	add $4, %si
+	add $4, %di
+	cmp $EMU16_REC, %si
+	jb 2b
+	push %cs
+	pop %ds
+	ret
+
+emu16_idx:	.word 0
+emu16_var:	.word 0
+emu16_seg:	.word 0
+emu16_area:	.word 0
+emu16_ptr:	.word 0
+emu16_count:	.word (guest_emu16_snips_end - guest_emu16_snips) / 64
+	.balign 4
+emu16_save:	.fill 8, 4, 0
+
+	.balign 64
+EXPORT emu16_snips
+	SNIP mov (%bx), %ax
+	SNIP mov 4(%bx), %eax
+	SNIP mov 6(%bx), %dh
+	SNIP mov %dx, 2(%bx)
+	SNIP mov %edx, 8(%bx)
+	SNIP mov %dl, 1(%di)
+	SNIP movb $0x5a, 3(%bx)
+	SNIP movw $0x1234, 4(%bx)
+	SNIP movl $0x12345678, 8(%bx)
+	SNIP mov $4, %si; mov (%bx,%si), %ax
+	SNIP mov $2, %di; mov 6(%bx,%di), %cx
+	SNIP mov %ds:4(%bp), %ax
+	SNIP mov %es:4(%si), %ax
+	SNIP mov 0x10(%si), %eax
+	SNIP movzbl 1(%bx), %eax
+	SNIP movsbw 3(%bx), %dx
+	SNIP movswl 2(%bx), %ecx
+	SNIP addr32 mov 4(%ebx), %ax
+	SNIP addr32 mov (%ebx,%ecx,2), %dx
+	SNIP add %dx, (%bx)
+	SNIP addl $0x12345, 8(%bx)
+	SNIP adcw $5, 2(%bx)
+	SNIP sub 4(%bx), %cx
+	SNIP sbb %edx, 12(%bx)
+	SNIP andb $0x0f, 1(%bx)
+	SNIP or %dl, 5(%bx)
+	SNIP xorw $-1, 6(%bx)
+	SNIP cmp %ax, 4(%bx)
+	SNIP cmpl $0x80000000, 8(%bx)
+	SNIP test %dx, (%bx)
+	SNIP testb $0x81, 3(%bx)
+	SNIP lock addw $1, (%bx)
+	SNIP incb 7(%bx)
+	SNIP decl 8(%bx)
+	SNIP negw 2(%bx)
+	SNIP notl 4(%bx)
+	SNIP xchg %ax, (%bx)
+	SNIP lock xadd %edx, 4(%bx)
+	SNIP mov (%bx), %ax; cmpxchg %dx, (%bx)
+	SNIP cmpxchg %cx, 2(%bx)
+	SNIP lock cmpxchg8b 8(%bx)
+	SNIP bt %dx, (%bx)
+	SNIP btsw $3, 2(%bx)
+	SNIP mov $-3, %ax; btr %ax, 16(%bx)
+	SNIP btcl $31, 4(%bx)
+	SNIP shlw $3, (%bx)
+	SNIP sarb %cl, 1(%bx)
+	SNIP rcll 4(%bx)
+	SNIP shrd $5, %edx, 8(%bx)
+	SNIP mulw 2(%bx)
+	SNIP imul 4(%bx), %dx
+	SNIP orb $1, 1(%bx); mov $0xff, %ax; divb 1(%bx)
+	SNIP setc 3(%bx)
+	SNIP cmovc 4(%bx), %eax
+	SNIP pushw (%bx); popw 6(%bx)
+	SNIP pushl 8(%bx); popl 12(%bx)
+	SNIP movsb
+	SNIP movsw
+	SNIP movsl
+	SNIP rep movsb
+	SNIP rep stosw
+	SNIP lodsb
+	SNIP lodsl
+	SNIP cmpsw
+	SNIP repe cmpsb
+	SNIP mov (%si), %ax; mov %ax, (%di); repe cmpsb
+	SNIP scasw
+	SNIP repne scasb
+	SNIP add $8, %si; add $8, %di; std; rep movsw; cld
+	SNIP addr32 rep movsb
+EXPORT emu16_snips_end
+ENDPAYLOAD emu16
 
 	.section .note.GNU-stack, "", @progbits

@@ -10,4 +10,10 @@
 #define EMU_FLAGS	0x893			/* CF AF SF OF */
 #define EMU_MAX_SNIPS	128
 
+/* real mode: segments of the RAM areas and the records */
+#define EMU16_RAM_SEG	(EMU_RAM_GPA >> 4)
+#define EMU16_RES_SEG	(EMU_RES_GPA >> 4)
+#define EMU16_REC	0x20			/* 7 registers + EFLAGS */
+#define EMU16_NREGS	8
+
 #endif /* EMULATOR_GUEST_H */

@@ -17,6 +17,9 @@
 DECLARE_GUEST(emu64);
 DECLARE_GUEST_LABEL(emu64_snips);
 DECLARE_GUEST_LABEL(emu64_snips_end);
+DECLARE_GUEST(emu16);
+DECLARE_GUEST_LABEL(emu16_snips);
+DECLARE_GUEST_LABEL(emu16_snips_end);
 
 static const char *const emu_regs[EMU_NREGS] = {
 	"rax", "rcx", "rdx", "rbx", "rbp", "rsi", "rdi", "r8", "r9", "r10",
@@ -38,7 +41,7 @@ struct dev {
 };
 
 /* run until PORT_DONE, answering MMIO from the device buffer */
-static int run_device(struct shv_vcpu *v, struct dev *d)
+static int run_device(struct shv_vcpu *v, struct dev *d, uint64_t base)
 {
 	for (;;) {
 		struct shv_run *run = v->run;
@@ -52,8 +55,8 @@ static int run_device(struct shv_vcpu *v, struct dev *d)
 				shv_describe_exit(v));
 			return -1;
 		}
-		off = run->mmio.phys_addr - MMIO_GPA;
-		if (run->mmio.phys_addr < MMIO_GPA ||
+		off = run->mmio.phys_addr - base;
+		if (run->mmio.phys_addr < base ||
 		    off + run->mmio.len > sizeof(d->buf) ||
 		    run->mmio.len > 8) {
 			fprintf(stderr, "MMIO outside the device: %s\n",
@@ -87,7 +90,7 @@ TEST(mmio_vs_ram_64bit)
 		seed = seed * 1103515245 + 12345;
 		ram[i] = d->buf[i] = seed >> 16;
 	}
-	ASSERT_EQ(0, run_device(v, d));
+	ASSERT_EQ(0, run_device(v, d, MMIO_GPA));
 
 	for (i = 0; i < n; i++) {
 		const uint64_t *a = rec + i * 2 * EMU_NREGS, *b = a + EMU_NREGS;
@@ -99,6 +102,58 @@ TEST(mmio_vs_ram_64bit)
 			TH_LOG("snippet %u: %s: RAM %#llx, MMIO %#llx", i,
 			       emu_regs[k], (unsigned long long)a[k],
 			       (unsigned long long)b[k]);
+			bad++;
+		}
+		if (memcmp(ram + i * 64, d->buf + i * 64, 64)) {
+			for (k = 0; k < 64; k++)
+				if (ram[i * 64 + k] != d->buf[i * 64 + k])
+					break;
+			TH_LOG("snippet %u: memory +%u: RAM %02x, MMIO %02x", i,
+			       k, ram[i * 64 + k], d->buf[i * 64 + k]);
+			bad++;
+		}
+	}
+	TH_LOG("%llu snippets, %u MMIO reads, %u MMIO writes",
+	       (unsigned long long)n, d->reads, d->writes);
+	EXPECT_EQ(0, bad);
+	EXPECT_GE(d->reads, n / 2);
+	EXPECT_GE(d->writes, n / 4);
+	free(d);
+}
+
+static const char *const emu16_regs[EMU16_NREGS] = {
+	"eax", "ecx", "edx", "ebx", "ebp", "esi", "edi", "eflags",
+};
+
+/* real mode: the areas are at the same offsets in both segments */
+TEST(mmio_vs_ram_real_mode)
+{
+	uint64_t n = (GUEST_OFF(emu16, emu16_snips_end) -
+		      GUEST_OFF(emu16, emu16_snips)) / 64;
+	struct shv_vcpu *v = shv_guest_vm(MODE_REAL, emu16);
+	struct dev *d = calloc(1, sizeof(*d));
+	uint8_t *ram = shv_gpa2hva(v->vm, EMU_RAM_GPA);
+	uint32_t *rec = shv_gpa2hva(v->vm, EMU_RES_GPA);
+	unsigned int i, k, bad = 0;
+	uint32_t seed = 54321;
+
+	ASSERT_NE(NULL, d);
+	ASSERT_LE(n, EMU_MAX_SNIPS);
+	for (i = 0; i < n * 64; i++) {
+		seed = seed * 1103515245 + 12345;
+		ram[i] = d->buf[i] = seed >> 16;
+	}
+	ASSERT_EQ(0, run_device(v, d, (uint64_t)REAL_MMIO_SEG << 4));
+
+	for (i = 0; i < n; i++) {
+		const uint32_t *a = rec + i * 2 * EMU16_NREGS;
+		const uint32_t *b = a + EMU16_NREGS;
+
+		for (k = 0; k < EMU16_NREGS; k++) {
+			if (a[k] == b[k])
+				continue;
+			TH_LOG("snippet %u: %s: RAM %#x, MMIO %#x", i,
+			       emu16_regs[k], a[k], b[k]);
 			bad++;
 		}
 		if (memcmp(ram + i * 64, d->buf + i * 64, 64)) {

@@ -86,6 +86,28 @@ struct accel_ops {
 	int (*run)(struct accel_vcpu *v, struct accel_exit *exit);
 	/* describe a raw exit reason for error messages */
 	const char *(*exit_name)(u32 raw_reason);
+
+	/*
+	 * Interrupt controllers.  create_irqchip gives the VM a PC's: a
+	 * local APIC per vCPU, IOAPIC at 0xfec00000, dual 8259 PIC, 8254
+	 * PIT (which owns ports 0x40-0x43 and 0x61); call it before any
+	 * vCPU exists.  Afterwards vCPUs other than 0 wait in the kernel
+	 * for INIT/SIPI.  GSIs are routed the same way by every backend:
+	 * GSI 0-15 reach the PIC (IRQ 2 being the cascade) and the IOAPIC,
+	 * GSI 0 (the PIT) at IOAPIC pin 2, GSI 2 at no IOAPIC pin, 16-23
+	 * the IOAPIC only.
+	 */
+	int (*create_irqchip)(struct accel *a);
+	/* drive GSI @gsi to @level (1 asserted); -1 with errno on failure */
+	int (*irq_line)(struct accel *a, u32 gsi, int level);
+	/* an MSI write of @data to @address (0xfeeXXXXX) */
+	int (*signal_msi)(struct accel *a, u64 address, u32 data);
+	/*
+	 * Drop every cached translation and shadow of the guest page at
+	 * @gpa (runner memory @hva): pc-testdev's flush-page port.  0 when
+	 * done, -1 with errno ENOTTY when the backend cannot (yet).
+	 */
+	int (*flush_page)(struct accel *a, u64 gpa, void *hva);
 	void (*destroy_vcpu)(struct accel_vcpu *v);
 	void (*close)(struct accel *a);
 };
@@ -94,6 +116,7 @@ struct accel {
 	const struct accel_ops *ops;
 	int sys_fd;
 	int vm_fd;
+	bool irqchip;		/* create_irqchip succeeded */
 	size_t vcpu_mmap_size;
 	void *priv;
 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -455,6 +456,99 @@ static const char *kvm_exit_name(u32 reason)
 	return "unknown";
 }
 
+/*
+ * KVM's default routing sends GSI 0 to IOAPIC pin 0; a PC (and shv)
+ * has ISA IRQ 0 at pin 2, as the MADT's interrupt source override says.
+ * Route like QEMU does: GSI 0-7 to the master PIC (not 2, the cascade),
+ * 8-15 to the slave, and GSI n to IOAPIC pin n except GSI 0 -> pin 2
+ * and GSI 2 -> nothing.
+ */
+static int kvm_set_pc_routing(struct accel *a)
+{
+	struct kvm_irq_routing *r;
+	unsigned int gsi, n = 0;
+	int ret;
+
+	r = calloc(1, sizeof(*r) + 48 * sizeof(r->entries[0]));
+	if (!r) {
+		pr_err("out of memory");
+		return -1;
+	}
+	for (gsi = 0; gsi < 24; gsi++) {
+		if (gsi < 16 && gsi != 2) {
+			r->entries[n].gsi = gsi;
+			r->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+			r->entries[n].u.irqchip.irqchip = gsi < 8 ?
+				KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+			r->entries[n].u.irqchip.pin = gsi & 7;
+			n++;
+		}
+		if (gsi == 2)
+			continue;
+		r->entries[n].gsi = gsi;
+		r->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		r->entries[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		r->entries[n].u.irqchip.pin = gsi ? gsi : 2;
+		n++;
+	}
+	r->nr = n;
+	ret = ioctl(a->vm_fd, KVM_SET_GSI_ROUTING, r);
+	if (ret < 0)
+		pr_errno("KVM_SET_GSI_ROUTING");
+	free(r);
+	return ret < 0 ? -1 : 0;
+}
+
+static int kvm_create_irqchip(struct accel *a)
+{
+	/* the speaker port 0x61 (counter 2 gate and OUT) in the kernel too */
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	if (ioctl(a->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		pr_errno("KVM_CREATE_IRQCHIP");
+		return -1;
+	}
+	if (ioctl(a->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		pr_errno("KVM_CREATE_PIT2");
+		return -1;
+	}
+	return kvm_set_pc_routing(a);
+}
+
+static int kvm_irq_line(struct accel *a, u32 gsi, int level)
+{
+	struct kvm_irq_level l = { .irq = gsi, .level = !!level };
+
+	return ioctl(a->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -1 : 0;
+}
+
+static int kvm_signal_msi(struct accel *a, u64 address, u32 data)
+{
+	struct kvm_msi m = {
+		.address_lo = (u32)address,
+		.address_hi = address >> 32,
+		.data = data,
+	};
+
+	return ioctl(a->vm_fd, KVM_SIGNAL_MSI, &m) < 0 ? -1 : 0;
+}
+
+/*
+ * As QEMU does it: taking the host page away and back makes the MMU
+ * notifiers drop KVM's mappings (NPT/EPT or shadow) of it.
+ */
+static int kvm_flush_page(struct accel *a, u64 gpa, void *hva)
+{
+	void *page = (void *)((unsigned long)hva & ~0xfffUL);
+
+	(void)a;
+	(void)gpa;
+	if (mprotect(page, 0x1000, PROT_NONE) ||
+	    mprotect(page, 0x1000, PROT_READ | PROT_WRITE))
+		return -1;
+	return 0;
+}
+
 static void kvm_destroy_vcpu(struct accel_vcpu *v)
 {
 	accel_unmap_run(v);
@@ -490,6 +584,10 @@ const struct accel_ops accel_kvm_ops = {
 	.set_sregs	= kvm_set_sregs,
 	.run		= kvm_run_vcpu,
 	.exit_name	= kvm_exit_name,
+	.create_irqchip	= kvm_create_irqchip,
+	.irq_line	= kvm_irq_line,
+	.signal_msi	= kvm_signal_msi,
+	.flush_page	= kvm_flush_page,
 	.destroy_vcpu	= kvm_destroy_vcpu,
 	.close		= kvm_close,
 };

@@ -243,6 +243,56 @@ static const char *shv_exit_name(u32 reason)
 	return "unknown";
 }
 
+static int shv_create_irqchip(struct accel *a)
+{
+	if (ioctl(a->sys_fd, SHV_CHECK_EXTENSION, SHV_CAP_IRQCHIP) <= 0) {
+		pr_err("shv: this module has no in-kernel irqchip (SHV_CAP_IRQCHIP)");
+		return -1;
+	}
+	if (ioctl(a->vm_fd, SHV_CREATE_IRQCHIP, 0) < 0) {
+		pr_errno("SHV_CREATE_IRQCHIP");
+		return -1;
+	}
+	return 0;
+}
+
+static int shv_irq_line(struct accel *a, u32 gsi, int level)
+{
+	struct shv_irq_level l = { .irq = gsi, .level = !!level };
+
+	return ioctl(a->vm_fd, SHV_IRQ_LINE, &l) < 0 ? -1 : 0;
+}
+
+static int shv_signal_msi(struct accel *a, u64 address, u32 data)
+{
+	struct shv_msi m = { .address = address, .data = data };
+
+	return ioctl(a->vm_fd, SHV_SIGNAL_MSI, &m) < 0 ? -1 : 0;
+}
+
+/*
+ * shv pins guest pages and registers no MMU notifier, so QEMU's trick
+ * (mprotect of the host page) does not reach it: the module needs an
+ * ioctl for this.  Built in as soon as the uapi header defines it.
+ */
+static int shv_flush_page(struct accel *a, u64 gpa, void *hva)
+{
+	(void)hva;
+#ifdef SHV_FLUSH_GPA
+	{
+		struct shv_gpa_range r = { .gpa = gpa & ~0xfffULL,
+					   .size = 0x1000 };
+
+		return ioctl(a->vm_fd, SHV_FLUSH_GPA, &r) < 0 ? -1 : 0;
+	}
+#else
+	(void)a;
+	(void)gpa;
+	errno = ENOTTY;
+	return -1;
+#endif
+}
+
 static void shv_destroy_vcpu(struct accel_vcpu *v)
 {
 	accel_unmap_run(v);
@@ -272,6 +322,10 @@ const struct accel_ops accel_shv_ops = {
 	.set_sregs	= shv_set_sregs,
 	.run		= shv_run,
 	.exit_name	= shv_exit_name,
+	.create_irqchip	= shv_create_irqchip,
+	.irq_line	= shv_irq_line,
+	.signal_msi	= shv_signal_msi,
+	.flush_page	= shv_flush_page,
 	.destroy_vcpu	= shv_destroy_vcpu,
 	.close		= shv_close,
 };

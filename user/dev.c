@@ -4,6 +4,7 @@
  */
 #include "dev.h"
 #include "bus.h"
+#include "vm.h"
 
 extern struct device *const __start_shv_devices[];
 extern struct device *const __stop_shv_devices[];
@@ -21,6 +22,8 @@ int devices_init(struct vm *vm)
 	for_each_device(pp) {
 		struct device *d = *pp;
 
+		if (d->machines && !(d->machines & (1u << vm->machine)))
+			continue;
 		if (d->init && d->init(d, vm)) {
 			pr_err("device %s: initialisation failed", d->name);
 			devices_teardown();

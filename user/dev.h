@@ -22,8 +22,13 @@
 
 struct vm;
 
+/* struct device.machines: where the device exists (0: everywhere) */
+#define DEV_MACHINE_BARE	(1u << 0)	/* MACHINE_BARE */
+#define DEV_MACHINE_PC		(1u << 1)	/* MACHINE_PC */
+
 struct device {
 	const char *name;
+	unsigned int machines;
 	int (*init)(struct device *dev, struct vm *vm);
 	void (*reset)(struct device *dev);
 	void (*power_up)(struct device *dev);

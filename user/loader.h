@@ -11,6 +11,7 @@
 #include "mem.h"
 
 #define MAX_FLAT_IMAGES	8
+#define MAX_MB_MODULES	32
 
 struct flat_image {
 	const char *path;
@@ -26,6 +27,9 @@ struct boot_opts {
 	bool entry_set;
 	const char *kernel;
 	const char *append;
+	/* multiboot modules: "FILE [ARGS]", the string the kernel gets */
+	const char *modules[MAX_MB_MODULES];
+	unsigned int nr_modules;
 };
 
 struct boot {

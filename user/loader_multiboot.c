@@ -10,9 +10,13 @@
  * off, IF=0, EAX=0x2BADB002, EBX=the multiboot information structure.
  *
  * Runner-owned memory besides the GDT (see cpu_mode.h):
- *   0x8000-0x8fff   multiboot info (0x8000), memory map (0x8080), boot
- *                   loader name (0x8100), command line (0x8200-0x8fff)
- * The command line passed is exactly the --append string ("" if none).
+ *   0x8000-0x80ff   multiboot info (0x8000), memory map (0x8080), boot
+ *                   loader name (0x80e0)
+ *   after the kernel, page aligned (as QEMU lays it out): the module
+ *                   list, the command lines, then each module page
+ *                   aligned
+ * As under QEMU, the command line is the kernel's file name, a space and
+ * the --append string, and a module's string is its "FILE ARGS" text.
  */
 #include <elf.h>
 #include <stdio.h>
@@ -30,12 +34,14 @@
 #define MB_FLAGS_REQ_MASK	0xffffu
 
 #define MBI_ADDR		0x8000ULL
-#define MBI_AREA_SIZE		0x1000ULL
+#define MBI_AREA_SIZE		0x100ULL
 #define MBI_MMAP_OFF		0x80
-#define MBI_NAME_OFF		0x100
-#define MBI_CMDLINE_OFF		0x200
+#define MBI_NAME_OFF		0xe0
+#define MB_BOOT_DEVICE		0x8000ffffu	/* as QEMU: no BIOS drive */
+#define PAGE_ALIGN(x)		(((x) + 0xfffULL) & ~0xfffULL)
 
 #define MBI_MEM			(1u << 0)
+#define MBI_BOOTDEV		(1u << 1)
 #define MBI_CMDLINE		(1u << 2)
 #define MBI_MODS		(1u << 3)
 #define MBI_MMAP		(1u << 6)
@@ -71,10 +77,15 @@ struct mb_mmap_entry {
 	u32 type;
 } __attribute__((packed));
 
+struct mb_module {
+	u32 mod_start, mod_end, string, reserved;
+};
+
 struct image {
 	const char *path;
 	const u8 *data;
 	size_t len;
+	u64 end;		/* first byte past everything placed */
 };
 
 static int find_header(const struct image *img, struct mb_header *h,
@@ -120,7 +131,7 @@ static int find_header(const struct image *img, struct mb_header *h,
 }
 
 /* Copy @filesz bytes and zero up to @memsz at @gpa, after claiming it */
-static int place(struct guest_mem *m, const struct image *img, u64 gpa,
+static int place(struct guest_mem *m, struct image *img, u64 gpa,
 		 u64 file_off, u64 filesz, u64 memsz, const char *what)
 {
 	char name[128];
@@ -143,13 +154,15 @@ static int place(struct guest_mem *m, const struct image *img, u64 gpa,
 	dst = gpa_to_hva(m, gpa, memsz);
 	memcpy(dst, img->data + file_off, filesz);
 	memset(dst + filesz, 0, memsz - filesz);
+	if (gpa + memsz > img->end)
+		img->end = gpa + memsz;
 	pr_debug("%s: 0x%llx bytes at 0x%llx (0x%llx from the file)", name,
 		 (unsigned long long)memsz, (unsigned long long)gpa,
 		 (unsigned long long)filesz);
 	return 0;
 }
 
-static int load_aout_kludge(struct guest_mem *m, const struct image *img,
+static int load_aout_kludge(struct guest_mem *m, struct image *img,
 			    const struct mb_header *h, size_t hoff, u64 *entry)
 {
 	u64 load_off, load_len, mem_len;
@@ -197,7 +210,7 @@ struct phdr {
 	u64 offset, vaddr, paddr, filesz, memsz;
 };
 
-static int load_elf(struct guest_mem *m, const struct image *img, u64 *entry)
+static int load_elf(struct guest_mem *m, struct image *img, u64 *entry)
 {
 	const u8 *d = img->data;
 	bool is64;
@@ -297,27 +310,21 @@ bad_phdr:
 	return -1;
 }
 
-static int build_info(struct guest_mem *m, const char *cmdline)
+/* The fixed part: the information structure, memory map, loader name */
+static int build_info(struct guest_mem *m, u8 **area)
 {
-	size_t cmdlen = strlen(cmdline) + 1;
 	struct mb_mmap_entry map[3];
 	unsigned int n = 0;
 	struct mb_info mbi;
-	u8 *area;
 
-	if (cmdlen > MBI_AREA_SIZE - MBI_CMDLINE_OFF) {
-		pr_err("--append: command line longer than %llu bytes",
-		       (unsigned long long)(MBI_AREA_SIZE - MBI_CMDLINE_OFF - 1));
-		return -1;
-	}
 	if (m->size <= SZ_1M) {
 		pr_err("multiboot kernels need more than 1 MiB of guest RAM");
 		return -1;
 	}
 	if (guest_mem_claim(m, MBI_ADDR, MBI_AREA_SIZE, "multiboot info"))
 		return -1;
-	area = gpa_to_hva(m, MBI_ADDR, MBI_AREA_SIZE);
-	memset(area, 0, MBI_AREA_SIZE);
+	*area = gpa_to_hva(m, MBI_ADDR, MBI_AREA_SIZE);
+	memset(*area, 0, MBI_AREA_SIZE);
 
 	map[n++] = (struct mb_mmap_entry) { 20, 0, LOW_RAM_END, 1 };
 	map[n++] = (struct mb_mmap_entry) { 20, LOW_RAM_END,
@@ -325,19 +332,100 @@ static int build_info(struct guest_mem *m, const char *cmdline)
 	map[n++] = (struct mb_mmap_entry) { 20, SZ_1M, m->size - SZ_1M, 1 };
 
 	memset(&mbi, 0, sizeof(mbi));
-	mbi.flags = MBI_MEM | MBI_CMDLINE | MBI_MODS | MBI_MMAP |
-		    MBI_LOADER_NAME;
-	mbi.mem_lower = LOW_RAM_END / 1024;
+	mbi.flags = MBI_MEM | MBI_BOOTDEV | MBI_CMDLINE | MBI_MODS |
+		    MBI_MMAP | MBI_LOADER_NAME;
+	/* QEMU reports 640 KiB of low memory, though the EBDA takes 1 KiB */
+	mbi.mem_lower = 640;
 	mbi.mem_upper = (m->size - SZ_1M) / 1024;
-	mbi.cmdline = MBI_ADDR + MBI_CMDLINE_OFF;
+	mbi.boot_device = MB_BOOT_DEVICE;
 	mbi.mmap_addr = MBI_ADDR + MBI_MMAP_OFF;
 	mbi.mmap_length = n * sizeof(map[0]);
 	mbi.boot_loader_name = MBI_ADDR + MBI_NAME_OFF;
 
-	memcpy(area, &mbi, sizeof(mbi));
-	memcpy(area + MBI_MMAP_OFF, map, n * sizeof(map[0]));
-	memcpy(area + MBI_NAME_OFF, LOADER_NAME, sizeof(LOADER_NAME));
-	memcpy(area + MBI_CMDLINE_OFF, cmdline, cmdlen);
+	memcpy(*area, &mbi, sizeof(mbi));
+	memcpy(*area + MBI_MMAP_OFF, map, n * sizeof(map[0]));
+	memcpy(*area + MBI_NAME_OFF, LOADER_NAME, sizeof(LOADER_NAME));
+	return 0;
+}
+
+/*
+ * After the kernel: the module list, the command lines, then the
+ * modules, each page aligned.  Fills in cmdline and mods_* of the info.
+ */
+static int load_modules(struct guest_mem *m, const struct boot_opts *o,
+			u64 kernel_end, u8 *area)
+{
+	unsigned int i, n = o->nr_modules;
+	u64 strings_len, base = PAGE_ALIGN(kernel_end), at;
+	struct mb_module *mods;
+	size_t klen = strlen(o->kernel), alen;
+	const char *append = o->append ? o->append : "";
+	struct mb_info *mbi = (struct mb_info *)area;
+	u8 *p;
+
+	alen = strlen(append);
+	strings_len = n * sizeof(struct mb_module) + klen + 1 + alen + 1;
+	for (i = 0; i < n; i++)
+		strings_len += strlen(o->modules[i]) + 1;
+	if (guest_mem_claim(m, base, strings_len, "multiboot command lines"))
+		return -1;
+	p = gpa_to_hva(m, base, strings_len);
+	memset(p, 0, strings_len);
+	mods = (struct mb_module *)p;
+	at = base + n * sizeof(struct mb_module);
+
+	/* the kernel's command line: "FILE APPEND", as QEMU passes it */
+	memcpy(p + (at - base), o->kernel, klen);
+	p[at - base + klen] = ' ';
+	memcpy(p + (at - base) + klen + 1, append, alen + 1);
+	mbi->cmdline = at;
+	at += klen + 1 + alen + 1;
+
+	for (i = 0; i < n; i++) {
+		size_t slen = strlen(o->modules[i]);
+
+		memcpy(p + (at - base), o->modules[i], slen + 1);
+		mods[i].string = at;
+		at += slen + 1;
+	}
+	at = PAGE_ALIGN(at);
+
+	for (i = 0; i < n; i++) {
+		size_t flen = strcspn(o->modules[i], " ");
+		char *path = strndup(o->modules[i], flen), what[160];
+		size_t len;
+		u8 *buf;
+		int r;
+
+		if (!path) {
+			pr_err("out of memory");
+			return -1;
+		}
+		r = read_whole_file(path, &buf, &len);
+		if (r) {
+			free(path);
+			return -1;
+		}
+		snprintf(what, sizeof(what), "module %s", path);
+		if (at + len >= 1ULL << 32 ||
+		    guest_mem_claim(m, at, len ? len : 1, what)) {
+			if (at + len >= 1ULL << 32)
+				pr_err("%s: does not fit below 4 GiB", what);
+			free(buf);
+			free(path);
+			return -1;
+		}
+		memcpy(gpa_to_hva(m, at, len), buf, len);
+		mods[i].mod_start = at;
+		mods[i].mod_end = at + len;
+		pr_debug("%s: 0x%zx bytes at 0x%llx", what, len,
+			 (unsigned long long)at);
+		at = PAGE_ALIGN(at + len);
+		free(buf);
+		free(path);
+	}
+	mbi->mods_count = n;
+	mbi->mods_addr = base;
 	return 0;
 }
 
@@ -348,7 +436,7 @@ int loader_multiboot(struct guest_mem *m, const struct boot_opts *o,
 	struct mb_header h;
 	size_t len, hoff;
 	u64 entry = 0;
-	u8 *buf;
+	u8 *buf, *area;
 	int ret = -1;
 
 	if (read_whole_file(o->kernel, &buf, &len))
@@ -367,8 +455,7 @@ int loader_multiboot(struct guest_mem *m, const struct boot_opts *o,
 			 o->kernel);
 
 	/* the runner's own areas first, so an image overlapping them is named */
-	if (cpu_mode_prepare(m, CPU_MODE_PROT32) ||
-	    build_info(m, o->append ? o->append : ""))
+	if (cpu_mode_prepare(m, CPU_MODE_PROT32) || build_info(m, &area))
 		goto out;
 
 	if (h.flags & MB_FLAG_AOUT_KLUDGE)
@@ -378,6 +465,8 @@ int loader_multiboot(struct guest_mem *m, const struct boot_opts *o,
 	if (ret)
 		goto out;
 	ret = -1;
+	if (load_modules(m, o, img.end, area))
+		goto out;
 	if (entry >= m->size) {
 		pr_err("%s: entry point 0x%llx is outside guest RAM",
 		       o->kernel, (unsigned long long)entry);

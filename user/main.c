@@ -19,54 +19,79 @@
 
 #include "dev.h"
 #include "loader.h"
+#include "pc.h"
 #include "vm.h"
 
 #define DEFAULT_MEM_MIB	128
-#define MAX_MEM_MIB	(GUEST_RAM_MAX >> 20)
+#define MAX_MEM		GUEST_RAM_MAX
+
+enum irqchip_opt {
+	IRQCHIP_AUTO,		/* on for the PC machine, off for bare */
+	IRQCHIP_ON,
+	IRQCHIP_OFF,
+};
 
 struct options {
 	const struct accel_ops *accel;
 	unsigned int mmu;
-	u64 mem_mib;
+	u64 mem;		/* bytes */
 	unsigned int smp;
+	enum machine_type machine;
+	bool machine_set;
+	enum irqchip_opt irqchip;
 	struct boot_opts boot;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: shv-run [options] --flat FILE@ADDR [--flat FILE@ADDR...]\n"
+"usage: shv-run [options] --kernel FILE [--append CMDLINE] [--initrd FILES]\n"
+"       shv-run [options] --flat FILE@ADDR [--flat FILE@ADDR...]\n"
 "                         [--mode real|prot32|long64] [--entry ADDR]\n"
-"       shv-run [options] --kernel FILE [--append CMDLINE]\n"
 "\n"
 "Run a guest on shv.ko (/dev/shv) or KVM (/dev/kvm).\n"
 "\n"
 "  --accel shv|kvm      accelerator (default shv)\n"
 "  --mmu default|nested|shadow\n"
 "                       shv only: the VM's MMU (default: module's choice)\n"
-"  -m, --memory MIB     guest RAM in MiB at guest-physical 0 (default %d,\n"
-"                       at most %llu)\n"
-"  --smp N              number of vCPUs (default 1)\n"
+"  -m, --mem SIZE       guest RAM at guest-physical 0: MiB, or with a\n"
+"                       K/M/G suffix (default %d MiB, at most %llu MiB)\n"
+"  --smp N              number of vCPUs (default 1); QEMU's cpus=N works\n"
+"  --machine pc|bare    the machine (default: pc with --kernel, bare with\n"
+"                       --flat); see Documentation/machine.rst\n"
+"  --irqchip, --no-irqchip\n"
+"                       in-kernel LAPIC/IOAPIC/PIC/PIT (default: on for\n"
+"                       the pc machine, off for bare)\n"
+"  --kernel FILE        a Multiboot v1 kernel (ELF32/ELF64 or a.out kludge)\n"
+"  --append CMDLINE     its command line, after the kernel's file name\n"
+"  --initrd FILES       multiboot modules, as QEMU's -initrd: a comma-\n"
+"                       separated list of 'FILE [ARGS]' (',,' is a comma)\n"
+"  --module 'FILE [ARGS]'\n"
+"                       one more multiboot module\n"
 "  --flat FILE@ADDR     load a raw binary at guest-physical ADDR\n"
 "  --mode MODE          start mode for --flat (default real):\n"
 "                         real    CS:IP = (ADDR & 0xf0000)>>4 : ADDR & 0xffff\n"
 "                         prot32  flat 32-bit protected mode, paging off\n"
 "                         long64  64-bit mode, low 4 GiB identity-mapped\n"
 "  --entry ADDR         entry point (default: the first --flat ADDR)\n"
-"  --kernel FILE        a Multiboot v1 kernel (ELF32/ELF64 or a.out kludge)\n"
-"  --append CMDLINE     the multiboot command line\n"
 "  -v, --verbose        log setup, unclaimed I/O and more\n"
 "  -h, --help           this text\n"
 "\n"
+"QEMU's spellings -kernel, -append, -initrd, -smp, -m and -accel work too.\n"
+"\n"
 "With --flat every vCPU starts at the entry with RBX = its index and\n"
-"SP = 0x7000 - index * 0x80.  With --kernel only vCPU 0 runs; the others\n"
-"are created and parked.  Devices: 16550A UART at 0x3f8 (stdio),\n"
-"debug-exit at 0xf4, POST port 0x80.\n"
+"SP = 0x7000 - index * 0x80.  With --kernel vCPU 0 enters the kernel;\n"
+"with an irqchip the others wait for INIT/SIPI, without one they are\n"
+"parked.  The pc machine: 16550A UART at 0x3f8 (IRQ 4, stdio), fw_cfg,\n"
+"ACPI and MP tables, CMOS/RTC, ACPI PM timer, PCI with pci-testdev,\n"
+"pc-testdev, port 0x92, debug-exit at 0xf4, POST port 0x80.  The bare\n"
+"machine: the UART, debug-exit and the POST port.\n"
 "\n"
 "Exit status: (v << 1) | 1 when the guest writes v to port 0xf4;\n"
-"0 once every vCPU halted; 1 for bad options or images; 2 on a guest\n"
-"triple fault; 3 on an accelerator or VM error; 128+N on signal N.\n",
-		DEFAULT_MEM_MIB, (unsigned long long)MAX_MEM_MIB);
+"0 once every vCPU halted (no irqchip) or on ACPI power-off; 1 for bad\n"
+"options or images; 2 on a guest triple fault or reset; 3 on an\n"
+"accelerator or VM error; 128+N on signal N.\n",
+		DEFAULT_MEM_MIB, (unsigned long long)(MAX_MEM >> 20));
 }
 
 enum {
@@ -78,11 +103,17 @@ enum {
 	OPT_ENTRY,
 	OPT_KERNEL,
 	OPT_APPEND,
+	OPT_INITRD,
+	OPT_MODULE,
+	OPT_MACHINE,
+	OPT_IRQCHIP,
+	OPT_NO_IRQCHIP,
 };
 
 static const struct option long_opts[] = {
 	{ "accel",	required_argument, NULL, OPT_ACCEL },
 	{ "mmu",	required_argument, NULL, OPT_MMU },
+	{ "mem",	required_argument, NULL, 'm' },
 	{ "memory",	required_argument, NULL, 'm' },
 	{ "smp",	required_argument, NULL, OPT_SMP },
 	{ "flat",	required_argument, NULL, OPT_FLAT },
@@ -90,10 +121,134 @@ static const struct option long_opts[] = {
 	{ "entry",	required_argument, NULL, OPT_ENTRY },
 	{ "kernel",	required_argument, NULL, OPT_KERNEL },
 	{ "append",	required_argument, NULL, OPT_APPEND },
+	{ "initrd",	required_argument, NULL, OPT_INITRD },
+	{ "module",	required_argument, NULL, OPT_MODULE },
+	{ "machine",	required_argument, NULL, OPT_MACHINE },
+	{ "irqchip",	no_argument,	   NULL, OPT_IRQCHIP },
+	{ "no-irqchip",	no_argument,	   NULL, OPT_NO_IRQCHIP },
 	{ "verbose",	no_argument,	   NULL, 'v' },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* QEMU's single-dash long options, rewritten to ours before getopt */
+static const char *const qemu_spellings[] = {
+	"-kernel", "-append", "-initrd", "-smp", "-accel", "-machine",
+};
+
+static void rewrite_qemu_spellings(int argc, char **argv)
+{
+	static char buf[ARRAY_SIZE(qemu_spellings)][16];
+	int i;
+	unsigned int j;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		for (j = 0; j < ARRAY_SIZE(qemu_spellings); j++) {
+			if (strcmp(argv[i], qemu_spellings[j]))
+				continue;
+			snprintf(buf[j], sizeof(buf[j]), "-%s",
+				 qemu_spellings[j]);
+			argv[i] = buf[j];
+			break;
+		}
+	}
+}
+
+/* "512", "512M", "1G", "65536K": MiB without a suffix, as QEMU's -m */
+static int parse_mem_size(const char *s, u64 *bytes)
+{
+	unsigned long long v;
+	u64 shift = 20;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (*end) {
+		switch (*end) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		case 't': case 'T': shift = 40; break;
+		default: return -1;
+		}
+		if (end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B"))
+			return -1;
+	}
+	if (v > (~0ULL >> shift))
+		return -1;
+	*bytes = (u64)v << shift;
+	return 0;
+}
+
+/* "4" or QEMU's "cpus=4[,maxcpus=..,sockets=..]" (only cpus counts) */
+static int parse_smp(const char *s, u64 *n)
+{
+	char buf[64], *tok, *save;
+
+	if (!parse_u64(s, n))
+		return 0;
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	*n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "cpus=", 5)) {
+			if (parse_u64(tok + 5, n))
+				return -1;
+		} else if (tok == buf && !parse_u64(tok, n)) {
+			continue;
+		}
+		/* maxcpus, sockets, cores, threads: accepted, ignored */
+	}
+	return *n ? 0 : -1;
+}
+
+/* QEMU's -initrd list: "a args,b" -> modules "a args" and "b"; ",," = ',' */
+static int add_initrd_list(struct boot_opts *b, const char *list)
+{
+	const char *p = list;
+
+	while (*p) {
+		size_t len = 0;
+		char *m = malloc(strlen(p) + 1);
+
+		if (!m) {
+			pr_err("out of memory");
+			return -1;
+		}
+		for (; *p; p++) {
+			if (*p == ',' && p[1] == ',') {
+				m[len++] = ',';
+				p++;
+			} else if (*p == ',') {
+				p++;
+				break;
+			} else {
+				m[len++] = *p;
+			}
+		}
+		m[len] = 0;
+		if (!len) {
+			free(m);
+			continue;
+		}
+		if (b->nr_modules == MAX_MB_MODULES) {
+			pr_err("--initrd/--module: at most %d modules",
+			       MAX_MB_MODULES);
+			free(m);
+			return -1;
+		}
+		b->modules[b->nr_modules++] = m;
+	}
+	return 0;
+}
 
 static int bad_option(void)
 {
@@ -109,13 +264,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->accel = &accel_shv_ops;
-	o->mem_mib = DEFAULT_MEM_MIB;
+	o->mem = (u64)DEFAULT_MEM_MIB << 20;
 	o->smp = 1;
 
+	rewrite_qemu_spellings(argc, argv);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":m:vh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_ACCEL:
+			/* QEMU allows "kvm,thread=..." */
+			optarg[strcspn(optarg, ",")] = 0;
 			o->accel = accel_find(optarg);
 			if (!o->accel) {
 				pr_err("--accel: unknown accelerator '%s' (shv or kvm)",
@@ -137,15 +295,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			break;
 		case 'm':
-			if (parse_u64(optarg, &v) || !v || v > MAX_MEM_MIB) {
-				pr_err("-m: memory must be 1..%llu MiB, not '%s'",
-				       (unsigned long long)MAX_MEM_MIB, optarg);
+			/* QEMU's "size=512M" form too */
+			if (!strncmp(optarg, "size=", 5))
+				optarg += 5;
+			if (parse_mem_size(optarg, &v) || v < SZ_1M ||
+			    v > MAX_MEM || (v & 0xfff)) {
+				pr_err("-m: memory must be 1 MiB..%llu MiB in whole pages, not '%s'",
+				       (unsigned long long)(MAX_MEM >> 20),
+				       optarg);
 				return bad_option();
 			}
-			o->mem_mib = v;
+			o->mem = v;
 			break;
 		case OPT_SMP:
-			if (parse_u64(optarg, &v) || !v || v > SHV_MAX_VCPUS) {
+			if (parse_smp(optarg, &v) || !v || v > SHV_MAX_VCPUS) {
 				pr_err("--smp: vCPU count must be 1..%d, not '%s'",
 				       SHV_MAX_VCPUS, optarg);
 				return bad_option();
@@ -187,6 +350,39 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_APPEND:
 			b->append = optarg;
 			break;
+		case OPT_INITRD:
+			if (add_initrd_list(b, optarg))
+				return bad_option();
+			break;
+		case OPT_MODULE:
+			if (!*optarg || b->nr_modules == MAX_MB_MODULES) {
+				pr_err("--module: %s", *optarg ?
+				       "too many modules" : "empty argument");
+				return bad_option();
+			}
+			b->modules[b->nr_modules++] = optarg;
+			break;
+		case OPT_MACHINE:
+			/* QEMU's "pc,accel=kvm" style: the type comes first */
+			optarg[strcspn(optarg, ",")] = 0;
+			if (!strcmp(optarg, "pc") || !strcmp(optarg, "pc-i440fx")) {
+				o->machine = MACHINE_PC;
+			} else if (!strcmp(optarg, "bare") ||
+				   !strcmp(optarg, "none")) {
+				o->machine = MACHINE_BARE;
+			} else {
+				pr_err("--machine: expected pc or bare, not '%s'",
+				       optarg);
+				return bad_option();
+			}
+			o->machine_set = true;
+			break;
+		case OPT_IRQCHIP:
+			o->irqchip = IRQCHIP_ON;
+			break;
+		case OPT_NO_IRQCHIP:
+			o->irqchip = IRQCHIP_OFF;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -217,12 +413,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 		pr_err("--mode and --entry apply to --flat only (multiboot fixes both)");
 		return bad_option();
 	}
-	if (b->append && !b->kernel) {
-		pr_err("--append needs --kernel");
+	if ((b->append || b->nr_modules) && !b->kernel) {
+		pr_err("--append, --initrd and --module need --kernel");
 		return bad_option();
 	}
 	if (o->mmu && o->accel != &accel_shv_ops) {
 		pr_err("--mmu is only meaningful with --accel shv");
+		return bad_option();
+	}
+	if (!o->machine_set)
+		o->machine = b->kernel ? MACHINE_PC : MACHINE_BARE;
+	if (o->machine == MACHINE_PC && o->mem <= SZ_1M) {
+		pr_err("the pc machine needs more than 1 MiB of RAM");
 		return bad_option();
 	}
 	return 0;
@@ -287,6 +489,16 @@ static int vcpu_init(struct vm *vm, struct vcpu *v, const struct boot *b)
 	v->created = true;
 	if (ops->set_cpuid && ops->set_cpuid(&v->acc))
 		return -1;
+	/*
+	 * With an irqchip a multiboot machine's APs are as on real
+	 * hardware: in their reset state, waiting in the kernel for
+	 * INIT/SIPI.  Their threads run from the start.
+	 */
+	if (b->bsp_only && v->idx && vm->accel.irqchip) {
+		v->runnable = true;
+		pr_debug("vcpu %u: waiting for INIT/SIPI", v->idx);
+		return 0;
+	}
 	if (ops->get_sregs(&v->acc, &sregs))
 		return -1;
 	if (cpu_mode_setup(b->mode, b->entry, v->idx, &regs, &sregs))
@@ -328,6 +540,21 @@ static int vm_setup(struct vm *vm, const struct options *o,
 	if (ops->set_memslot(&vm->accel, 0, 0, vm->mem.size, vm->mem.hva,
 			     false))
 		return -1;
+	if (o->irqchip == IRQCHIP_ON ||
+	    (o->irqchip == IRQCHIP_AUTO && o->machine == MACHINE_PC)) {
+		if (!ops->create_irqchip) {
+			pr_err("the %s accelerator has no in-kernel irqchip",
+			       ops->name);
+			return -1;
+		}
+		if (ops->create_irqchip(&vm->accel))
+			return -1;
+		vm->accel.irqchip = true;
+		pr_debug("%s: in-kernel irqchip created", ops->name);
+	}
+	vm->machine = o->machine;
+	vm->smp = o->smp;
+	vm->cmdline = o->boot.append ? o->boot.append : "";
 	if (devices_init(vm))
 		return -1;
 	devices_reset();
@@ -400,10 +627,12 @@ int main(int argc, char **argv)
 		return STATUS_USAGE;
 
 	/* images first: every mistake in them is reported before setup */
-	if (guest_mem_alloc(&vm.mem, o.mem_mib << 20))
+	if (guest_mem_alloc(&vm.mem, o.mem))
 		return STATUS_USAGE;
-	if (o.boot.kernel ? loader_multiboot(&vm.mem, &o.boot, &boot) :
-			    loader_flat(&vm.mem, &o.boot, &boot)) {
+	if ((o.machine == MACHINE_PC &&
+	     pc_firmware_build(&vm.mem, o.smp)) ||
+	    (o.boot.kernel ? loader_multiboot(&vm.mem, &o.boot, &boot) :
+			     loader_flat(&vm.mem, &o.boot, &boot))) {
 		guest_mem_free(&vm.mem);
 		return STATUS_USAGE;
 	}

@@ -16,6 +16,18 @@ bool vm_stopping(struct vm *vm)
 	return __atomic_load_n(&vm->stopping, __ATOMIC_ACQUIRE);
 }
 
+void vm_irq_line(struct vm *vm, u32 gsi, int level)
+{
+	static bool warned;
+
+	if (!vm->accel.irqchip)
+		return;
+	if (vm->accel.ops->irq_line(&vm->accel, gsi, level) &&
+	    !__atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
+		pr_warn("%s: cannot set interrupt line %u: %s",
+			vm->accel.ops->name, gsi, strerror(errno));
+}
+
 void vm_request_exit(struct vm *vm, int status)
 {
 	pthread_t self = pthread_self();

@@ -23,6 +23,17 @@
 
 struct vm;
 
+/*
+ * The machine around the vCPUs.  MACHINE_PC (the default with --kernel)
+ * is QEMU's standard PC as far as Documentation/machine.rst says;
+ * MACHINE_BARE (the default with --flat) has the serial port, debug-exit
+ * and the POST port only.
+ */
+enum machine_type {
+	MACHINE_BARE,
+	MACHINE_PC,
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned int idx;
@@ -40,12 +51,23 @@ struct vm {
 	unsigned int nr_vcpus;
 	struct vcpu *vcpus;
 
+	/* configuration, fixed before devices_init() */
+	enum machine_type machine;
+	unsigned int smp;	/* vCPUs the machine has */
+	const char *cmdline;	/* --append ("" if none), for fw_cfg */
+
 	pthread_mutex_t lock;
 	pthread_t main_thread;
 	unsigned int nr_running;
 	bool stopping;		/* read without the lock in the run loop */
 	int status;
 };
+
+/*
+ * Drive interrupt line @gsi (see accel.h) to @level.  Without an
+ * in-kernel irqchip the call does nothing.
+ */
+void vm_irq_line(struct vm *vm, u32 gsi, int level);
 
 /* End the whole run with @status (first caller wins) */
 void vm_request_exit(struct vm *vm, int status);
