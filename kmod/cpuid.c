@@ -12,6 +12,7 @@
 
 #include "shv.h"
 #include "arch.h"
+#include "hyperv.h"
 
 #define SHV_CPUID_SIGNATURE	0x40000000u
 
@@ -51,6 +52,8 @@ static void shv_default_cpuid(struct shv_vcpu *vcpu, u32 fn, u32 idx,
 	max_ext = min(max_ext, 0x80000008u);
 
 	*a = *b = *c = *d = 0;
+	if (shv_hv_cpuid(vcpu, fn, a, b, c, d))
+		return;
 	if (fn >= SHV_CPUID_SIGNATURE && fn < SHV_CPUID_SIGNATURE + 0x100) {
 		if (fn == SHV_CPUID_FEATURES && vcpu->lapic)
 			*a = SHV_FEAT_SEOI;

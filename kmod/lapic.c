@@ -173,7 +173,9 @@ void shv_lapic_accept(struct shv_vcpu *vcpu, const struct shv_irq_msg *msg)
 		shv_vcpu_kick(vcpu);
 		break;
 	case SHV_DM_SIPI:
-		if (READ_ONCE(vcpu->mp_state) == SHV_MP_WAIT_SIPI) {
+		/* waiting for it, or about to (an INIT not yet processed) */
+		if (READ_ONCE(vcpu->mp_state) == SHV_MP_WAIT_SIPI ||
+		    test_bit(SHV_EVENT_INIT, &vcpu->events)) {
 			WRITE_ONCE(vcpu->sipi_vector, msg->vector);
 			set_bit(SHV_EVENT_SIPI, &vcpu->events);
 			shv_vcpu_kick(vcpu);

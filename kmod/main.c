@@ -89,6 +89,7 @@ static long shv_check_extension(unsigned long cap)
 	case SHV_CAP_DEFAULT_MMU:
 		return shv_default_mmu();
 	case SHV_CAP_IRQCHIP:
+	case SHV_CAP_HYPERV:
 		return 1;
 	default:
 		return 0;

@@ -13,6 +13,7 @@
 #include "shv.h"
 #include "arch.h"
 #include "irq.h"
+#include "hyperv.h"
 
 #define SHV_APIC_BASE_BSP	BIT_ULL(8)
 #define SHV_APIC_BASE_ENABLE	BIT_ULL(11)
@@ -25,6 +26,9 @@ int shv_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data, bool host)
 	if (r != -ENOENT)
 		return r;
 	r = shv_lapic_get_msr(vcpu, index, data);
+	if (r != -ENOENT)
+		return r;
+	r = shv_hv_get_msr(vcpu, index, data, host);
 	if (r != -ENOENT)
 		return r;
 
@@ -44,6 +48,9 @@ int shv_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data, bool host)
 	if (r != -ENOENT)
 		return r;
 	r = shv_lapic_set_msr(vcpu, index, data);
+	if (r != -ENOENT)
+		return r;
+	r = shv_hv_set_msr(vcpu, index, data, host);
 	if (r != -ENOENT)
 		return r;
 

@@ -71,6 +71,8 @@ struct shv_vcpu;
 struct shv_mmu_ops;
 struct shv_irqchip;
 struct shv_lapic;
+struct shv_hv;
+struct shv_hv_vcpu;
 
 struct shv_vm {
 	refcount_t users;		/* the VM fd and every vCPU fd */
@@ -84,11 +86,13 @@ struct shv_vm {
 	void *mmu;			/* MMU-private state */
 	void *arch;			/* vendor-private state */
 	struct shv_irqchip *irqchip;	/* in-kernel PIC/IOAPIC/PIT or NULL */
+	struct shv_hv *hv;		/* Hyper-V partition (hyperv.c) or NULL */
 };
 
 /* vcpu->requests bits, serviced before each guest entry */
 #define SHV_REQ_TLB_FLUSH	0
 #define SHV_REQ_MMU_RELOAD	1	/* pick the shadow root again (sleeps) */
+#define SHV_REQ_HV_WORK		2	/* SynIC work queued (hyperv.c) */
 
 /* vcpu->mode: lets other CPUs know whether an IPI is needed to kick us */
 enum shv_vcpu_mode {
@@ -184,6 +188,9 @@ struct shv_vcpu {
 	bool nmi_pending;
 	bool nmi_masked;		/* an NMI handler runs until IRET */
 	u64 nmi_iret_rip;
+
+	struct shv_hv_vcpu *hv;		/* Hyper-V SynIC (hyperv.c) or NULL */
+	struct shv_vcpu_stats stats;	/* SHV_GET_VCPU_STATS */
 };
 
 #define SHV_MP_RUNNABLE		0
@@ -202,6 +209,7 @@ void shv_hw_put(void);
 int shv_vm_create(unsigned long flags);
 int shv_default_mmu(void);
 void shv_vm_put(struct shv_vm *vm);
+struct shv_vm *shv_vm_get_by_fd(int fd);
 struct shv_memslot *shv_gfn_to_slot(struct shv_vm *vm, u64 gfn);
 int shv_read_guest_phys(struct shv_vm *vm, u64 gpa, void *buf, unsigned int len);
 int shv_write_guest_phys(struct shv_vm *vm, u64 gpa, const void *buf,

@@ -22,6 +22,7 @@
 #include "emulate.h"
 #include "svm.h"
 #include "irq.h"
+#include "hyperv.h"
 
 #define SVM_FEAT_NPT	BIT(0)
 #define SVM_FEAT_NRIPS	BIT(3)
@@ -675,6 +676,7 @@ static void svm_inject_events(struct shv_vcpu *vcpu)
 			v = shv_lapic_ack(vcpu, v);
 			c->event_inj = v | SVM_EVTINJ_TYPE_INTR |
 				       SVM_EVTINJ_VALID;
+			vcpu->stats.irq_injections++;
 			svm_set_vintr(c, -1, false);
 		} else {
 			svm_set_vintr(c, 0xf, true);
@@ -779,6 +781,7 @@ static int svm_handle_msr(struct shv_vcpu *vcpu)
 	u32 index = vcpu->regs[SHV_RCX];
 	u64 data;
 
+	vcpu->stats.msr_exits++;
 	if (c->exit_info_1) {
 		data = (u32)vcpu->regs[SHV_RAX] |
 		       (vcpu->regs[SHV_RDX] << 32);
@@ -918,6 +921,8 @@ static int svm_dispatch_exit(struct shv_vcpu *vcpu)
 						     vmcb->control.exit_info_2,
 						     vmcb->control.exit_info_1);
 	case SVM_EXIT_VMMCALL:
+		if (shv_hv_hypercall(vcpu, svm_next_rip(vcpu, 3)))
+			return 1;
 		return shv_hypercall_exit(vcpu, svm_next_rip(vcpu, 3));
 	case SVM_EXIT_INVD:
 		svm_skip_insn(vcpu, svm_next_rip(vcpu, 2));

@@ -22,6 +22,7 @@
 #include "mmu.h"
 #include "emulate.h"
 #include "irq.h"
+#include "hyperv.h"
 
 #define SHV_CR0_VALID	(X86_CR0_PE | X86_CR0_MP | X86_CR0_EM | X86_CR0_TS | \
 			 X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_AM | \
@@ -191,7 +192,8 @@ static bool shv_enter_guest(struct shv_vcpu *vcpu)
 	WRITE_ONCE(vcpu->mode, SHV_IN_GUEST);
 	/* pairs with shv_vm_request_all(): see a request or get an IPI */
 	smp_mb();
-	if (test_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests)) {
+	if (test_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests) ||
+	    test_bit(SHV_REQ_HV_WORK, &vcpu->requests)) {
 		WRITE_ONCE(vcpu->mode, SHV_OUTSIDE_GUEST);
 		local_irq_enable();
 		kernel_fpu_end();
@@ -234,7 +236,6 @@ static void shv_vcpu_events(struct shv_vcpu *vcpu)
 		}
 		WRITE_ONCE(vcpu->mp_state, vcpu->id ? SHV_MP_WAIT_SIPI :
 						      SHV_MP_RUNNABLE);
-		clear_bit(SHV_EVENT_SIPI, &vcpu->events);
 	}
 	if (test_and_clear_bit(SHV_EVENT_SIPI, &vcpu->events) &&
 	    vcpu->mp_state == SHV_MP_WAIT_SIPI) {
@@ -262,9 +263,10 @@ static bool shv_vcpu_wakeup(struct shv_vcpu *vcpu)
 /* sleep until an interrupt, NMI, INIT/SIPI or signal */
 static void shv_vcpu_block(struct shv_vcpu *vcpu)
 {
-	wait_event_interruptible(vcpu->wq, shv_vcpu_wakeup(vcpu));
+	wait_event_interruptible(vcpu->wq, shv_vcpu_wakeup(vcpu) ||
+				 shv_hv_work_pending(vcpu));
 	if (READ_ONCE(vcpu->mp_state) == SHV_MP_HALTED &&
-	    !signal_pending(current))
+	    !signal_pending(current) && shv_vcpu_wakeup(vcpu))
 		WRITE_ONCE(vcpu->mp_state, SHV_MP_RUNNABLE);
 }
 
@@ -311,6 +313,7 @@ static int shv_vcpu_run(struct shv_vcpu *vcpu)
 
 		if (vcpu->lapic) {
 			shv_vcpu_events(vcpu);
+			shv_hv_vcpu_run(vcpu);
 			if (READ_ONCE(vcpu->mp_state) != SHV_MP_RUNNABLE) {
 				shv_vcpu_block(vcpu);
 				continue;
@@ -327,8 +330,10 @@ static int shv_vcpu_run(struct shv_vcpu *vcpu)
 			}
 		}
 		r = 1;
-		if (shv_enter_guest(vcpu))
+		if (shv_enter_guest(vcpu)) {
+			vcpu->stats.exits++;
 			r = shv_arch->handle_exit(vcpu);
+		}
 		up_read(&vcpu->vm->slots_lock);
 		if (r <= 0)
 			return r;
@@ -423,6 +428,10 @@ static long shv_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 	case SHV_SET_CPUID:
 		r = shv_set_cpuid(vcpu, argp);
 		break;
+	case SHV_GET_VCPU_STATS:
+		r = copy_to_user(argp, &vcpu->stats, sizeof(vcpu->stats)) ?
+		    -EFAULT : 0;
+		break;
 	default:
 		r = -ENOTTY;
 	}
@@ -477,6 +486,7 @@ void shv_vcpu_free(struct shv_vcpu *vcpu)
 
 	if (vcpu->vm->mmu_ops->vcpu_destroy)
 		vcpu->vm->mmu_ops->vcpu_destroy(vcpu);
+	shv_hv_vcpu_free(vcpu);
 	shv_lapic_free(vcpu);
 	shv_arch->vcpu_free(vcpu);
 	for (i = 0; i < SHV_RUN_PAGES; i++)
@@ -532,6 +542,8 @@ int shv_vcpu_create(struct shv_vm *vm, unsigned long id)
 	}
 	if (vm->irqchip) {
 		r = shv_lapic_create(vcpu);
+		if (!r)
+			r = shv_hv_vcpu_create(vcpu);
 		if (r)
 			goto err_unlock;
 		/* application processors wait for INIT-SIPI-SIPI */
@@ -552,6 +564,7 @@ int shv_vcpu_create(struct shv_vm *vm, unsigned long id)
 
 err_unlock:
 	mutex_unlock(&vm->lock);
+	shv_hv_vcpu_free(vcpu);
 	shv_lapic_free(vcpu);
 	shv_arch->vcpu_free(vcpu);
 	vcpu->arch = NULL;

@@ -18,6 +18,7 @@
 #include "arch.h"
 #include "mmu.h"
 #include "irq.h"
+#include "hyperv.h"
 
 static void shv_vm_destroy(struct shv_vm *vm)
 {
@@ -26,6 +27,7 @@ static void shv_vm_destroy(struct shv_vm *vm)
 	for (i = 0; i < SHV_MAX_VCPUS; i++)
 		if (vm->vcpus[i])
 			shv_vcpu_free(vm->vcpus[i]);
+	shv_hv_vm_destroy(vm);
 	shv_irqchip_destroy(vm);
 	vm->mmu_ops->vm_destroy(vm);
 	shv_arch->vm_destroy(vm);
@@ -242,6 +244,9 @@ static long shv_vm_ioctl(struct file *filp, unsigned int ioctl,
 		r = shv_irq_msi(vm, m.address, m.data);
 		return r < 0 ? r : 0;
 	}
+	case SHV_ENABLE_HYPERV:
+	case SHV_HV_SET_CONNECTION:
+		return shv_hv_vm_ioctl(vm, ioctl, arg);
 	case SHV_GET_MMU_STATS: {
 		struct shv_mmu_stats st = {};
 
@@ -274,6 +279,24 @@ static const struct file_operations shv_vm_fops = {
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
 };
+
+/* the VM behind a VM fd, with a reference (shv_vm_put), or ERR_PTR */
+struct shv_vm *shv_vm_get_by_fd(int fd)
+{
+	struct fd f = fdget(fd);
+	struct shv_vm *vm;
+
+	if (!f.file)
+		return ERR_PTR(-EBADF);
+	if (f.file->f_op != &shv_vm_fops) {
+		fdput(f);
+		return ERR_PTR(-EINVAL);
+	}
+	vm = f.file->private_data;
+	refcount_inc(&vm->users);
+	fdput(f);
+	return vm;
+}
 
 static char *mmu = "shadow";
 module_param(mmu, charp, 0444);

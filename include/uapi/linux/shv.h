@@ -312,4 +312,66 @@ struct shv_exit_ring {
 	struct shv_ring_entry entries[];
 };
 
+/* ==================== Hyper-V SynIC (Documentation/interrupts.rst) ==== */
+/*
+ * SHV_ENABLE_HYPERV (VM fd, arg 0): the guest sees the Hyper-V interface
+ * instead of shv's own: CPUID 0x40000000-0x40000005 ("Microsoft Hv",
+ * "Hv#1"), the hypercall page, VP index, the reference counter and TSC
+ * page, the synthetic interrupt controller (SynIC: SCONTROL, SIMP, SIEFP,
+ * EOM, SINT0-15), four synthetic timers per vCPU and the APIC access
+ * MSRs; shv's leaves move to 0x40000100.  HvPostMessage and HvSignalEvent
+ * are handled in the kernel.  Needs the in-kernel irqchip and must come
+ * before the first vCPU: -ENXIO without an irqchip, -EBUSY after a vCPU,
+ * -EEXIST the second time.  SHV_CHECK_EXTENSION(SHV_CAP_HYPERV) is 1.
+ */
+#define SHV_CAP_HYPERV		16
+#define SHV_ENABLE_HYPERV	_IO(SHVIO, 0x68)
+
+/*
+ * SHV_HV_SET_CONNECTION (VM fd): connection conn_id of this VM's guest
+ * (HvPostMessage/HvSignalEvent's ConnectionId, 0..0xffffff) reaches SINT
+ * sint of the vCPU with id vcpu in the VM behind target_fd (an shv VM fd
+ * with Hyper-V enabled; -1 is this VM).  flags: which hypercalls the
+ * connection carries; 0 deletes it (-ENOENT if there is none).  A
+ * connection holds no reference on the target VM: once that is gone,
+ * posts return HV_STATUS_INVALID_PORT_ID.  -EBADF: target_fd is no file;
+ * -EINVAL: not an shv VM, no Hyper-V there, a bad field or reserved bits;
+ * -ENOSPC: SHV_HV_MAX_CONNECTIONS exist.
+ */
+#define SHV_HV_CONN_MESSAGES	(1u << 0)	/* HvPostMessage */
+#define SHV_HV_CONN_EVENTS	(1u << 1)	/* HvSignalEvent */
+#define SHV_HV_MAX_CONNECTIONS	1024
+
+struct shv_hv_connection {
+	__u32 conn_id;
+	__s32 target_fd;
+	__u32 vcpu;
+	__u32 sint;
+	__u32 flags;
+	__u32 reserved[3];
+};
+
+#define SHV_HV_SET_CONNECTION	_IOW(SHVIO, 0x69, struct shv_hv_connection)
+
+/*
+ * SHV_GET_VCPU_STATS (vCPU fd): counters since the vCPU was created.  The
+ * exit counters are general; the hv_ ones count SynIC work.
+ */
+struct shv_vcpu_stats {
+	__u64 exits;		/* guest exits of every kind */
+	__u64 msr_exits;	/* RDMSR/WRMSR intercepts */
+	__u64 irq_injections;	/* external interrupts injected */
+	__u64 hv_hypercalls;	/* Hyper-V hypercalls handled in the kernel */
+	__u64 hv_msgs_delivered; /* messages written into a message slot */
+	__u64 hv_msgs_pending;	/* MessagePending set: slot busy, or more queued */
+	__u64 hv_eoms;		/* writes to the EOM MSR */
+	__u64 hv_sint_irqs;	/* SINT interrupts raised */
+	__u64 hv_events;	/* event flags newly set */
+	__u64 hv_stimer_expiries;
+	__u64 reserved[6];
+};
+
+#define SHV_GET_VCPU_STATS	_IOR(SHVIO, 0x91, struct shv_vcpu_stats)
+/* ==================== end of Hyper-V SynIC ============================ */
+
 #endif /* _UAPI_LINUX_SHV_H */
