@@ -54,5 +54,7 @@ struct shv_arch_ops {
 
 extern const struct shv_arch_ops shv_svm_ops;
 const struct shv_arch_ops *shv_svm_probe(void);
+extern const struct shv_arch_ops shv_vmx_ops;
+const struct shv_arch_ops *shv_vmx_probe(void);
 
 #endif /* SHV_ARCH_H */

@@ -17,6 +17,7 @@
 #include "arch.h"
 #include "mmu.h"
 #include "emulate.h"
+#include "irq.h"
 
 #define CR0_PAGING_BITS	(X86_CR0_PG | X86_CR0_WP | X86_CR0_PE)
 #define CR4_PAGING_BITS	(X86_CR4_PAE | X86_CR4_PSE | X86_CR4_SMEP | \
@@ -196,6 +197,9 @@ int shv_emulate_cr_access(struct shv_vcpu *vcpu)
 	next = vcpu->rip + insn.len;
 	cr = insn.reg;
 	sub = insn.reg & 7;
+	/* AMD's LOCK MOV CR0 is CR8 outside 64-bit mode */
+	if (cr == 0 && (insn.prefixes & SHV_PFX_LOCK))
+		cr = 8;
 
 	switch (insn.opcode) {
 	case 0x20:	/* mov r, crN */
@@ -223,6 +227,13 @@ int shv_emulate_cr_access(struct shv_vcpu *vcpu)
 		val = vcpu->regs[insn.rm];
 		if (insn.mode != 64)
 			val = (u32)val;
+		if (cr == 8) {
+			/* intercepted only while an interrupt window is open */
+			if (val & ~0xfull)
+				goto gp;
+			shv_lapic_set_cr8(vcpu, val);
+			break;
+		}
 		if (cr == 0)
 			r = shv_set_cr0(vcpu, val);
 		else if (cr == 3)

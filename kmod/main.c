@@ -11,6 +11,7 @@
 #include <linux/fs.h>
 #include <linux/cpuhotplug.h>
 #include <linux/mutex.h>
+#include <asm/processor.h>
 
 #include "shv.h"
 #include "arch.h"
@@ -131,7 +132,12 @@ static int __init shv_init(void)
 {
 	int r;
 
-	shv_arch = shv_svm_probe();
+	/* the backend follows the CPU vendor: SVM on AMD/Hygon, else VMX */
+	if (boot_cpu_data.x86_vendor == X86_VENDOR_AMD ||
+	    boot_cpu_data.x86_vendor == X86_VENDOR_HYGON)
+		shv_arch = shv_svm_probe();
+	else
+		shv_arch = shv_vmx_probe();
 	if (IS_ERR(shv_arch)) {
 		r = PTR_ERR(shv_arch);
 		pr_err("no usable hardware virtualization (%d)\n", r);

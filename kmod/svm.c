@@ -627,17 +627,25 @@ static void svm_requeue_event(struct shv_vcpu *vcpu)
 
 /* --- interrupt injection --- */
 
+/*
+ * Request (prio >= 0) or cancel an exit at the next interrupt window.
+ * While a virtual interrupt is pending, CR8 writes are intercepted too:
+ * the APIC learns of the new priority at once (and QEMU 7.2's TCG, the
+ * test rig, aborts on a guest CR8 write while V_IRQ is set).
+ */
 static void svm_set_vintr(struct vmcb_control_area *c, int prio, bool ign_tpr)
 {
 	c->int_ctl &= ~(V_IRQ_MASK | V_INTR_PRIO_MASK | V_IGN_TPR_MASK);
 	if (prio < 0) {
 		c->intercepts[INTERCEPT_WORD3] &= ~BIT(INTERCEPT_VINTR - 96);
+		c->intercepts[INTERCEPT_CR] &= ~BIT(INTERCEPT_CR8_WRITE);
 		return;
 	}
 	c->int_ctl |= V_IRQ_MASK | (prio << V_INTR_PRIO_SHIFT) |
 		      (ign_tpr ? V_IGN_TPR_MASK : 0);
 	c->int_vector = 0;
 	set_intercept(c, INTERCEPT_VINTR);
+	set_intercept(c, INTERCEPT_CR8_WRITE);
 }
 
 /*
@@ -913,6 +921,7 @@ static int svm_dispatch_exit(struct shv_vcpu *vcpu)
 	case SVM_EXIT_WRITE_CR0:
 	case SVM_EXIT_WRITE_CR3:
 	case SVM_EXIT_WRITE_CR4:
+	case SVM_EXIT_WRITE_CR8:
 		return shv_emulate_cr_access(vcpu);
 	case SVM_EXIT_INVLPG:
 		return shv_emulate_invlpg(vcpu);

@@ -1,0 +1,1539 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Intel VMX backend: feature discovery, the VMCS, guest entry and the exit
+ * handlers.  It mirrors svm.c: the generic core owns the GPRs, RIP and
+ * RFLAGS (copied in and out of the VMCS around each entry) and, under
+ * both MMUs, the guest's CR0, CR4 and EFER (vcpu->cr0/cr4/efer): every
+ * CR0/CR4 bit is host-owned, so writes that change one exit and go
+ * through cr.c, and the hardware values derive from them (update_cr).
+ * Under EPT the guest owns CR3; under the shadow MMU CR3 loads exit too.
+ *
+ * The VMCS can only be read and written where it is current, so every
+ * access outside guest entry brackets itself with shv_vmx_load() and
+ * shv_vmx_put() (vmx_cpu.c moves it between CPUs).  See
+ * Documentation/vmx.rst.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <asm/io.h>
+#include <asm/cpufeature.h>
+#include <asm/msr.h>
+#include <asm/msr-index.h>
+#include <asm/processor-flags.h>
+#include <asm/desc.h>
+#include <asm/debugreg.h>
+#include <asm/segment.h>
+#include <asm/special_insns.h>
+#include <asm/tlbflush.h>
+
+#include "shv.h"
+#include "arch.h"
+#include "mmu.h"
+#include "emulate.h"
+#include "vmx.h"
+#include "irq.h"
+
+static bool unrestricted_guest = true;
+module_param(unrestricted_guest, bool, 0444);
+MODULE_PARM_DESC(unrestricted_guest,
+		 "VMX: use unrestricted guest (and with it EPT) if available");
+
+static bool ept = true;
+module_param(ept, bool, 0444);
+MODULE_PARM_DESC(ept, "VMX: offer EPT as nested paging if available");
+
+struct shv_vmx_caps shv_vmx_caps;
+
+/* host MSRs the guest's values replace while it runs (same on all CPUs) */
+static u64 host_star, host_lstar, host_cstar, host_sfmask;
+
+#define VMX_DEFAULT_PAT		0x0007040600070406ull
+#define VMX_AR_UNUSABLE		VMX_AR_UNUSABLE_MASK
+
+static inline struct shv_vmx_vcpu *to_vmx(struct shv_vcpu *vcpu)
+{
+	return vcpu->arch;
+}
+
+static inline bool vmx_shadow(struct shv_vcpu *vcpu)
+{
+	return vcpu->vm->mmu_ops->shadow;
+}
+
+static void vmx_load(struct shv_vcpu *vcpu)
+{
+	shv_vmx_load(to_vmx(vcpu));
+}
+
+static void vmx_put(void)
+{
+	shv_vmx_put();
+}
+
+/* --- segments --- */
+
+static const struct {
+	u32 sel, base, limit, ar;
+} vmx_segs[SHV_NR_SEGS] = {
+#define SEG(s) { GUEST_##s##_SELECTOR, GUEST_##s##_BASE, GUEST_##s##_LIMIT, \
+		 GUEST_##s##_AR_BYTES }
+	[SHV_SEG_ES] = SEG(ES), [SHV_SEG_CS] = SEG(CS), [SHV_SEG_SS] = SEG(SS),
+	[SHV_SEG_DS] = SEG(DS), [SHV_SEG_FS] = SEG(FS), [SHV_SEG_GS] = SEG(GS),
+	[SHV_SEG_TR] = SEG(TR), [SHV_SEG_LDTR] = SEG(LDTR),
+#undef SEG
+};
+
+static u32 seg_to_ar(const struct shv_segment *s)
+{
+	if (s->unusable || !s->present)
+		return VMX_AR_UNUSABLE;
+	return s->type | s->s << 4 | s->dpl << 5 | s->present << 7 |
+	       s->avl << 12 | s->l << 13 | s->db << 14 | s->g << 15;
+}
+
+static void seg_from_vmcs(struct shv_segment *s, int seg)
+{
+	u32 ar = vmcs_read(vmx_segs[seg].ar);
+
+	*s = (struct shv_segment){
+		.base = vmcs_read(vmx_segs[seg].base),
+		.limit = vmcs_read(vmx_segs[seg].limit),
+		.selector = vmcs_read(vmx_segs[seg].sel),
+		.type = ar & 15, .s = (ar >> 4) & 1, .dpl = (ar >> 5) & 3,
+		.present = (ar >> 7) & 1, .avl = (ar >> 12) & 1,
+		.l = (ar >> 13) & 1, .db = (ar >> 14) & 1, .g = (ar >> 15) & 1,
+		.unusable = (ar >> 16) & 1,
+	};
+	if (s->unusable)
+		s->present = 0;
+}
+
+/*
+ * Store a segment, fixing up what VM entry would refuse but a processor
+ * could hold: usable code/data segments are always accessed, TR is a busy
+ * TSS, and the granularity matches the limit.
+ */
+static void seg_to_vmcs(int seg, const struct shv_segment *in)
+{
+	struct shv_segment s = *in;
+	u32 ar;
+
+	if (seg == SHV_SEG_CS)
+		s.unusable = 0, s.present = 1;
+	if (seg == SHV_SEG_TR) {
+		if (s.unusable || !s.present) {
+			s = (struct shv_segment){ .selector = s.selector,
+				.base = s.base, .limit = 0xffff, .type = 11,
+				.present = 1 };
+		}
+		s.s = 0;
+		s.type |= 2;		/* busy */
+	}
+	if (s.s && !s.unusable)
+		s.type |= 1;		/* accessed */
+	if (s.limit & 0xfff00000)
+		s.g = 1;
+	else if ((s.limit & 0xfff) != 0xfff)
+		s.g = 0;
+	ar = seg_to_ar(&s);
+	vmcs_write(vmx_segs[seg].sel, s.selector);
+	vmcs_write(vmx_segs[seg].base, s.base);
+	vmcs_write(vmx_segs[seg].limit, s.limit);
+	vmcs_write(vmx_segs[seg].ar, ar);
+}
+
+static void vmx_get_sregs(struct shv_vcpu *vcpu, struct shv_sregs *s)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	memset(s, 0, sizeof(*s));
+	vmx_load(vcpu);
+	seg_from_vmcs(&s->cs, SHV_SEG_CS);
+	seg_from_vmcs(&s->ds, SHV_SEG_DS);
+	seg_from_vmcs(&s->es, SHV_SEG_ES);
+	seg_from_vmcs(&s->fs, SHV_SEG_FS);
+	seg_from_vmcs(&s->gs, SHV_SEG_GS);
+	seg_from_vmcs(&s->ss, SHV_SEG_SS);
+	seg_from_vmcs(&s->tr, SHV_SEG_TR);
+	seg_from_vmcs(&s->ldt, SHV_SEG_LDTR);
+	s->cs.unusable = 0;
+	s->gdt.base = vmcs_read(GUEST_GDTR_BASE);
+	s->gdt.limit = vmcs_read(GUEST_GDTR_LIMIT);
+	s->idt.base = vmcs_read(GUEST_IDTR_BASE);
+	s->idt.limit = vmcs_read(GUEST_IDTR_LIMIT);
+	s->cr3 = vmx_shadow(vcpu) ? vcpu->cr3 : vmcs_read(GUEST_CR3);
+	vmx_put();
+	s->cr0 = vcpu->cr0;
+	s->cr4 = vcpu->cr4;
+	s->efer = vcpu->efer;
+	s->cr2 = vmx->cr2;
+	s->cr8 = vcpu->lapic ? shv_lapic_get_cr8(vcpu) : vmx->cr8;
+	s->apic_base = vcpu->apic_base;
+}
+
+static void vmx_write_pdptrs(struct shv_vcpu *vcpu)
+{
+	vmcs_write(GUEST_PDPTR0, vcpu->pdptrs[0]);
+	vmcs_write(GUEST_PDPTR1, vcpu->pdptrs[1]);
+	vmcs_write(GUEST_PDPTR2, vcpu->pdptrs[2]);
+	vmcs_write(GUEST_PDPTR3, vcpu->pdptrs[3]);
+}
+
+static void vmx_read_pdptrs(struct shv_vcpu *vcpu)
+{
+	vcpu->pdptrs[0] = vmcs_read(GUEST_PDPTR0);
+	vcpu->pdptrs[1] = vmcs_read(GUEST_PDPTR1);
+	vcpu->pdptrs[2] = vmcs_read(GUEST_PDPTR2);
+	vcpu->pdptrs[3] = vmcs_read(GUEST_PDPTR3);
+}
+
+static bool vmx_pae_paging(struct shv_vcpu *vcpu)
+{
+	return (vcpu->cr0 & X86_CR0_PG) && (vcpu->cr4 & X86_CR4_PAE) &&
+	       !(vcpu->efer & EFER_LMA);
+}
+
+/* the VMCS must be current */
+static void __vmx_update_cr(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 cr0 = vcpu->cr0, cr4 = vcpu->cr4, efer = vcpu->efer;
+	u32 entry;
+
+	if (vmx_shadow(vcpu)) {
+		/*
+		 * The hardware always pages (an identity map when the guest
+		 * does not), honours WP and uses PAE-format roots for legacy
+		 * guests; without unrestricted guest PE is on too.
+		 */
+		cr0 |= X86_CR0_PG | X86_CR0_WP | X86_CR0_PE;
+		cr4 = (cr4 | X86_CR4_PAE) & ~(X86_CR4_PGE | X86_CR4_PCIDE);
+		if (!(vcpu->cr0 & X86_CR0_PG))
+			efer &= ~(EFER_LME | EFER_LMA);
+	} else if (!shv_vmx_caps.ug) {
+		cr0 |= X86_CR0_PG | X86_CR0_PE;
+	}
+	cr0 = (cr0 | X86_CR0_NE | X86_CR0_ET) & ~(X86_CR0_CD | X86_CR0_NW);
+	cr0 = (cr0 | (u32)shv_vmx_caps.cr0_fixed0) & shv_vmx_caps.cr0_fixed1;
+	if (shv_vmx_caps.ug && !vmx_shadow(vcpu))
+		cr0 = (cr0 & ~(X86_CR0_PE | X86_CR0_PG)) |
+		      (vcpu->cr0 & (X86_CR0_PE | X86_CR0_PG));
+	cr4 = (cr4 | X86_CR4_VMXE | shv_vmx_caps.cr4_fixed0) &
+	      shv_vmx_caps.cr4_fixed1;
+
+	vmcs_write(GUEST_CR0, cr0);
+	vmcs_write(CR0_READ_SHADOW, vcpu->cr0);
+	vmcs_write(GUEST_CR4, cr4);
+	vmcs_write(CR4_READ_SHADOW, vcpu->cr4);
+	vmcs_write(GUEST_IA32_EFER, efer);
+	entry = vmx->entry_ctls & ~VM_ENTRY_IA32E_MODE;
+	if (efer & EFER_LMA)
+		entry |= VM_ENTRY_IA32E_MODE;
+	if (entry != vmx->entry_ctls) {
+		vmx->entry_ctls = entry;
+		vmcs_write(VM_ENTRY_CONTROLS, entry);
+	}
+	/* EPT: the processor loads PDPTEs from the VMCS at entry */
+	if (!vmx_shadow(vcpu) && vmx_pae_paging(vcpu))
+		vmx_write_pdptrs(vcpu);
+}
+
+static void vmx_update_cr(struct shv_vcpu *vcpu)
+{
+	vmx_load(vcpu);
+	__vmx_update_cr(vcpu);
+	vmx_put();
+}
+
+static void vmx_set_sregs(struct shv_vcpu *vcpu, const struct shv_sregs *s)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	vmx_load(vcpu);
+	seg_to_vmcs(SHV_SEG_CS, &s->cs);
+	seg_to_vmcs(SHV_SEG_DS, &s->ds);
+	seg_to_vmcs(SHV_SEG_ES, &s->es);
+	seg_to_vmcs(SHV_SEG_FS, &s->fs);
+	seg_to_vmcs(SHV_SEG_GS, &s->gs);
+	seg_to_vmcs(SHV_SEG_SS, &s->ss);
+	seg_to_vmcs(SHV_SEG_TR, &s->tr);
+	seg_to_vmcs(SHV_SEG_LDTR, &s->ldt);
+	vmcs_write(GUEST_GDTR_BASE, s->gdt.base);
+	vmcs_write(GUEST_GDTR_LIMIT, s->gdt.limit);
+	vmcs_write(GUEST_IDTR_BASE, s->idt.base);
+	vmcs_write(GUEST_IDTR_LIMIT, s->idt.limit);
+	vcpu->cr0 = s->cr0;
+	vcpu->cr3 = s->cr3;
+	vcpu->cr4 = s->cr4;
+	vcpu->efer = s->efer;
+	if (!vmx_shadow(vcpu)) {
+		vmcs_write(GUEST_CR3, s->cr3);
+		if (vmx_pae_paging(vcpu))
+			shv_load_pdptrs(vcpu, s->cr3);
+	}
+	__vmx_update_cr(vcpu);
+	vmx_put();
+	vmx->cr2 = s->cr2;
+	vmx->cr8 = s->cr8;
+	if (vcpu->lapic)
+		shv_lapic_set_cr8(vcpu, s->cr8);
+}
+
+static u64 vmx_get_seg_base(struct shv_vcpu *vcpu, int seg)
+{
+	u64 base;
+
+	vmx_load(vcpu);
+	base = vmcs_read(vmx_segs[seg].base);
+	vmx_put();
+	return base;
+}
+
+static int vmx_get_cpl(struct shv_vcpu *vcpu)
+{
+	u32 ar;
+
+	if (!(vcpu->cr0 & X86_CR0_PE))
+		return 0;
+	if (vcpu->rflags & SHV_RFLAGS_VM)
+		return 3;
+	vmx_load(vcpu);
+	ar = vmcs_read(GUEST_SS_AR_BYTES);
+	vmx_put();
+	return VMX_AR_DPL(ar);
+}
+
+/* --- VMCS setup --- */
+
+static void vmx_vcpu_reset(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	struct shv_segment data = {
+		.limit = 0xffff, .type = 3, .s = 1, .present = 1,
+	};
+	struct shv_segment cs = {
+		.selector = 0xf000, .base = 0xffff0000, .limit = 0xffff,
+		.type = 11, .s = 1, .present = 1,
+	};
+	struct shv_segment ldt = { .limit = 0xffff, .type = 2, .present = 1 };
+	struct shv_segment tr = { .limit = 0xffff, .type = 11, .present = 1 };
+
+	vmx_load(vcpu);
+	seg_to_vmcs(SHV_SEG_CS, &cs);
+	seg_to_vmcs(SHV_SEG_DS, &data);
+	seg_to_vmcs(SHV_SEG_ES, &data);
+	seg_to_vmcs(SHV_SEG_FS, &data);
+	seg_to_vmcs(SHV_SEG_GS, &data);
+	seg_to_vmcs(SHV_SEG_SS, &data);
+	seg_to_vmcs(SHV_SEG_LDTR, &ldt);
+	seg_to_vmcs(SHV_SEG_TR, &tr);
+	vmcs_write(GUEST_GDTR_BASE, 0);
+	vmcs_write(GUEST_GDTR_LIMIT, 0xffff);
+	vmcs_write(GUEST_IDTR_BASE, 0);
+	vmcs_write(GUEST_IDTR_LIMIT, 0xffff);
+	vmcs_write(GUEST_CR3, 0);
+	vmcs_write(GUEST_DR7, 0x400);
+	vmcs_write(GUEST_IA32_DEBUGCTL, 0);
+	vmcs_write(GUEST_IA32_PAT, VMX_DEFAULT_PAT);
+	vmcs_write(GUEST_SYSENTER_CS, 0);
+	vmcs_write(GUEST_SYSENTER_ESP, 0);
+	vmcs_write(GUEST_SYSENTER_EIP, 0);
+	vmcs_write(GUEST_ACTIVITY_STATE, GUEST_ACTIVITY_ACTIVE);
+	vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, 0);
+	vmcs_write(TSC_OFFSET, 0);
+	vcpu->cr0 = X86_CR0_ET | X86_CR0_CD | X86_CR0_NW;
+	vcpu->cr3 = 0;
+	vcpu->cr4 = 0;
+	vcpu->efer = 0;
+	__vmx_update_cr(vcpu);
+	vmx_put();
+
+	vmx->intr_state = 0;
+	vmx->intr_state_dirty = true;
+	vmx->inject_info = 0;
+	vmx->cr2 = 0;
+	vmx->cr8 = 0;
+	memset(vmx->dr, 0, sizeof(vmx->dr));
+	vmx->dr6 = 0xffff0ff0;
+	vmx->dr7 = 0x400;
+	vmx->star = 0;
+	vmx->lstar = 0;
+	vmx->cstar = 0;
+	vmx->sfmask = 0;
+	vmx->kernel_gs_base = 0;
+	vmx->tsc_offset = 0;
+	vmx->triple_fault = false;
+}
+
+static u32 vmx_exception_bitmap(struct shv_vcpu *vcpu)
+{
+	/* #AC and #DB loops must not wedge a host CPU; #UD for VMMCALL */
+	u32 eb = BIT(SHV_AC_VECTOR) | BIT(SHV_DB_VECTOR) | BIT(SHV_UD_VECTOR);
+
+	if (vmx_shadow(vcpu))
+		eb |= BIT(SHV_PF_VECTOR);
+	return eb;
+}
+
+/* the VMCS must be current */
+static void vmx_init_vmcs(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	struct shv_vmx_caps *c = &shv_vmx_caps;
+	u32 cpu = c->cpu, cpu2 = c->cpu2;
+
+	if (vmx_shadow(vcpu)) {
+		cpu |= CPU_BASED_INVLPG_EXITING | CPU_BASED_CR3_LOAD_EXITING |
+		       CPU_BASED_CR3_STORE_EXITING;
+		cpu2 &= ~(SECONDARY_EXEC_ENABLE_EPT |
+			  SECONDARY_EXEC_UNRESTRICTED_GUEST);
+	} else {
+		/* the capability checks made these settable */
+		cpu &= ~(CPU_BASED_INVLPG_EXITING | CPU_BASED_CR3_LOAD_EXITING |
+			 CPU_BASED_CR3_STORE_EXITING);
+		if (!c->ug)
+			cpu2 &= ~SECONDARY_EXEC_UNRESTRICTED_GUEST;
+	}
+	if (!vmx->vpid)
+		cpu2 &= ~SECONDARY_EXEC_ENABLE_VPID;
+	vmx->cpu_ctls = cpu;
+	vmx->entry_ctls = c->entry;
+
+	vmcs_write(VMCS_LINK_POINTER, ~0ull);
+	vmcs_write(PIN_BASED_VM_EXEC_CONTROL, c->pin);
+	vmcs_write(CPU_BASED_VM_EXEC_CONTROL, cpu);
+	if (cpu & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)
+		vmcs_write(SECONDARY_VM_EXEC_CONTROL, cpu2);
+	vmcs_write(VM_EXIT_CONTROLS, c->exit);
+	vmcs_write(VM_ENTRY_CONTROLS, c->entry);
+	vmcs_write(EXCEPTION_BITMAP, vmx_exception_bitmap(vcpu));
+	vmcs_write(PAGE_FAULT_ERROR_CODE_MASK, 0);
+	vmcs_write(PAGE_FAULT_ERROR_CODE_MATCH, 0);
+	vmcs_write(CR3_TARGET_COUNT, 0);
+	vmcs_write(VM_EXIT_MSR_STORE_COUNT, 0);
+	vmcs_write(VM_EXIT_MSR_LOAD_COUNT, 0);
+	vmcs_write(VM_ENTRY_MSR_LOAD_COUNT, 0);
+	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
+	if (vmx->vpid)
+		vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
+	/* every CR0/CR4 bit is ours; the guest reads its own values */
+	vmcs_write(CR0_GUEST_HOST_MASK, ~0ul);
+	vmcs_write(CR4_GUEST_HOST_MASK, ~0ul);
+
+	/* host state that never changes */
+	vmcs_write(HOST_CR0, read_cr0());
+	vmx->host_cr3 = __read_cr3();
+	vmcs_write(HOST_CR3, vmx->host_cr3);
+	vmx->host_cr4 = cr4_read_shadow();
+	vmcs_write(HOST_CR4, vmx->host_cr4);
+	vmcs_write(HOST_CS_SELECTOR, __KERNEL_CS);
+	vmcs_write(HOST_SS_SELECTOR, __KERNEL_DS);
+	vmcs_write(HOST_DS_SELECTOR, 0);
+	vmcs_write(HOST_ES_SELECTOR, 0);
+	vmcs_write(HOST_FS_SELECTOR, 0);
+	vmcs_write(HOST_GS_SELECTOR, 0);
+	vmcs_write(HOST_RIP, (unsigned long)shv_vmx_vmexit);
+	shv_vmx_set_host_cpu_state(vmx);
+}
+
+static int vmx_vm_init(struct shv_vm *vm)
+{
+	return 0;
+}
+
+static void vmx_vm_destroy(struct shv_vm *vm)
+{
+}
+
+static int vmx_vcpu_create(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = kzalloc(sizeof(*vmx), GFP_KERNEL_ACCOUNT);
+	struct page *p;
+
+	if (!vmx)
+		return -ENOMEM;
+	p = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!p) {
+		kfree(vmx);
+		return -ENOMEM;
+	}
+	vmx->vmcs = page_address(p);
+	vmx->vmcs_pa = page_to_phys(p);
+	*(u32 *)vmx->vmcs = shv_vmx_caps.revision;
+	vmx->loaded_cpu = -1;
+	INIT_LIST_HEAD(&vmx->loaded_link);
+	vmx->vpid = shv_vmx_alloc_vpid();
+	vcpu->arch = vmx;
+
+	vmx_load(vcpu);
+	vmx_init_vmcs(vcpu);
+	vmx_put();
+	vmx_vcpu_reset(vcpu);
+	return 0;
+}
+
+static void vmx_vcpu_free(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (!vmx)
+		return;
+	shv_vmx_clear(vmx);
+	shv_vmx_free_vpid(vmx->vpid);
+	free_page((unsigned long)vmx->vmcs);
+	kfree(vmx);
+	vcpu->arch = NULL;
+}
+
+/* --- MSRs --- */
+
+static bool vmx_pat_valid(u64 pat)
+{
+	unsigned int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 t = pat >> (8 * i);
+
+		if (t != 0 && t != 1 && t != 4 && t != 5 && t != 6 && t != 7)
+			return false;
+	}
+	return true;
+}
+
+static bool vmx_canonical(u64 a)
+{
+	return (s64)(a << 16) >> 16 == (s64)a;
+}
+
+static u64 vmx_vmcs_get(struct shv_vcpu *vcpu, unsigned long field)
+{
+	u64 v;
+
+	vmx_load(vcpu);
+	v = vmcs_read(field);
+	vmx_put();
+	return v;
+}
+
+static void vmx_vmcs_set(struct shv_vcpu *vcpu, unsigned long field, u64 v)
+{
+	vmx_load(vcpu);
+	vmcs_write(field, v);
+	vmx_put();
+}
+
+static int vmx_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	switch (index) {
+	case MSR_EFER:
+		*data = vcpu->efer;
+		break;
+	case MSR_STAR:
+		*data = vmx->star;
+		break;
+	case MSR_LSTAR:
+		*data = vmx->lstar;
+		break;
+	case MSR_CSTAR:
+		*data = vmx->cstar;
+		break;
+	case MSR_SYSCALL_MASK:
+		*data = vmx->sfmask;
+		break;
+	case MSR_KERNEL_GS_BASE:
+		*data = vmx->kernel_gs_base;
+		break;
+	case MSR_FS_BASE:
+		*data = vmx_vmcs_get(vcpu, GUEST_FS_BASE);
+		break;
+	case MSR_GS_BASE:
+		*data = vmx_vmcs_get(vcpu, GUEST_GS_BASE);
+		break;
+	case MSR_IA32_SYSENTER_CS:
+		*data = vmx_vmcs_get(vcpu, GUEST_SYSENTER_CS);
+		break;
+	case MSR_IA32_SYSENTER_ESP:
+		*data = vmx_vmcs_get(vcpu, GUEST_SYSENTER_ESP);
+		break;
+	case MSR_IA32_SYSENTER_EIP:
+		*data = vmx_vmcs_get(vcpu, GUEST_SYSENTER_EIP);
+		break;
+	case MSR_IA32_CR_PAT:
+		*data = vmx_vmcs_get(vcpu, GUEST_IA32_PAT);
+		break;
+	case MSR_IA32_TSC:
+		*data = rdtsc() + vmx->tsc_offset;
+		break;
+	case MSR_IA32_DEBUGCTLMSR:
+		*data = 0;
+		break;
+	default:
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int vmx_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	switch (index) {
+	case MSR_EFER:
+		return shv_set_efer(vcpu, data, false);
+	case MSR_STAR:
+		vmx->star = data;
+		break;
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+		if (!vmx_canonical(data))
+			return -EINVAL;
+		if (index == MSR_LSTAR)
+			vmx->lstar = data;
+		else if (index == MSR_CSTAR)
+			vmx->cstar = data;
+		else if (index == MSR_KERNEL_GS_BASE)
+			vmx->kernel_gs_base = data;
+		else if (index == MSR_FS_BASE)
+			vmx_vmcs_set(vcpu, GUEST_FS_BASE, data);
+		else if (index == MSR_GS_BASE)
+			vmx_vmcs_set(vcpu, GUEST_GS_BASE, data);
+		else if (index == MSR_IA32_SYSENTER_ESP)
+			vmx_vmcs_set(vcpu, GUEST_SYSENTER_ESP, data);
+		else
+			vmx_vmcs_set(vcpu, GUEST_SYSENTER_EIP, data);
+		break;
+	case MSR_SYSCALL_MASK:
+		vmx->sfmask = (u32)data;
+		break;
+	case MSR_IA32_SYSENTER_CS:
+		vmx_vmcs_set(vcpu, GUEST_SYSENTER_CS, data & 0xffff);
+		break;
+	case MSR_IA32_CR_PAT:
+		if (!vmx_pat_valid(data))
+			return -EINVAL;
+		vmx_vmcs_set(vcpu, GUEST_IA32_PAT, data);
+		break;
+	case MSR_IA32_TSC:
+		vmx->tsc_offset = data - rdtsc();
+		vmx_vmcs_set(vcpu, TSC_OFFSET, vmx->tsc_offset);
+		break;
+	case MSR_IA32_DEBUGCTLMSR:
+		return data ? -EINVAL : 0;
+	default:
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* --- events --- */
+
+static bool vmx_contributory(u8 vector)
+{
+	return vector == SHV_DE_VECTOR || (vector >= SHV_TS_VECTOR &&
+					   vector <= SHV_GP_VECTOR);
+}
+
+/*
+ * Queue an exception, combining it with one already pending (whose
+ * delivery caused this exit) as the processor would: #DF, or a shutdown
+ * when delivering #DF faulted.
+ */
+static void vmx_queue_exception(struct shv_vcpu *vcpu, u8 vector,
+				bool has_error, u32 error_code)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u32 prev = vmx->inject_info;
+	u8 first = prev & INTR_INFO_VECTOR_MASK;
+
+	if ((prev & INTR_INFO_VALID_MASK) &&
+	    (prev & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_HARD_EXCEPTION &&
+	    (vmx_contributory(vector) || vector == SHV_PF_VECTOR)) {
+		if (first == SHV_DF_VECTOR) {
+			vmx->triple_fault = true;
+			return;
+		}
+		if (first == SHV_PF_VECTOR ||
+		    (vmx_contributory(first) && vmx_contributory(vector))) {
+			vector = SHV_DF_VECTOR;
+			has_error = true;
+			error_code = 0;
+		}
+	}
+	/* real mode pushes no error code */
+	if (!(vcpu->cr0 & X86_CR0_PE))
+		has_error = false;
+	vmx->inject_info = vector | INTR_TYPE_HARD_EXCEPTION |
+			   INTR_INFO_VALID_MASK |
+			   (has_error ? INTR_INFO_DELIVER_CODE_MASK : 0);
+	vmx->inject_err = error_code;
+}
+
+static void vmx_set_cr2(struct shv_vcpu *vcpu, u64 cr2)
+{
+	to_vmx(vcpu)->cr2 = cr2;
+}
+
+static bool vmx_long_cs(struct shv_vcpu *vcpu)
+{
+	u32 ar;
+
+	if (!(vcpu->efer & EFER_LMA))
+		return false;
+	ar = vmx_vmcs_get(vcpu, GUEST_CS_AR_BYTES);
+	return ar & VMX_AR_L_MASK;
+}
+
+static void vmx_skip_insn(struct shv_vcpu *vcpu, u64 next_rip)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (!vmx_long_cs(vcpu))
+		next_rip = (u32)next_rip;
+	vcpu->rip = next_rip;
+	if (vmx->intr_state & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) {
+		vmx->intr_state &= ~(GUEST_INTR_STATE_STI |
+				     GUEST_INTR_STATE_MOV_SS);
+		vmx->intr_state_dirty = true;
+	}
+	/* a single-step trap follows the emulated instruction */
+	if (vcpu->rflags & SHV_RFLAGS_TF) {
+		vmx->dr6 |= BIT(14);
+		vmx_queue_exception(vcpu, SHV_DB_VECTOR, false, 0);
+	}
+}
+
+static void vmx_flush_tlb(struct shv_vcpu *vcpu)
+{
+	to_vmx(vcpu)->flush_pending = true;
+}
+
+/*
+ * An exit that interrupted the delivery of an event must deliver it
+ * again.  Software interrupts and INT3/INTO are re-executed instead.
+ */
+static void vmx_requeue_event(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u32 info = vmx->idt_info;
+	u32 type = info & INTR_INFO_INTR_TYPE_MASK;
+
+	if (!(info & VECTORING_INFO_VALID_MASK))
+		return;
+	if (type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_SOFT_EXCEPTION ||
+	    type == INTR_TYPE_PRIV_SW_EXCEPTION)
+		return;
+	if (type == INTR_TYPE_NMI_INTR) {
+		/* delivery failed: the NMI did not block NMIs yet */
+		vmx->intr_state &= ~GUEST_INTR_STATE_NMI;
+		vmx->intr_state_dirty = true;
+	}
+	vmx->inject_info = info & ~INTR_INFO_RESVD_BITS_MASK;
+	vmx->inject_err = vmx->idt_err;
+}
+
+/* --- interrupt injection --- */
+
+static void vmx_set_cpu_ctl(struct shv_vmx_vcpu *vmx, u32 bit, bool on)
+{
+	u32 ctls = on ? vmx->cpu_ctls | bit : vmx->cpu_ctls & ~bit;
+
+	if (ctls != vmx->cpu_ctls) {
+		vmx->cpu_ctls = ctls;
+		vmcs_write(CPU_BASED_VM_EXEC_CONTROL, ctls);
+	}
+}
+
+/*
+ * Right before entry (IRQs off, VMCS current): inject an NMI or the
+ * highest deliverable interrupt if the guest can take it now, else ask
+ * for an NMI- or interrupt-window exit.  With CR8 exits, a TPR change
+ * exits by itself and the next entry looks again.
+ */
+static void vmx_inject_events(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	bool shadow = vmx->intr_state & (GUEST_INTR_STATE_STI |
+					 GUEST_INTR_STATE_MOV_SS);
+	bool busy = vmx->inject_info & INTR_INFO_VALID_MASK;
+	bool nmi_window = false, intr_window = false;
+	int v;
+
+	vcpu->nmi_masked = vmx->intr_state & GUEST_INTR_STATE_NMI;
+	if (READ_ONCE(vcpu->nmi_pending)) {
+		if (!vcpu->nmi_masked && !busy && !shadow) {
+			WRITE_ONCE(vcpu->nmi_pending, false);
+			vmx->inject_info = SHV_NMI_VECTOR | INTR_TYPE_NMI_INTR |
+					   INTR_INFO_VALID_MASK;
+			busy = true;
+		} else if (shv_vmx_caps.vnmi) {
+			nmi_window = true;
+		}
+	}
+
+	v = shv_lapic_pending(vcpu);
+	if (v >= 0) {
+		if (!busy && !shadow && (vcpu->rflags & SHV_RFLAGS_IF)) {
+			v = shv_lapic_ack(vcpu, v);
+			vmx->inject_info = v | INTR_TYPE_EXT_INTR |
+					   INTR_INFO_VALID_MASK;
+		} else {
+			intr_window = true;
+		}
+	}
+	vmx_set_cpu_ctl(vmx, CPU_BASED_NMI_WINDOW_EXITING, nmi_window);
+	vmx_set_cpu_ctl(vmx, CPU_BASED_INTR_WINDOW_EXITING, intr_window);
+}
+
+/* --- guest entry --- */
+
+struct vmx_host_state {
+	u16 ds, es, fs, gs, ldt;
+	u64 kernel_gs_base;
+	unsigned long dr7;
+	u64 debugctl;
+	struct desc_ptr gdt, idt;
+	bool swap_msrs;
+};
+
+static void vmx_save_host(struct shv_vcpu *vcpu, struct vmx_host_state *h)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 v;
+
+	savesegment(ds, h->ds);
+	savesegment(es, h->es);
+	savesegment(fs, h->fs);
+	savesegment(gs, h->gs);
+	asm volatile("sldt %0" : "=r" (h->ldt));
+	vmcs_write(HOST_FS_SELECTOR, (h->fs & 7) ? 0 : h->fs);
+	vmcs_write(HOST_GS_SELECTOR, (h->gs & 7) ? 0 : h->gs);
+	rdmsrl(MSR_FS_BASE, v);
+	vmcs_write(HOST_FS_BASE, v);
+	rdmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+	native_store_gdt(&h->gdt);
+	store_idt(&h->idt);
+	get_debugreg(h->dr7, 7);
+	rdmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
+
+	v = __read_cr3();
+	if (v != vmx->host_cr3) {
+		vmx->host_cr3 = v;
+		vmcs_write(HOST_CR3, v);
+	}
+	v = cr4_read_shadow();
+	if (v != vmx->host_cr4) {
+		vmx->host_cr4 = v;
+		vmcs_write(HOST_CR4, v);
+	}
+
+	/* SYSCALL and SWAPGS use these directly: the guest's go in */
+	h->swap_msrs = vcpu->efer & (EFER_SCE | EFER_LMA);
+	if (h->swap_msrs) {
+		wrmsrl(MSR_STAR, vmx->star);
+		wrmsrl(MSR_LSTAR, vmx->lstar);
+		wrmsrl(MSR_CSTAR, vmx->cstar);
+		wrmsrl(MSR_SYSCALL_MASK, vmx->sfmask);
+		wrmsrl(MSR_KERNEL_GS_BASE, vmx->kernel_gs_base);
+	}
+}
+
+static void vmx_restore_host(struct shv_vcpu *vcpu, struct vmx_host_state *h)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (h->swap_msrs) {
+		rdmsrl(MSR_KERNEL_GS_BASE, vmx->kernel_gs_base);
+		wrmsrl(MSR_STAR, host_star);
+		wrmsrl(MSR_LSTAR, host_lstar);
+		wrmsrl(MSR_CSTAR, host_cstar);
+		wrmsrl(MSR_SYSCALL_MASK, host_sfmask);
+	}
+	/* VM exit leaves 0xffff limits, a null LDT and a 0x67 TSS limit */
+	native_load_gdt(&h->gdt);
+	native_load_idt(&h->idt);
+	if (h->ldt)
+		asm volatile("lldt %0" : : "rm" (h->ldt));
+	if (h->ds)
+		loadsegment(ds, h->ds);
+	if (h->es)
+		loadsegment(es, h->es);
+	if (h->fs & 7)
+		loadsegment(fs, h->fs);
+	if (h->gs & 7)
+		load_gs_index(h->gs);
+	wrmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+	invalidate_tss_limit();
+	if (h->dr7 != 0x400)
+		set_debugreg(h->dr7, 7);
+	if (h->debugctl)
+		wrmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
+}
+
+static void vmx_read_exit(struct shv_vmx_vcpu *vmx)
+{
+	vmx->exit_reason = vmcs_read(VM_EXIT_REASON);
+	vmx->exit_qual = vmcs_read(EXIT_QUALIFICATION);
+	vmx->exit_intr_info = vmcs_read(VM_EXIT_INTR_INFO);
+	vmx->exit_intr_err = vmcs_read(VM_EXIT_INTR_ERROR_CODE);
+	vmx->idt_info = vmcs_read(IDT_VECTORING_INFO_FIELD);
+	vmx->idt_err = vmcs_read(IDT_VECTORING_ERROR_CODE);
+	vmx->exit_insn_len = vmcs_read(VM_EXIT_INSTRUCTION_LEN);
+	if ((u16)vmx->exit_reason == EXIT_REASON_EPT_VIOLATION ||
+	    (u16)vmx->exit_reason == EXIT_REASON_EPT_MISCONFIG)
+		vmx->exit_gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
+	vmx->intr_state = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
+}
+
+static void vmx_run(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	struct vmx_host_state h;
+	bool shadow = vmx_shadow(vcpu);
+	int r;
+
+	/* the VMCS is active elsewhere, or this CPU left VMX: go around */
+	if (unlikely(!shv_vmx_attach_irqoff(vmx))) {
+		vmx->exit_reason = SHV_VMX_EXIT_MIGRATED;
+		vmx->idt_info = 0;
+		return;
+	}
+	if (vmx->host_cpu_dirty)
+		shv_vmx_set_host_cpu_state(vmx);
+	if (shadow) {
+		vmcs_write(GUEST_CR3, vcpu->vm->mmu_ops->root_hpa(vcpu));
+	} else {
+		u64 eptp = vcpu->vm->mmu_ops->root_hpa(vcpu) | VMX_EPTP_MT_WB |
+			   VMX_EPTP_PWL_4;
+
+		if (eptp != vmx->eptp) {
+			vmx->eptp = eptp;
+			vmcs_write(EPT_POINTER, eptp);
+			vmx->flush_pending = true;
+		}
+	}
+	if (vmx->flush_pending)
+		shv_vmx_flush_irqoff(vmx, !shadow);
+	vmcs_write(GUEST_RSP, vcpu->regs[SHV_RSP]);
+	vmcs_write(GUEST_RIP, vcpu->rip);
+	vmcs_write(GUEST_RFLAGS, vcpu->rflags);
+	if (vcpu->lapic)
+		vmx_inject_events(vcpu);
+	if (vmx->intr_state_dirty) {
+		vmcs_write(GUEST_INTERRUPTIBILITY_INFO, vmx->intr_state);
+		vmx->intr_state_dirty = false;
+	}
+	if (vmx->inject_info & INTR_INFO_VALID_MASK) {
+		vmcs_write(VM_ENTRY_INTR_INFO_FIELD, vmx->inject_info);
+		if (vmx->inject_info & INTR_INFO_DELIVER_CODE_MASK)
+			vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE,
+				   vmx->inject_err);
+		if ((vmx->inject_info & INTR_INFO_VECTOR_MASK) ==
+		    SHV_DB_VECTOR)
+			vmcs_write(GUEST_PENDING_DBG_EXCEPTIONS, 0);
+	}
+
+	vmx_save_host(vcpu, &h);
+	if (native_read_cr2() != vmx->cr2)
+		native_write_cr2(vmx->cr2);
+
+	r = shv_vmx_vmenter(vcpu->regs, vmx->launched);
+
+	vmx->cr2 = native_read_cr2();
+	vmx_restore_host(vcpu, &h);
+	vmx->inject_info = 0;
+
+	if (r) {
+		vmx->exit_reason = VMX_EXIT_REASONS_FAILED_VMENTRY;
+		vmx->vm_insn_error = vmcs_read(VM_INSTRUCTION_ERROR);
+		vmx->idt_info = 0;
+		return;
+	}
+	vmx->launched = true;
+	vmx_read_exit(vmx);
+	vcpu->regs[SHV_RSP] = vmcs_read(GUEST_RSP);
+	vcpu->rip = vmcs_read(GUEST_RIP);
+	vcpu->rflags = vmcs_read(GUEST_RFLAGS);
+
+	/* an NMI for the host arrived in the guest: hand it over */
+	if ((u16)vmx->exit_reason == EXIT_REASON_EXCEPTION_NMI &&
+	    (vmx->exit_intr_info & (INTR_INFO_VALID_MASK |
+				    INTR_INFO_INTR_TYPE_MASK)) ==
+	    (INTR_INFO_VALID_MASK | INTR_TYPE_NMI_INTR))
+		asm volatile("int $2");
+}
+
+/* --- exits --- */
+
+static int vmx_unhandled(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 data[4] = {
+		vmx->exit_reason, vmx->exit_qual, vmx->exit_intr_info,
+		vcpu->rip,
+	};
+
+	return shv_internal_error(vcpu, SHV_INTERNAL_ERROR_UNHANDLED, 4, data);
+}
+
+static u64 vmx_next_rip(struct shv_vcpu *vcpu)
+{
+	return vcpu->rip + to_vmx(vcpu)->exit_insn_len;
+}
+
+static int vmx_handle_io(struct shv_vcpu *vcpu)
+{
+	u64 q = to_vmx(vcpu)->exit_qual;
+	u8 size = (q & 7) + 1;
+	bool in = q & BIT(3), str = q & BIT(4), rep = q & BIT(5);
+	u16 port = q >> 16;
+
+	if (vcpu->vm->irqchip && !str) {
+		u32 val = vcpu->regs[SHV_RAX];
+
+		if (shv_irq_pio(vcpu, port, size, in, &val)) {
+			if (in)
+				vcpu->regs[SHV_RAX] =
+					(vcpu->regs[SHV_RAX] & ~0xffull) |
+					(val & 0xff);
+			vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
+			return 1;
+		}
+	}
+	return shv_pio_exit(vcpu, port, size, in, str, rep,
+			    vmx_next_rip(vcpu));
+}
+
+static int vmx_handle_msr(struct shv_vcpu *vcpu, bool write)
+{
+	u32 index = vcpu->regs[SHV_RCX];
+	u64 data;
+
+	if (write) {
+		data = (u32)vcpu->regs[SHV_RAX] |
+		       (vcpu->regs[SHV_RDX] << 32);
+		if (shv_set_msr(vcpu, index, data, false)) {
+			vmx_queue_exception(vcpu, SHV_GP_VECTOR, true, 0);
+			return 1;
+		}
+	} else {
+		if (shv_get_msr(vcpu, index, &data, false)) {
+			vmx_queue_exception(vcpu, SHV_GP_VECTOR, true, 0);
+			return 1;
+		}
+		vcpu->regs[SHV_RAX] = (u32)data;
+		vcpu->regs[SHV_RDX] = data >> 32;
+	}
+	vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
+	return 1;
+}
+
+static int vmx_handle_ept_violation(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	struct shv_vm *vm = vcpu->vm;
+	u64 q = vmx->exit_qual, gpa = vmx->exit_gpa;
+	bool write = q & EPT_VIOLATION_ACC_WRITE;
+	bool fetch = q & EPT_VIOLATION_ACC_INSTR;
+	int r;
+
+	/* a fault during an IRET that unblocked NMIs: block them again */
+	if ((q & INTR_INFO_UNBLOCK_NMI) && shv_vmx_caps.vnmi &&
+	    !(vmx->idt_info & VECTORING_INFO_VALID_MASK)) {
+		vmx->intr_state |= GUEST_INTR_STATE_NMI;
+		vmx->intr_state_dirty = true;
+	}
+	r = vm->mmu_ops->nested_fault(vm, gpa, write, fetch);
+	if (r < 0) {
+		u64 data[2] = { gpa, q };
+
+		if (r == -EINTR)
+			return 1;
+		return shv_internal_error(vcpu, SHV_INTERNAL_ERROR_UNHANDLED,
+					  2, data);
+	}
+	if (r != SHV_MMU_EMULATE)
+		return 1;
+	/* no RAM: device memory, or a write to ROM */
+	if (fetch || ((q & EPT_VIOLATION_GVA_IS_VALID) &&
+		      !(q & EPT_VIOLATION_GVA_TRANSLATED))) {
+		u64 data[3] = { gpa, q, vcpu->rip };
+
+		return shv_internal_error(vcpu, SHV_INTERNAL_ERROR_FETCH, 3,
+					  data);
+	}
+	return shv_mmio_exit(vcpu, gpa, write);
+}
+
+/* MOV to/from CR8: the TPR, the in-kernel APIC's when there is one */
+static int vmx_handle_cr8(struct shv_vcpu *vcpu, u64 q)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	int reg = (q >> 8) & 15;
+
+	if ((q & CONTROL_REG_ACCESS_TYPE) == 0) {	/* mov to cr8 */
+		u64 v = vcpu->regs[reg];
+
+		if (v & ~0xfull) {
+			vmx_queue_exception(vcpu, SHV_GP_VECTOR, true, 0);
+			return 1;
+		}
+		vmx->cr8 = v;
+		if (vcpu->lapic)
+			shv_lapic_set_cr8(vcpu, v);
+	} else {
+		vcpu->regs[reg] = vcpu->lapic ? shv_lapic_get_cr8(vcpu) :
+						vmx->cr8;
+	}
+	vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
+	return 1;
+}
+
+static int vmx_handle_cr(struct shv_vcpu *vcpu)
+{
+	u64 q = to_vmx(vcpu)->exit_qual;
+	bool pae;
+	int r;
+
+	if ((q & 15) == 8 &&
+	    (q & CONTROL_REG_ACCESS_TYPE) <= 0x10)
+		return vmx_handle_cr8(vcpu, q);
+	if (vmx_shadow(vcpu))
+		return shv_emulate_cr_access(vcpu);
+	/*
+	 * EPT: the guest owns CR3 and the PDPTEs it loaded; cr.c works on
+	 * the software copies, so fetch them first.
+	 */
+	vmx_load(vcpu);
+	vcpu->cr3 = vmcs_read(GUEST_CR3);
+	pae = vmx_pae_paging(vcpu);
+	if (pae)
+		vmx_read_pdptrs(vcpu);
+	vmx_put();
+	r = shv_emulate_cr_access(vcpu);
+	if (pae && vmx_pae_paging(vcpu))
+		vmx_update_cr(vcpu);
+	return r;
+}
+
+/* MOV DR: the debug registers are plain storage for the guest */
+static int vmx_handle_dr(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 q = vmx->exit_qual;
+	int dr = q & DEBUG_REG_ACCESS_NUM, reg = DEBUG_REG_ACCESS_REG(q);
+	bool lma = vcpu->efer & EFER_LMA;
+	u64 *p, v;
+
+	if (vmx_get_cpl(vcpu)) {
+		vmx_queue_exception(vcpu, SHV_GP_VECTOR, true, 0);
+		return 1;
+	}
+	if (dr == 4 || dr == 5) {
+		if (vcpu->cr4 & X86_CR4_DE) {
+			vmx_queue_exception(vcpu, SHV_UD_VECTOR, false, 0);
+			return 1;
+		}
+		dr += 2;
+	}
+	p = dr < 4 ? &vmx->dr[dr] : dr == 6 ? &vmx->dr6 : &vmx->dr7;
+	if (q & TYPE_MOV_FROM_DR) {
+		v = *p;
+		vcpu->regs[reg] = lma ? v : (u32)v;
+	} else {
+		v = vcpu->regs[reg];
+		if (!lma)
+			v = (u32)v;
+		if (dr >= 6 && v >> 32) {
+			vmx_queue_exception(vcpu, SHV_GP_VECTOR, true, 0);
+			return 1;
+		}
+		if (dr == 6)
+			v = (v & 0xf00f) | 0xffff0ff0;
+		else if (dr == 7)
+			v = (v & ~0xd800ull) | 0x400;
+		*p = v;
+	}
+	vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
+	return 1;
+}
+
+/* VMMCALL (AMD's hypercall) raises #UD on Intel: treat it as VMCALL */
+static int vmx_handle_ud(struct shv_vcpu *vcpu)
+{
+	struct shv_sregs s;
+	struct shv_insn insn;
+	int r;
+
+	vmx_get_sregs(vcpu, &s);
+	r = shv_fetch_insn(vcpu, &s, &insn);
+	if (r == 1)
+		return 1;
+	if (!r && insn.map == SHV_MAP_0F && insn.opcode == 0x01 &&
+	    insn.modrm == 0xd9)
+		return shv_hypercall_exit(vcpu, vcpu->rip + insn.len);
+	vmx_queue_exception(vcpu, SHV_UD_VECTOR, false, 0);
+	return 1;
+}
+
+static int vmx_handle_exception(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u32 info = vmx->exit_intr_info;
+	u8 vector = info & INTR_INFO_VECTOR_MASK;
+	u32 type = info & INTR_INFO_INTR_TYPE_MASK;
+
+	if (type == INTR_TYPE_NMI_INTR)
+		return 1;		/* the host's, handled in run */
+	if ((info & INTR_INFO_UNBLOCK_NMI) && shv_vmx_caps.vnmi &&
+	    !(vmx->idt_info & VECTORING_INFO_VALID_MASK)) {
+		vmx->intr_state |= GUEST_INTR_STATE_NMI;
+		vmx->intr_state_dirty = true;
+	}
+	switch (vector) {
+	case SHV_PF_VECTOR:
+		return vcpu->vm->mmu_ops->page_fault(vcpu, vmx->exit_qual,
+						     vmx->exit_intr_err);
+	case SHV_UD_VECTOR:
+		return vmx_handle_ud(vcpu);
+	case SHV_AC_VECTOR:
+		vmx_queue_exception(vcpu, SHV_AC_VECTOR, true,
+				    vmx->exit_intr_err);
+		return 1;
+	case SHV_DB_VECTOR:
+		vmx->dr6 = (vmx->dr6 & ~0xf00full) | (vmx->exit_qual & 0xf00f);
+		vmx_queue_exception(vcpu, SHV_DB_VECTOR, false, 0);
+		return 1;
+	default:
+		return vmx_unhandled(vcpu);
+	}
+}
+
+/* a triple fault: start over from the power-on state */
+static int vmx_shutdown(struct shv_vcpu *vcpu, u32 code)
+{
+	vcpu->run->exit_reason = SHV_EXIT_SHUTDOWN;
+	vcpu->run->shutdown.reason = code;
+	vmx_vcpu_reset(vcpu);
+	shv_vcpu_reset_regs(vcpu);
+	if (vmx_shadow(vcpu)) {
+		vcpu->vm->mmu_ops->reset(vcpu);
+		set_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests);
+	}
+	return 0;
+}
+
+static int vmx_fail_entry(struct shv_vcpu *vcpu, u64 reason, u64 info1,
+			  u64 info2)
+{
+	vcpu->run->exit_reason = SHV_EXIT_FAIL_ENTRY;
+	vcpu->run->hw.hardware_exit_reason = reason;
+	vcpu->run->hw.info1 = info1;
+	vcpu->run->hw.info2 = info2;
+	return 0;
+}
+
+static int vmx_dispatch_exit(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u32 reason = vmx->exit_reason;
+
+	if (reason == SHV_VMX_EXIT_MIGRATED) {
+		/* preemptible here: fetch the VMCS from its old CPU */
+		vmx_load(vcpu);
+		vmx_put();
+		return 1;
+	}
+	if (reason & VMX_EXIT_REASONS_FAILED_VMENTRY) {
+		if (reason == VMX_EXIT_REASONS_FAILED_VMENTRY)
+			return vmx_fail_entry(vcpu, reason, vmx->vm_insn_error,
+					      vcpu->rip);
+		return vmx_fail_entry(vcpu, reason, vmx->exit_qual, vcpu->rip);
+	}
+
+	vmx_requeue_event(vcpu);
+
+	switch ((u16)reason) {
+	case EXIT_REASON_EXCEPTION_NMI:
+		return vmx_handle_exception(vcpu);
+	case EXIT_REASON_EXTERNAL_INTERRUPT:
+		return 1;
+	case EXIT_REASON_TRIPLE_FAULT:
+		return vmx_shutdown(vcpu, reason);
+	case EXIT_REASON_INTERRUPT_WINDOW:
+	case EXIT_REASON_NMI_WINDOW:
+		return 1;	/* the next entry injects */
+	case EXIT_REASON_CPUID:
+		shv_emulate_cpuid(vcpu);
+		vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
+		return 1;
+	case EXIT_REASON_HLT:
+		vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
+		if (vcpu->lapic) {
+			/* the in-kernel APIC wakes it: sleep in the kernel */
+			WRITE_ONCE(vcpu->mp_state, SHV_MP_HALTED);
+			return 1;
+		}
+		vcpu->run->exit_reason = SHV_EXIT_HLT;
+		return 0;
+	case EXIT_REASON_INVD:
+	case EXIT_REASON_WBINVD:
+		vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
+		return 1;
+	case EXIT_REASON_INVLPG:
+		return shv_emulate_invlpg(vcpu);
+	case EXIT_REASON_VMCALL:
+		return shv_hypercall_exit(vcpu, vmx_next_rip(vcpu));
+	case EXIT_REASON_CR_ACCESS:
+		return vmx_handle_cr(vcpu);
+	case EXIT_REASON_DR_ACCESS:
+		return vmx_handle_dr(vcpu);
+	case EXIT_REASON_IO_INSTRUCTION:
+		return vmx_handle_io(vcpu);
+	case EXIT_REASON_MSR_READ:
+		return vmx_handle_msr(vcpu, false);
+	case EXIT_REASON_MSR_WRITE:
+		return vmx_handle_msr(vcpu, true);
+	case EXIT_REASON_EPT_VIOLATION:
+		return vmx_handle_ept_violation(vcpu);
+	case EXIT_REASON_EPT_MISCONFIG: {
+		u64 data[2] = { vmx->exit_gpa, vcpu->rip };
+
+		return shv_internal_error(vcpu, SHV_INTERNAL_ERROR_UNHANDLED,
+					  2, data);
+	}
+	case EXIT_REASON_VMCLEAR:
+	case EXIT_REASON_VMLAUNCH:
+	case EXIT_REASON_VMPTRLD:
+	case EXIT_REASON_VMPTRST:
+	case EXIT_REASON_VMREAD:
+	case EXIT_REASON_VMRESUME:
+	case EXIT_REASON_VMWRITE:
+	case EXIT_REASON_VMOFF:
+	case EXIT_REASON_VMON:
+	case EXIT_REASON_INVEPT:
+	case EXIT_REASON_INVVPID:
+	case EXIT_REASON_VMFUNC:
+	case EXIT_REASON_MONITOR_INSTRUCTION:
+	case EXIT_REASON_MWAIT_INSTRUCTION:
+	case EXIT_REASON_XSETBV:
+		/* not offered to the guest: #UD as on a CPU without them */
+		vmx_queue_exception(vcpu, SHV_UD_VECTOR, false, 0);
+		return 1;
+	default:
+		return vmx_unhandled(vcpu);
+	}
+}
+
+static int vmx_handle_exit(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	int r = vmx_dispatch_exit(vcpu);
+
+	if (vmx->triple_fault)
+		return vmx_shutdown(vcpu, EXIT_REASON_TRIPLE_FAULT);
+	return r;
+}
+
+/* --- probe --- */
+
+static void vmx_hw_teardown(void)
+{
+}
+
+const struct shv_arch_ops shv_vmx_ops = {
+	.name		= "vmx",
+	.vendor		= SHV_VENDOR_VMX,
+	.cpu_enable	= shv_vmx_cpu_enable,
+	.cpu_disable	= shv_vmx_cpu_disable,
+	.hw_teardown	= vmx_hw_teardown,
+	.vm_init	= vmx_vm_init,
+	.vm_destroy	= vmx_vm_destroy,
+	.vcpu_create	= vmx_vcpu_create,
+	.vcpu_free	= vmx_vcpu_free,
+	.vcpu_reset	= vmx_vcpu_reset,
+	.get_sregs	= vmx_get_sregs,
+	.set_sregs	= vmx_set_sregs,
+	.update_cr	= vmx_update_cr,
+	.get_seg_base	= vmx_get_seg_base,
+	.get_cpl	= vmx_get_cpl,
+	.get_msr	= vmx_get_msr,
+	.set_msr	= vmx_set_msr,
+	.run		= vmx_run,
+	.handle_exit	= vmx_handle_exit,
+	.skip_insn	= vmx_skip_insn,
+	.queue_exception = vmx_queue_exception,
+	.set_cr2	= vmx_set_cr2,
+	.flush_tlb	= vmx_flush_tlb,
+};
+
+static struct shv_arch_ops shv_vmx_ops_rt;
+
+/*
+ * Controls: min must be settable, opt is used where the CPU allows it.
+ * The capability MSR's low half is what must be 1, its high half what
+ * may be 1.
+ */
+static int vmx_adjust(u32 min, u32 opt, u32 msr, u32 *out)
+{
+	u64 cap;
+	u32 v;
+
+	rdmsrl(msr, cap);
+	v = ((min | opt) & (u32)(cap >> 32)) | (u32)cap;
+	if ((v & min) != min) {
+		pr_err("VMX: controls %#x (MSR %#x) lack %#x\n", v, msr,
+		       min & ~v);
+		return -EOPNOTSUPP;
+	}
+	*out = v;
+	return 0;
+}
+
+static int vmx_setup_caps(void)
+{
+	struct shv_vmx_caps *c = &shv_vmx_caps;
+	u64 basic;
+	u32 m_pin, m_cpu, m_exit, m_entry;
+	bool true_ctls;
+	int r;
+
+	rdmsrl(MSR_IA32_VMX_BASIC, basic);
+	c->revision = basic & 0x7fffffff;
+	c->vmcs_size = (basic >> 32) & 0x1fff;
+	if (c->vmcs_size > PAGE_SIZE || (basic & BIT_ULL(48)) ||
+	    ((basic >> 50) & 15) != 6) {
+		pr_err("VMX: unusable VMCS (size %u, basic %#llx)\n",
+		       c->vmcs_size, basic);
+		return -EOPNOTSUPP;
+	}
+	true_ctls = basic & BIT_ULL(55);
+	m_pin = true_ctls ? MSR_IA32_VMX_TRUE_PINBASED_CTLS :
+			    MSR_IA32_VMX_PINBASED_CTLS;
+	m_cpu = true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS :
+			    MSR_IA32_VMX_PROCBASED_CTLS;
+	m_exit = true_ctls ? MSR_IA32_VMX_TRUE_EXIT_CTLS :
+			     MSR_IA32_VMX_EXIT_CTLS;
+	m_entry = true_ctls ? MSR_IA32_VMX_TRUE_ENTRY_CTLS :
+			      MSR_IA32_VMX_ENTRY_CTLS;
+
+	r = vmx_adjust(PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING,
+		       PIN_BASED_VIRTUAL_NMIS, m_pin, &c->pin);
+	if (r)
+		return r;
+	c->vnmi = c->pin & PIN_BASED_VIRTUAL_NMIS;
+	r = vmx_adjust(CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING |
+		       CPU_BASED_MOV_DR_EXITING | CPU_BASED_MWAIT_EXITING |
+		       CPU_BASED_MONITOR_EXITING | CPU_BASED_CR8_LOAD_EXITING |
+		       CPU_BASED_CR8_STORE_EXITING |
+		       CPU_BASED_USE_TSC_OFFSETTING |
+		       CPU_BASED_INVLPG_EXITING | CPU_BASED_CR3_LOAD_EXITING |
+		       CPU_BASED_CR3_STORE_EXITING |
+		       CPU_BASED_INTR_WINDOW_EXITING,
+		       CPU_BASED_ACTIVATE_SECONDARY_CONTROLS |
+		       (c->vnmi ? CPU_BASED_NMI_WINDOW_EXITING : 0),
+		       m_cpu, &c->cpu);
+	if (r)
+		return r;
+	/* the window exits are switched on per entry */
+	c->cpu &= ~(CPU_BASED_INTR_WINDOW_EXITING |
+		    CPU_BASED_NMI_WINDOW_EXITING);
+	c->cpu2 = 0;
+	if (c->cpu & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) {
+		r = vmx_adjust(0, SECONDARY_EXEC_ENABLE_EPT |
+			       SECONDARY_EXEC_ENABLE_VPID |
+			       SECONDARY_EXEC_UNRESTRICTED_GUEST |
+			       SECONDARY_EXEC_WBINVD_EXITING,
+			       MSR_IA32_VMX_PROCBASED_CTLS2, &c->cpu2);
+		if (r)
+			return r;
+	}
+	r = vmx_adjust(VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_PAT |
+		       VM_EXIT_LOAD_IA32_PAT | VM_EXIT_SAVE_IA32_EFER |
+		       VM_EXIT_LOAD_IA32_EFER, 0, m_exit, &c->exit);
+	if (r)
+		return r;
+	c->exit &= ~VM_EXIT_ACK_INTR_ON_EXIT;
+	r = vmx_adjust(VM_ENTRY_LOAD_IA32_PAT | VM_ENTRY_LOAD_IA32_EFER, 0,
+		       m_entry, &c->entry);
+	if (r)
+		return r;
+	c->entry &= ~VM_ENTRY_IA32E_MODE;
+
+	if (c->cpu2 & (SECONDARY_EXEC_ENABLE_EPT | SECONDARY_EXEC_ENABLE_VPID))
+		rdmsrl(MSR_IA32_VMX_EPT_VPID_CAP, c->ept_vpid);
+	rdmsrl(MSR_IA32_VMX_MISC, c->misc);
+	rdmsrl(MSR_IA32_VMX_CR0_FIXED0, c->cr0_fixed0);
+	rdmsrl(MSR_IA32_VMX_CR0_FIXED1, c->cr0_fixed1);
+	rdmsrl(MSR_IA32_VMX_CR4_FIXED0, c->cr4_fixed0);
+	rdmsrl(MSR_IA32_VMX_CR4_FIXED1, c->cr4_fixed1);
+
+	c->ept = ept && (c->cpu2 & SECONDARY_EXEC_ENABLE_EPT) &&
+		 (c->ept_vpid & VMX_EPT_PAGE_WALK_4_BIT) &&
+		 (c->ept_vpid & VMX_EPTP_WB_BIT) &&
+		 (c->ept_vpid & VMX_EPT_INVEPT_BIT) &&
+		 (c->ept_vpid & (VMX_EPT_EXTENT_CONTEXT_BIT |
+				 VMX_EPT_EXTENT_GLOBAL_BIT));
+	c->invept_single = c->ept_vpid & VMX_EPT_EXTENT_CONTEXT_BIT;
+	/* unpaged guests under EPT need unrestricted guest (see vmx.rst) */
+	c->ug = c->ept && unrestricted_guest &&
+		(c->cpu2 & SECONDARY_EXEC_UNRESTRICTED_GUEST);
+	if (!c->ug)
+		c->ept = false;
+	c->vpid = (c->cpu2 & SECONDARY_EXEC_ENABLE_VPID) &&
+		  (c->ept_vpid & ((u64)VMX_VPID_INVVPID_BIT << 32)) &&
+		  (c->ept_vpid & ((u64)(VMX_VPID_EXTENT_SINGLE_CONTEXT_BIT |
+					VMX_VPID_EXTENT_GLOBAL_CONTEXT_BIT)
+				  << 32));
+	c->invvpid_single = c->ept_vpid &
+			    ((u64)VMX_VPID_EXTENT_SINGLE_CONTEXT_BIT << 32);
+	if (!c->ept)
+		c->cpu2 &= ~(SECONDARY_EXEC_ENABLE_EPT |
+			     SECONDARY_EXEC_UNRESTRICTED_GUEST);
+	if (!c->vpid)
+		c->cpu2 &= ~SECONDARY_EXEC_ENABLE_VPID;
+	if (!c->cpu2)
+		c->cpu &= ~CPU_BASED_ACTIVATE_SECONDARY_CONTROLS;
+	return 0;
+}
+
+const struct shv_arch_ops *shv_vmx_probe(void)
+{
+	u64 feat;
+	int r;
+
+	if (!(cpuid_ecx(1) & BIT(5)))
+		return ERR_PTR(-ENODEV);
+	rdmsrl(MSR_IA32_FEAT_CTL, feat);
+	if ((feat & FEAT_CTL_LOCKED) &&
+	    !(feat & FEAT_CTL_VMX_ENABLED_OUTSIDE_SMX)) {
+		pr_err("VMX is disabled by the firmware (IA32_FEATURE_CONTROL locked with VMX off)\n");
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	r = vmx_setup_caps();
+	if (r)
+		return ERR_PTR(r);
+	rdmsrl(MSR_STAR, host_star);
+	rdmsrl(MSR_LSTAR, host_lstar);
+	rdmsrl(MSR_CSTAR, host_cstar);
+	rdmsrl(MSR_SYSCALL_MASK, host_sfmask);
+
+	shv_vmx_ops_rt = shv_vmx_ops;
+	shv_vmx_ops_rt.nested_paging = shv_vmx_caps.ept;
+	pr_info("VMX: EPT %s, unrestricted guest %s, VPID %s, virtual NMIs %s\n",
+		shv_vmx_caps.ept ? "yes" : "no",
+		shv_vmx_caps.ug ? "yes" : "no",
+		shv_vmx_caps.vpid ? "yes" : "no",
+		shv_vmx_caps.vnmi ? "yes" : "no");
+	return &shv_vmx_ops_rt;
+}
