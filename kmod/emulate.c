@@ -530,6 +530,9 @@ static int emu_write(struct shv_emu *e, u64 la, const void *buf,
 		}
 		if (shv_write_guest_phys(c->vcpu->vm, gpa[i], buf, n[i]))
 			return SHV_EMU_UNHANDLED;
+		/* RAM written behind the shadow MMU's back may be a table */
+		if (!c->pt)
+			shv_mmu_track_write(c->vcpu->vm, gpa[i], n[i]);
 		if (c->pt) {
 			unsigned int off = offset_in_page(gpa[i]);
 

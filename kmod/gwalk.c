@@ -258,9 +258,11 @@ static int shv_rw_guest_virt(struct shv_vcpu *vcpu,
 			shv_inject_pf(vcpu, gva, walk.error_code);
 		if (r)
 			return r;
-		if (write)
+		if (write) {
 			r = shv_write_guest_phys(vcpu->vm, walk.gpa, buf, n);
-		else
+			if (!r)
+				shv_mmu_track_write(vcpu->vm, walk.gpa, n);
+		} else
 			r = shv_read_guest_phys(vcpu->vm, walk.gpa, buf, n);
 		if (r)
 			return -EFAULT;

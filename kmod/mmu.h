@@ -39,11 +39,20 @@ struct shv_mmu_ops {
 	void (*zap_range)(struct shv_vm *vm, u64 gfn, u64 npages);
 	/* physical address of the root handed to the hardware */
 	u64 (*root_hpa)(struct shv_vcpu *vcpu);
+	/* the kernel wrote guest RAM (emulation): it may be a page table */
+	void (*track_write)(struct shv_vm *vm, u64 gpa, unsigned int len);
 	void (*get_stats)(struct shv_vm *vm, struct shv_mmu_stats *stats);
 	int (*verify)(struct shv_vcpu *vcpu);
 };
 
 extern const struct shv_mmu_ops shv_npt_mmu_ops;
+
+static inline void shv_mmu_track_write(struct shv_vm *vm, u64 gpa,
+				       unsigned int len)
+{
+	if (vm->mmu_ops->track_write && len)
+		vm->mmu_ops->track_write(vm, gpa, len);
+}
 extern const struct shv_mmu_ops shv_shadow_mmu_ops;
 
 /* gwalk.c: translate a guest-linear address with the guest's paging */

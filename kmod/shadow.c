@@ -1169,6 +1169,24 @@ static void shadow_zap_range(struct shv_vm *vm, u64 gfn, u64 npages)
 	mutex_unlock(&sh->lock);
 }
 
+/*
+ * The emulator wrote guest RAM (an INS, a MOVS from MMIO, a PUSH): if it
+ * was a known guest table, its entries there are stale now.
+ */
+static void shadow_track_write(struct shv_vm *vm, u64 gpa, unsigned int len)
+{
+	struct shv_shadow *sh = to_shadow(vm);
+	struct shv_gpt *g;
+
+	mutex_lock(&sh->lock);
+	g = gpt_find(sh, gpa >> PAGE_SHIFT);
+	if (g)
+		shadow_mark_stale(sh, g, offset_in_page(gpa),
+				  min_t(unsigned int, len,
+					PAGE_SIZE - offset_in_page(gpa)));
+	mutex_unlock(&sh->lock);
+}
+
 static void shadow_get_stats(struct shv_vm *vm, struct shv_mmu_stats *st)
 {
 	struct shv_shadow *sh = to_shadow(vm);
@@ -1262,6 +1280,7 @@ const struct shv_mmu_ops shv_shadow_mmu_ops = {
 	.reset		= shadow_reset,
 	.zap_range	= shadow_zap_range,
 	.root_hpa	= shadow_root_hpa,
+	.track_write	= shadow_track_write,
 	.get_stats	= shadow_get_stats,
 	.verify		= shadow_verify,
 };

@@ -370,8 +370,11 @@ static long shv_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 		if (copy_from_user(&regs, argp, sizeof(regs)))
 			break;
 		r = shv_check_regs(vcpu, &regs);
-		if (!r)
+		if (!r) {
 			shv_set_regs(vcpu, &regs);
+			/* the runner took over: drop an unfinished exit */
+			vcpu->pending = SHV_PENDING_NONE;
+		}
 		break;
 	}
 	case SHV_GET_SREGS: {
@@ -406,6 +409,8 @@ static long shv_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 		}
 		shv_arch->set_sregs(vcpu, &sregs);
 		vcpu->apic_base = sregs.apic_base;
+		vcpu->pending = SHV_PENDING_NONE;
+		shv_lapic_set_cr8(vcpu, sregs.cr8);
 		set_bit(SHV_REQ_TLB_FLUSH, &vcpu->requests);
 		if (vcpu->vm->mmu_ops->shadow) {
 			vcpu->vm->mmu_ops->reset(vcpu);
