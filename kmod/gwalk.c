@@ -262,8 +262,9 @@ static int shv_rw_guest_virt(struct shv_vcpu *vcpu,
 			r = shv_write_guest_phys(vcpu->vm, walk.gpa, buf, n);
 			if (!r)
 				shv_mmu_track_write(vcpu->vm, walk.gpa, n);
-		} else
+		} else {
 			r = shv_read_guest_phys(vcpu->vm, walk.gpa, buf, n);
+		}
 		if (r)
 			return -EFAULT;
 		gva += n;

@@ -53,6 +53,7 @@ static inline void shv_mmu_track_write(struct shv_vm *vm, u64 gpa,
 	if (vm->mmu_ops->track_write && len)
 		vm->mmu_ops->track_write(vm, gpa, len);
 }
+
 extern const struct shv_mmu_ops shv_shadow_mmu_ops;
 
 /* gwalk.c: translate a guest-linear address with the guest's paging */
