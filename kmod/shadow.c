@@ -83,6 +83,9 @@ MODULE_PARM_DESC(shadow_flood_writes,
  */
 #define SHV_GPT_EPOCHS	8
 
+/* an untracked table shadowed this often forces the purge that tracks it */
+#define SHV_GPT_REBUILDS	4
+
 enum shv_smode {
 	SHV_SMODE_OFF,		/* guest paging off: direct map */
 	SHV_SMODE_32,		/* 32-bit paging, shadowed with PAE tables */
@@ -136,6 +139,7 @@ struct shv_gpt {
 	bool tracked;
 	unsigned int epoch;		/* purge epoch it was last shadowed in */
 	unsigned int writes;		/* emulated writes since last use */
+	unsigned int rebuilds;		/* shadowed while untracked */
 };
 
 struct shv_root {
@@ -386,8 +390,16 @@ static struct shv_sp *sp_get(struct shv_vm *vm, u64 gfn,
 		g->writes = 0;
 		g->epoch = sh->epoch;
 		list_add(&sp->gpt_link, &g->sps);
-		if (!g->tracked)
+		if (!g->tracked) {
 			sh->untracked_seen++;
+			/*
+			 * Rebuilt again and again after flush points: a table
+			 * that lives this long is worth tracking now.
+			 */
+			if (++g->rebuilds >= SHV_GPT_REBUILDS)
+				sh->untracked_seen = max(sh->untracked_seen,
+							 shadow_defer_threshold + 1);
+		}
 	}
 	hash_add(sh->sp_hash, &sp->hash, sp_key(gfn, role));
 	list_add(&sp->link, &sh->sps);

@@ -36,6 +36,7 @@
 #include "emulate.h"
 #include "vmx.h"
 #include "irq.h"
+#include "hyperv.h"
 
 static bool unrestricted_guest = true;
 module_param(unrestricted_guest, bool, 0444);
@@ -902,6 +903,19 @@ static void vmx_run(struct shv_vcpu *vcpu)
 	bool shadow = vmx_shadow(vcpu);
 	int r;
 
+	/*
+	 * Real mode without unrestricted guest needs virtual-8086 emulation,
+	 * which shv does not have (Documentation/vmx.rst): fail the entry
+	 * rather than run real-mode code as 16-bit protected mode.
+	 */
+	if (unlikely(!(vcpu->cr0 & X86_CR0_PE) &&
+		     (shadow || !shv_vmx_caps.ug))) {
+		vmx->exit_reason = VMX_EXIT_REASONS_FAILED_VMENTRY |
+				   EXIT_REASON_INVALID_STATE;
+		vmx->exit_qual = SHV_VMX_NO_REAL_MODE;
+		vmx->idt_info = 0;
+		return;
+	}
 	/* the VMCS is active elsewhere, or this CPU left VMX: go around */
 	if (unlikely(!shv_vmx_attach_irqoff(vmx))) {
 		vmx->exit_reason = SHV_VMX_EXIT_MIGRATED;
@@ -1180,8 +1194,11 @@ static int vmx_handle_ud(struct shv_vcpu *vcpu)
 	if (r == 1)
 		return 1;
 	if (!r && insn.map == SHV_MAP_0F && insn.opcode == 0x01 &&
-	    insn.modrm == 0xd9)
+	    insn.modrm == 0xd9) {
+		if (shv_hv_hypercall(vcpu, vcpu->rip + insn.len))
+			return 1;
 		return shv_hypercall_exit(vcpu, vcpu->rip + insn.len);
+	}
 	vmx_queue_exception(vcpu, SHV_UD_VECTOR, false, 0);
 	return 1;
 }
@@ -1293,6 +1310,8 @@ static int vmx_dispatch_exit(struct shv_vcpu *vcpu)
 	case EXIT_REASON_INVLPG:
 		return shv_emulate_invlpg(vcpu);
 	case EXIT_REASON_VMCALL:
+		if (shv_hv_hypercall(vcpu, vmx_next_rip(vcpu)))
+			return 1;
 		return shv_hypercall_exit(vcpu, vmx_next_rip(vcpu));
 	case EXIT_REASON_CR_ACCESS:
 		return vmx_handle_cr(vcpu);

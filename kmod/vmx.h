@@ -73,6 +73,8 @@ struct shv_vmx_vcpu {
 
 /* a made-up exit reason: the VMCS was active on another CPU */
 #define SHV_VMX_EXIT_MIGRATED	0xffff
+/* the qualification of an invalid-state failure shv found before entry */
+#define SHV_VMX_NO_REAL_MODE	0x5245414cull	/* "REAL" */
 
 DECLARE_PER_CPU(struct shv_vmx_cpu, shv_vmx_cpus);
 
