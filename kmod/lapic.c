@@ -131,13 +131,25 @@ static u32 ppr(struct shv_lapic *a)
 
 /* --- delivery into this APIC --- */
 
+static void set_irr(struct shv_lapic *a, u8 vector, bool level);
+
+/* an APIC error: latch it for ESR and signal it through LVT error */
+static void apic_error(struct shv_lapic *a, u32 bit)
+{
+	u32 lvt = a->lvt[LVT_ERROR];
+
+	a->esr_pending |= bit;
+	if (!(lvt & LVT_MASKED) && (lvt & 0xff) >= 16)
+		set_irr(a, lvt & 0xff, false);
+}
+
 static void set_irr(struct shv_lapic *a, u8 vector, bool level)
 {
 	unsigned long flags;
 
 	if (vector < 16) {
 		spin_lock_irqsave(&a->lock, flags);
-		a->esr_pending |= ESR_RECV_ILLEGAL;
+		apic_error(a, ESR_RECV_ILLEGAL);
 		spin_unlock_irqrestore(&a->lock, flags);
 		return;
 	}
@@ -235,7 +247,8 @@ int shv_lapic_pending(struct shv_vcpu *vcpu)
 	/* the PIC reaches the CPU through LINT0 in ExtINT mode */
 	if (READ_ONCE(a->extint_pending) || shv_irq_extint_pending(vcpu))
 		return SHV_EXTINT;
-	if (!hw_enabled(vcpu))
+	/* a software-disabled APIC holds what it has */
+	if (!hw_enabled(vcpu) || !sw_enabled(a))
 		return -1;
 	v = highest(a->irr);
 	if (v < 0)
@@ -438,10 +451,12 @@ static void set_tsc_deadline(struct shv_lapic *a, u64 deadline)
 {
 	u64 now, ns;
 
+	/* ignored unless the timer is in TSC-deadline mode */
+	if ((a->lvt[LVT_TIMER] & LVT_TIMER_MODE) != LVT_DEADLINE)
+		return;
 	hrtimer_try_to_cancel(&a->timer);
 	a->tsc_deadline = deadline;
-	if (!deadline ||
-	    (a->lvt[LVT_TIMER] & LVT_TIMER_MODE) != LVT_DEADLINE)
+	if (!deadline)
 		return;
 	now = guest_tsc(a->vcpu);
 	if (deadline <= now || !tsc_khz) {
@@ -470,7 +485,7 @@ static void send_ipi(struct shv_lapic *a)
 
 	if ((msg.delivery == SHV_DM_FIXED || msg.delivery == SHV_DM_LOWEST) &&
 	    msg.vector < 16) {
-		a->esr_pending |= ESR_SEND_ILLEGAL;
+		apic_error(a, ESR_SEND_ILLEGAL);
 		return;
 	}
 	spin_unlock(&a->lock);
@@ -592,6 +607,8 @@ static bool reg_write(struct shv_lapic *a, u32 reg, u32 val)
 		shv_vcpu_kick(vcpu);
 		break;
 	case APIC_REG_EOI:
+		if (x2apic(vcpu) && val)
+			return false;	/* #GP */
 		eoi(a);
 		break;
 	case APIC_REG_LDR:
@@ -657,6 +674,8 @@ static bool reg_write(struct shv_lapic *a, u32 reg, u32 val)
 	case APIC_REG_SELF_IPI:
 		if (!x2apic(vcpu))
 			return false;
+		if (!sw_enabled(a))
+			break;	/* fixed interrupts to a disabled APIC are lost */
 		spin_unlock(&a->lock);
 		set_irr(a, val & 0xff, false);
 		spin_lock(&a->lock);
@@ -709,7 +728,9 @@ int shv_lapic_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data)
 	if (!a)
 		return -ENOENT;
 	if (index == MSR_IA32_TSC_DEADLINE) {
-		*data = a->tsc_deadline;
+		/* reads 0 unless the timer is in TSC-deadline mode */
+		*data = (a->lvt[LVT_TIMER] & LVT_TIMER_MODE) == LVT_DEADLINE ?
+			a->tsc_deadline : 0;
 		return 0;
 	}
 	if (index < 0x800 || index > 0x8ff)
