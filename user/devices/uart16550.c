@@ -4,11 +4,20 @@
  *
  * Transmission is instantaneous: THR writes go straight to stdout
  * (unbuffered) and LSR always reports THRE|TEMT.  Received bytes come
- * from stdin when it is a terminal or a pipe, polled (never blocking)
- * whenever the guest looks at RBR, LSR or IIR with an empty receive
- * FIFO.  MCR loopback feeds THR back into the receiver and the modem
- * control outputs into MSR, as on the real part.  IIR is computed from
- * IER and the pending conditions, but no interrupt line is raised yet.
+ * from stdin when it is a terminal or a pipe: an input thread moves them
+ * into the receive FIFO as they arrive and as long as there is room.
+ * MCR loopback feeds THR back into the receiver and the modem control
+ * outputs into MSR, as on the real part.
+ *
+ * Interrupts follow QEMU's 16550A: IIR reports, in priority order,
+ * receiver line status (overrun), received data (FIFO at or above the
+ * trigger level; below it, the character timeout, at once), THR empty
+ * and modem status, each when enabled in IER.  The THR-empty condition
+ * is set when THR empties (at once after a write) and when IER.THRI is
+ * turned on with THR empty; reading IIR while it is the reported source,
+ * or writing THR, clears it.  The output drives IRQ 4 (GSI 4) whenever
+ * IIR reports something, whatever MCR.OUT2 says (as QEMU does), and the
+ * line is only touched when that changes.
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,6 +29,8 @@
 
 #include "../bus.h"
 #include "../dev.h"
+#include "../pc.h"
+#include "../vm.h"
 
 #define COM1_BASE	0x3f8
 #define UART_NR_REGS	8
@@ -49,6 +60,7 @@
 #define IIR_THRI	0x02
 #define IIR_RDI		0x04
 #define IIR_RLSI	0x06
+#define IIR_CTI		0x0c	/* character timeout */
 #define IIR_FIFO_ON	0xc0
 
 #define FCR_ENABLE	0x01
@@ -82,6 +94,9 @@
 
 struct uart {
 	pthread_mutex_t lock;
+	pthread_cond_t rx_space;	/* the guest took bytes from the FIFO */
+	struct vm *vm;
+	bool irq_level;		/* what the line was last driven to */
 	u8 ier, lcr, mcr, fcr, scr, dll, dlm;
 	u8 msr;			/* lines in 7:4, deltas in 3:0 */
 	bool overrun;
@@ -93,11 +108,17 @@ struct uart {
 	bool in_tty;
 	bool tty_changed;
 	struct termios saved_tio;
+	pthread_t in_thread;
+	bool in_thread_started;
+	bool stop;
+	int stop_pipe[2];
 };
 
 static struct uart com1 = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.rx_space = PTHREAD_COND_INITIALIZER,
 	.in_fd = -1,
+	.stop_pipe = { -1, -1 },
 };
 
 static unsigned int rx_capacity(struct uart *u)
@@ -134,32 +155,6 @@ static void rx_clear(struct uart *u)
 {
 	u->rx_head = 0;
 	u->rx_count = 0;
-}
-
-/* Pull whatever stdin has ready into the receive FIFO, never blocking */
-static void uart_poll_input(struct uart *u)
-{
-	struct pollfd pfd = { .fd = u->in_fd, .events = POLLIN };
-	u8 buf[UART_FIFO_SIZE];
-	unsigned int i, space;
-	ssize_t n;
-
-	if (u->in_fd < 0 || (u->mcr & MCR_LOOP))
-		return;
-	space = rx_capacity(u) - u->rx_count;
-	if (!space || poll(&pfd, 1, 0) <= 0)
-		return;
-	if (pfd.revents & (POLLERR | POLLNVAL)) {
-		u->in_fd = -1;
-		return;
-	}
-	n = read(u->in_fd, buf, space);
-	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-		u->in_fd = -1;		/* end of input */
-		return;
-	}
-	for (i = 0; n > 0 && i < (unsigned int)n; i++)
-		rx_push(u, buf[i]);
 }
 
 static void uart_tx(struct uart *u, u8 c)
@@ -217,6 +212,13 @@ static u8 uart_lsr(struct uart *u)
 	return lsr;
 }
 
+static unsigned int rx_trigger(struct uart *u)
+{
+	static const u8 levels[4] = { 1, 4, 8, 14 };
+
+	return (u->fcr & FCR_ENABLE) ? levels[u->fcr >> 6] : 1;
+}
+
 static u8 uart_iir(struct uart *u)
 {
 	u8 iir;
@@ -224,7 +226,7 @@ static u8 uart_iir(struct uart *u)
 	if ((u->ier & IER_RLSI) && u->overrun)
 		iir = IIR_RLSI;
 	else if ((u->ier & IER_RDI) && u->rx_count)
-		iir = IIR_RDI;
+		iir = u->rx_count >= rx_trigger(u) ? IIR_RDI : IIR_CTI;
 	else if ((u->ier & IER_THRI) && u->thre_pending)
 		iir = IIR_THRI;
 	else if ((u->ier & IER_MSI) && (u->msr & MSR_DELTAS))
@@ -236,6 +238,17 @@ static u8 uart_iir(struct uart *u)
 	return iir;
 }
 
+/* Call with the lock held after anything that may change IIR */
+static void uart_update_irq(struct uart *u)
+{
+	bool level = (uart_iir(u) & IIR_NO_INT) == 0;
+
+	if (level == u->irq_level || !u->vm)
+		return;
+	u->irq_level = level;
+	vm_irq_line(u->vm, PC_IRQ_COM1, level);
+}
+
 static u8 uart_read(struct uart *u, unsigned int reg)
 {
 	u8 v;
@@ -244,14 +257,12 @@ static u8 uart_read(struct uart *u, unsigned int reg)
 	case UART_RBR:
 		if (u->lcr & LCR_DLAB)
 			return u->dll;
-		if (!u->rx_count)
-			uart_poll_input(u);
-		return rx_pop(u);
+		v = rx_pop(u);
+		pthread_cond_signal(&u->rx_space);
+		return v;
 	case UART_IER:
 		return (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
 	case UART_IIR:
-		if (!u->rx_count)
-			uart_poll_input(u);
 		v = uart_iir(u);
 		/* reading IIR acknowledges a THR-empty interrupt */
 		if ((v & 0x0f) == IIR_THRI)
@@ -262,8 +273,6 @@ static u8 uart_read(struct uart *u, unsigned int reg)
 	case UART_MCR:
 		return u->mcr;
 	case UART_LSR:
-		if (!u->rx_count)
-			uart_poll_input(u);
 		v = uart_lsr(u);
 		u->overrun = false;
 		return v;
@@ -294,6 +303,8 @@ static void uart_write(struct uart *u, unsigned int reg, u8 v)
 		/* enabling the THRE interrupt with THR empty raises it */
 		if ((v & IER_THRI) && !(u->ier & IER_THRI))
 			u->thre_pending = true;
+		else if (!(v & IER_THRI))
+			u->thre_pending = false;
 		u->ier = v & 0x0f;
 		break;
 	case UART_FCR:
@@ -302,6 +313,7 @@ static void uart_write(struct uart *u, unsigned int reg, u8 v)
 		if (v & FCR_CLEAR_RX)
 			rx_clear(u);
 		u->fcr = v & (FCR_ENABLE | FCR_TRIGGER);
+		pthread_cond_signal(&u->rx_space);
 		break;
 	case UART_LCR:
 		u->lcr = v;
@@ -309,6 +321,7 @@ static void uart_write(struct uart *u, unsigned int reg, u8 v)
 	case UART_MCR:
 		u->mcr = v & MCR_MASK;
 		update_msr(u);
+		pthread_cond_signal(&u->rx_space);
 		break;
 	case UART_SCR:
 		u->scr = v;
@@ -339,6 +352,7 @@ static void uart_io(void *opaque, u64 offset, u8 *data, u32 len,
 		else
 			data[i] = uart_read(u, reg);
 	}
+	uart_update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -358,6 +372,7 @@ static void uart_reset(struct device *dev)
 	u->thre_pending = false;
 	u->msr = modem_lines(u);
 	rx_clear(u);
+	uart_update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -366,7 +381,9 @@ static int uart_init(struct device *dev, struct vm *vm)
 	struct uart *u = dev->priv;
 	struct stat st;
 
-	(void)vm;
+	u->vm = vm;
+	u->irq_level = false;
+	u->stop = false;
 	if (bus_register(BUS_PIO, COM1_BASE, UART_NR_REGS, "uart16550 COM1",
 			 uart_io, u))
 		return -1;
@@ -384,11 +401,100 @@ static int uart_init(struct device *dev, struct vm *vm)
 	return 0;
 }
 
+/*
+ * The input thread: wait for stdin (or the stop pipe), then move what is
+ * there into the receive FIFO, waiting for room when it is full.
+ */
+static void *uart_input_thread(void *arg)
+{
+	struct uart *u = arg;
+	u8 buf[UART_FIFO_SIZE];
+	unsigned int i, space;
+	ssize_t n;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = u->in_fd, .events = POLLIN },
+			{ .fd = u->stop_pipe[0], .events = POLLIN },
+		};
+
+		pthread_mutex_lock(&u->lock);
+		while (!u->stop && (u->mcr & MCR_LOOP ||
+				    u->rx_count >= rx_capacity(u)))
+			pthread_cond_wait(&u->rx_space, &u->lock);
+		pthread_mutex_unlock(&u->lock);
+		if (u->stop)
+			break;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		if (!pfd[0].revents)
+			continue;
+		pthread_mutex_lock(&u->lock);
+		space = rx_capacity(u) - u->rx_count;
+		n = 0;
+		if (space && !(u->mcr & MCR_LOOP))
+			n = read(u->in_fd, buf, space);
+		for (i = 0; n > 0 && i < (unsigned int)n; i++)
+			rx_push(u, buf[i]);
+		uart_update_irq(u);
+		pthread_mutex_unlock(&u->lock);
+		if (n == 0 && space)
+			break;			/* end of input */
+		if (n < 0 && errno != EINTR && errno != EAGAIN)
+			break;
+	}
+	return NULL;
+}
+
+static void uart_start_input(struct uart *u)
+{
+	int err;
+
+	if (u->in_fd < 0 || u->in_thread_started)
+		return;
+	if (pipe(u->stop_pipe)) {
+		pr_errno("uart16550: pipe");
+		return;
+	}
+	u->stop = false;
+	err = pthread_create(&u->in_thread, NULL, uart_input_thread, u);
+	if (err) {
+		errno = err;
+		pr_errno("uart16550: input thread");
+		return;
+	}
+	u->in_thread_started = true;
+}
+
+static void uart_stop_input(struct uart *u)
+{
+	if (!u->in_thread_started)
+		return;
+	pthread_mutex_lock(&u->lock);
+	u->stop = true;
+	pthread_cond_signal(&u->rx_space);
+	pthread_mutex_unlock(&u->lock);
+	if (write(u->stop_pipe[1], "", 1) < 0)
+		pr_debug("uart16550: stop pipe: %s", strerror(errno));
+	pthread_join(u->in_thread, NULL);
+	u->in_thread_started = false;
+	close(u->stop_pipe[0]);
+	close(u->stop_pipe[1]);
+	u->stop_pipe[0] = u->stop_pipe[1] = -1;
+}
+
 /* Character-at-a-time input without echo; ^C still raises SIGINT */
 static void uart_power_up(struct device *dev)
 {
 	struct uart *u = dev->priv;
 	struct termios tio;
+
+	uart_start_input(u);
 
 	if (!u->in_tty || tcgetpgrp(STDIN_FILENO) != getpgrp())
 		return;
@@ -406,6 +512,7 @@ static void uart_power_down(struct device *dev)
 {
 	struct uart *u = dev->priv;
 
+	uart_stop_input(u);
 	if (u->tty_changed)
 		tcsetattr(STDIN_FILENO, TCSANOW, &u->saved_tio);
 	u->tty_changed = false;
