@@ -5,23 +5,44 @@
  * a buffer that starts as a copy of the RAM area); the registers and flags
  * after each run land in a record for the test to compare.
  *
- * Snippets are 64 bytes apart from emu64_snips; each addresses its
+ * Snippets are 64 bytes apart from emu64_snips (one instruction per
+ * SNIP, several between SBEGIN and SEND); each addresses its
  * 64-byte area through RBX, RSI (= RBX) and RDI (= RBX + 0x20), may use
- * RAX..R10, and ends with RET.  R11..R15 belong to the runner.
+ * RAX..R10, and ends with RET.  R11..R15 belong to the runner.  The last
+ * four bytes of a snippet's slot are the flags it defines (SNIPF, SEND
+ * with a mask): the others are left undefined by the SDM.
  */
 #include "lib/shv_util.h"
 #include "emulator_guest.h"
 
 	.section .rodata.guest, "a"
 
-.macro SNIP body:vararg
+.macro SBEGIN
 	.balign 64
-.Lsnip\@:
-	\body
+.Lsnip_start = .
+.endm
+
+.macro SEND mask=EMU_FLAGS_ALL
 	ret
-	.if . - .Lsnip\@ > 64
-	.error "snippet longer than 64 bytes"
+	.if . - .Lsnip_start > EMU_MASK_OFF
+	.error "snippet longer than 60 bytes"
 	.endif
+	.org .Lsnip_start + EMU_MASK_OFF
+	.long \mask
+.endm
+
+/* a one-instruction snippet; longer ones go between SBEGIN and SEND */
+.macro SNIP body:vararg
+	SBEGIN
+	\body
+	SEND
+.endm
+
+/* the same, with only the flags in mask defined */
+.macro SNIPF mask, body:vararg
+	SBEGIN
+	\body
+	SEND \mask
 .endm
 
 PAYLOAD emu64
@@ -117,16 +138,16 @@ EXPORT emu64_snips
 	SNIP adc (%rbx), %ecx
 	SNIP sbbw $7, 2(%rbx)
 	SNIP sub %r8, 8(%rbx)
-	SNIP andb $0xf0, 1(%rbx)
-	SNIP orl %edx, 4(%rbx)
-	SNIP xorq $-1, 16(%rbx)
+	SNIPF 0xcc5, andb $0xf0, 1(%rbx)
+	SNIPF 0xcc5, orl %edx, 4(%rbx)
+	SNIPF 0xcc5, xorq $-1, 16(%rbx)
 	SNIP cmp %rdx, 8(%rbx)
 	SNIP cmpb $0x80, 3(%rbx)
 	SNIP sub 8(%rbx), %r10
-	SNIP test %eax, (%rbx)
-	SNIP testw $0x8001, 2(%rbx)
+	SNIPF 0xcc5, test %eax, (%rbx)
+	SNIPF 0xcc5, testw $0x8001, 2(%rbx)
 	SNIP lock addl $1, (%rbx)
-	SNIP lock orq %rax, 8(%rbx)
+	SNIPF 0xcc5, lock orq %rax, 8(%rbx)
 	SNIP lock decw 6(%rbx)
 	SNIP incb 7(%rbx)
 	SNIP negl 4(%rbx)
@@ -134,37 +155,76 @@ EXPORT emu64_snips
 	SNIP xchg %edx, (%rbx)
 	SNIP xchg %al, 1(%rbx)
 	SNIP lock xadd %rax, 8(%rbx)
-	SNIP mov (%rbx), %eax; lock cmpxchg %edx, (%rbx)
+	SBEGIN
+	mov (%rbx), %eax
+	lock cmpxchg %edx, (%rbx)
+	SEND
 	SNIP lock cmpxchg %edx, 4(%rbx)
-	SNIP mov (%rbx), %eax; mov 4(%rbx), %edx; lock cmpxchg8b (%rbx)
+	SBEGIN
+	mov %rbx, %rdi
+	mov $0x11223344, %ebx
+	mov (%rdi), %eax
+	mov 4(%rdi), %edx
+	lock cmpxchg8b (%rdi)
+	SEND
 	SNIP lock cmpxchg8b 8(%rbx)
-	SNIP bt %edx, (%rbx)
-	SNIP btsl $5, 4(%rbx)
-	SNIP btr %rcx, 8(%rbx)
-	SNIP btcq $63, 8(%rbx)
-	SNIP mov $-5, %rax; bts %rax, 16(%rbx)
-	SNIP mov $100, %eax; btc %eax, (%rbx)
-	SNIP shlq $3, (%rbx)
-	SNIP sarl %cl, 4(%rbx)
+	SNIPF 0x441, bt %ecx, (%rbx)
+	SNIPF 0x441, btsl $5, 4(%rbx)
+	SNIPF 0x441, btr %rcx, 8(%rbx)
+	SNIPF 0x441, btcq $63, 8(%rbx)
+	SBEGIN
+	mov $-5, %rax
+	bts %rax, 16(%rbx)
+	SEND 0x441
+	SBEGIN
+	mov $100, %eax
+	btc %eax, (%rbx)
+	SEND 0x441
+	SNIPF 0x4c5, shlq $3, (%rbx)
+	SNIPF 0x4c5, sarl %cl, 4(%rbx)
 	SNIP rolw 2(%rbx)
-	SNIP rcrb $2, 1(%rbx)
-	SNIP shrl $1, 8(%rbx)
-	SNIP shld $4, %rdx, (%rbx)
-	SNIP shrd %cl, %edx, 4(%rbx)
-	SNIP mull 4(%rbx)
-	SNIP imul 8(%rbx), %rax
-	SNIP imulw $300, 2(%rbx), %dx
-	SNIP orl $1, (%rbx); xor %edx, %edx; mov $0x12345678, %eax; divl (%rbx)
-	SNIP orb $1, 1(%rbx); mov $100, %ax; idivb 1(%rbx)
-	SNIP orl $1, 8(%rbx); bsf 8(%rbx), %eax
-	SNIP orq $1, 8(%rbx); bsr 8(%rbx), %rdx
+	SNIPF 0x4d5, rcrb $2, 1(%rbx)
+	SNIPF 0xcc5, shrl $1, 8(%rbx)
+	SNIPF 0x4c5, shld $4, %rdx, (%rbx)
+	SNIPF 0x4c5, shrd %cl, %edx, 4(%rbx)
+	SNIPF 0xc01, mull 4(%rbx)
+	SNIPF 0xc01, imul 8(%rbx), %rax
+	SNIPF 0xc01, imulw $300, 2(%rbx), %dx
+	SBEGIN
+	orl $1, (%rbx)
+	xor %edx, %edx
+	mov $0x12345678, %eax
+	divl (%rbx)
+	SEND 0x400
+	SBEGIN
+	orb $1, 1(%rbx)
+	mov $100, %ax
+	idivb 1(%rbx)
+	SEND 0x400
+	SBEGIN
+	orl $1, 8(%rbx)
+	bsf 8(%rbx), %eax
+	SEND 0x440
+	SBEGIN
+	orq $1, 8(%rbx)
+	bsr 8(%rbx), %rdx
+	SEND 0x440
 	SNIP cmovz (%rbx), %eax
 	SNIP cmovc 8(%rbx), %rdx
 	SNIP setc 3(%rbx)
 	SNIP setz 4(%rbx)
-	SNIP pushq (%rbx); popq 8(%rbx)
-	SNIP pushw 2(%rbx); popw 6(%rbx)
-	SNIP push 16(%rbx); pop %rax
+	SBEGIN
+	pushq (%rbx)
+	popq 8(%rbx)
+	SEND
+	SBEGIN
+	pushw 2(%rbx)
+	popw 6(%rbx)
+	SEND
+	SBEGIN
+	push 16(%rbx)
+	pop %rax
+	SEND
 	SNIP movsb
 	SNIP movsw
 	SNIP movsq
@@ -174,15 +234,40 @@ EXPORT emu64_snips
 	SNIP lodsq
 	SNIP cmpsq
 	SNIP repe cmpsb
-	SNIP mov (%rsi), %eax; mov %eax, (%rdi); repe cmpsb
+	SBEGIN
+	mov (%rsi), %eax
+	mov %eax, (%rdi)
+	repe cmpsb
+	SEND
 	SNIP scasl
 	SNIP repne scasb
-	SNIP add $8, %rsi; add $8, %rdi; std; rep movsw; cld
-	SNIP add $8, %rsi; std; lodsl; cld
-	SNIP lea emu64_ramsrc(%rip), %rsi; movsq
-	SNIP lea emu64_ramdst(%rip), %rdi; movsl; mov emu64_ramdst(%rip), %r10d
+	SBEGIN
+	add $8, %rsi
+	add $8, %rdi
+	std
+	rep movsw
+	cld
+	SEND
+	SBEGIN
+	add $8, %rsi
+	std
+	lodsl
+	cld
+	SEND
+	SBEGIN
+	lea emu64_ramsrc(%rip), %rsi
+	movsq
+	SEND
+	SBEGIN
+	lea emu64_ramdst(%rip), %rdi
+	movsl
+	mov emu64_ramdst(%rip), %r10d
+	SEND
 	SNIP addr32 rep movsb
-	SNIP mov 8(%rbx), %r10; add %r10, 16(%rbx)
+	SBEGIN
+	mov 8(%rbx), %r10
+	add %r10, 16(%rbx)
+	SEND
 EXPORT emu64_snips_end
 ENDPAYLOAD emu64
 
@@ -277,8 +362,14 @@ EXPORT emu16_snips
 	SNIP movb $0x5a, 3(%bx)
 	SNIP movw $0x1234, 4(%bx)
 	SNIP movl $0x12345678, 8(%bx)
-	SNIP mov $4, %si; mov (%bx,%si), %ax
-	SNIP mov $2, %di; mov 6(%bx,%di), %cx
+	SBEGIN
+	mov $4, %si
+	mov (%bx,%si), %ax
+	SEND
+	SBEGIN
+	mov $2, %di
+	mov 6(%bx,%di), %cx
+	SEND
 	SNIP mov %ds:4(%bp), %ax
 	SNIP mov %es:4(%si), %ax
 	SNIP mov 0x10(%si), %eax
@@ -292,13 +383,13 @@ EXPORT emu16_snips
 	SNIP adcw $5, 2(%bx)
 	SNIP sub 4(%bx), %cx
 	SNIP sbb %edx, 12(%bx)
-	SNIP andb $0x0f, 1(%bx)
-	SNIP or %dl, 5(%bx)
-	SNIP xorw $-1, 6(%bx)
+	SNIPF 0xcc5, andb $0x0f, 1(%bx)
+	SNIPF 0xcc5, or %dl, 5(%bx)
+	SNIPF 0xcc5, xorw $-1, 6(%bx)
 	SNIP cmp %ax, 4(%bx)
 	SNIP cmpl $0x80000000, 8(%bx)
-	SNIP test %dx, (%bx)
-	SNIP testb $0x81, 3(%bx)
+	SNIPF 0xcc5, test %dx, (%bx)
+	SNIPF 0xcc5, testb $0x81, 3(%bx)
 	SNIP lock addw $1, (%bx)
 	SNIP incb 7(%bx)
 	SNIP decl 8(%bx)
@@ -306,24 +397,40 @@ EXPORT emu16_snips
 	SNIP notl 4(%bx)
 	SNIP xchg %ax, (%bx)
 	SNIP lock xadd %edx, 4(%bx)
-	SNIP mov (%bx), %ax; cmpxchg %dx, (%bx)
+	SBEGIN
+	mov (%bx), %ax
+	cmpxchg %dx, (%bx)
+	SEND
 	SNIP cmpxchg %cx, 2(%bx)
 	SNIP lock cmpxchg8b 8(%bx)
-	SNIP bt %dx, (%bx)
-	SNIP btsw $3, 2(%bx)
-	SNIP mov $-3, %ax; btr %ax, 16(%bx)
-	SNIP btcl $31, 4(%bx)
-	SNIP shlw $3, (%bx)
-	SNIP sarb %cl, 1(%bx)
+	SNIPF 0x441, bt %cx, (%bx)
+	SNIPF 0x441, btsw $3, 2(%bx)
+	SBEGIN
+	mov $-3, %ax
+	btr %ax, 16(%bx)
+	SEND 0x441
+	SNIPF 0x441, btcl $31, 4(%bx)
+	SNIPF 0x4c5, shlw $3, (%bx)
+	SNIPF 0x4c5, sarb %cl, 1(%bx)
 	SNIP rcll 4(%bx)
-	SNIP shrd $5, %edx, 8(%bx)
-	SNIP mulw 2(%bx)
-	SNIP imul 4(%bx), %dx
-	SNIP orb $1, 1(%bx); mov $0xff, %ax; divb 1(%bx)
+	SNIPF 0x4c5, shrd $5, %edx, 8(%bx)
+	SNIPF 0xc01, mulw 2(%bx)
+	SNIPF 0xc01, imul 4(%bx), %dx
+	SBEGIN
+	orb $1, 1(%bx)
+	mov $0xff, %ax
+	divb 1(%bx)
+	SEND 0x400
 	SNIP setc 3(%bx)
 	SNIP cmovc 4(%bx), %eax
-	SNIP pushw (%bx); popw 6(%bx)
-	SNIP pushl 8(%bx); popl 12(%bx)
+	SBEGIN
+	pushw (%bx)
+	popw 6(%bx)
+	SEND
+	SBEGIN
+	pushl 8(%bx)
+	popl 12(%bx)
+	SEND
 	SNIP movsb
 	SNIP movsw
 	SNIP movsl
@@ -333,10 +440,20 @@ EXPORT emu16_snips
 	SNIP lodsl
 	SNIP cmpsw
 	SNIP repe cmpsb
-	SNIP mov (%si), %ax; mov %ax, (%di); repe cmpsb
+	SBEGIN
+	mov (%si), %ax
+	mov %ax, (%di)
+	repe cmpsb
+	SEND
 	SNIP scasw
 	SNIP repne scasb
-	SNIP add $8, %si; add $8, %di; std; rep movsw; cld
+	SBEGIN
+	add $8, %si
+	add $8, %di
+	std
+	rep movsw
+	cld
+	SEND
 	SNIP addr32 rep movsb
 EXPORT emu16_snips_end
 ENDPAYLOAD emu16

@@ -9,6 +9,8 @@
 #define EMU_NREGS	11
 #define EMU_FLAGS	0x893			/* CF AF SF OF */
 #define EMU_MAX_SNIPS	128
+#define EMU_MASK_OFF	60			/* defined flags, in the slot */
+#define EMU_FLAGS_ALL	0xcd5			/* CF PF AF ZF SF DF OF */
 
 /* real mode: segments of the RAM areas and the records */
 #define EMU16_RAM_SEG	(EMU_RAM_GPA >> 4)

@@ -23,6 +23,8 @@ indent() {
 rcf=${TMPDIR:-/tmp}/shv-selftests.$$.rc
 mmus=${SHV_TEST_MMUS:-$(./shv_caps 2>/dev/null)}
 [ -n "$mmus" ] || mmus=default
+# every result names the backend it ran on: svm or vmx
+backend=$(./shv_caps vendor 2>/dev/null)
 
 set --
 for t in ./*_test; do
@@ -52,8 +54,10 @@ for tm; do
 	n=$((n + 1))
 	t=${tm%:*}
 	m=${tm##*:}
+	tag=$backend
+	[ "$m" = default ] || tag="${tag:+$tag/}$m"
 	name=$t
-	[ "$m" = default ] || name="$t [$m]"
+	[ -n "$tag" ] && name="$t [$tag]"
 	echo "# selftests: shv: $name"
 	rm -f "$rcf"
 	(
