@@ -247,6 +247,22 @@ static long shv_vm_ioctl(struct file *filp, unsigned int ioctl,
 	case SHV_ENABLE_HYPERV:
 	case SHV_HV_SET_CONNECTION:
 		return shv_hv_vm_ioctl(vm, ioctl, arg);
+	case SHV_FLUSH_GPA: {
+		struct shv_gpa_range g;
+
+		if (copy_from_user(&g, argp, sizeof(g)))
+			return -EFAULT;
+		if (g.flags || g.pad || !g.size || !PAGE_ALIGNED(g.gpa) ||
+		    !PAGE_ALIGNED(g.size) || g.gpa + g.size < g.gpa ||
+		    g.gpa + g.size > (1ull << SHV_MAX_PHYS_BITS))
+			return -EINVAL;
+		mutex_lock(&vm->lock);
+		vm->mmu_ops->zap_range(vm, g.gpa >> PAGE_SHIFT,
+				       g.size >> PAGE_SHIFT);
+		shv_vm_request_all(vm, SHV_REQ_TLB_FLUSH);
+		mutex_unlock(&vm->lock);
+		return 0;
+	}
 	case SHV_GET_MMU_STATS: {
 		struct shv_mmu_stats st = {};
 

@@ -272,25 +272,15 @@ static int shv_signal_msi(struct accel *a, u64 address, u32 data)
 
 /*
  * shv pins guest pages and registers no MMU notifier, so QEMU's trick
- * (mprotect of the host page) does not reach it: the module needs an
- * ioctl for this.  Built in as soon as the uapi header defines it.
+ * (mprotect of the host page) does not reach it: SHV_FLUSH_GPA drops the
+ * page's translations and pin, and the next access maps it afresh.
  */
 static int shv_flush_page(struct accel *a, u64 gpa, void *hva)
 {
-	(void)hva;
-#ifdef SHV_FLUSH_GPA
-	{
-		struct shv_gpa_range r = { .gpa = gpa & ~0xfffULL,
-					   .size = 0x1000 };
+	struct shv_gpa_range r = { .gpa = gpa & ~0xfffULL, .size = 0x1000 };
 
-		return ioctl(a->vm_fd, SHV_FLUSH_GPA, &r) < 0 ? -1 : 0;
-	}
-#else
-	(void)a;
-	(void)gpa;
-	errno = ENOTTY;
-	return -1;
-#endif
+	(void)hva;
+	return ioctl(a->vm_fd, SHV_FLUSH_GPA, &r) < 0 ? -1 : 0;
 }
 
 static void shv_destroy_vcpu(struct accel_vcpu *v)

@@ -100,6 +100,23 @@ struct shv_msi {
 #define SHV_SIGNAL_MSI		_IOW(SHVIO, 0x62, struct shv_msi)
 
 /*
+ * Drop every translation of a guest-physical range: nested-paging
+ * entries, shadow entries (guest page tables there are tracked again from
+ * scratch) and the pages pinned for them; every vCPU's TLB is flushed.
+ * The next guest access maps the runner's memory afresh (what QEMU's
+ * pc-testdev flush-page port needs).  gpa and size page aligned, size
+ * not 0, no wrap; flags and pad 0.
+ */
+struct shv_gpa_range {
+	__u64 gpa;
+	__u64 size;
+	__u32 flags;
+	__u32 pad;
+};
+
+#define SHV_FLUSH_GPA		_IOW(SHVIO, 0x63, struct shv_gpa_range)
+
+/*
  * Guest interface extensions (CPUID 0x40000000 "ShvShvShvShv", leaf
  * 0x40000001 EAX lists them).  Selective EOI: writing a vector to this
  * MSR ends that in-service interrupt of the local APIC even when it is
