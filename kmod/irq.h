@@ -116,7 +116,7 @@ int shv_lapic_tpr_blocked(struct shv_vcpu *vcpu);
 bool shv_lapic_eoi_vector(struct shv_vcpu *vcpu, u8 vector);
 void shv_lapic_set_auto_eoi(struct shv_vcpu *vcpu, u8 vector, bool on);
 void shv_lapic_post(struct shv_vcpu *vcpu, u8 vector);
-int shv_lapic_set_base(struct shv_vcpu *vcpu, u64 val);
+int shv_lapic_set_base(struct shv_vcpu *vcpu, u64 val, bool host);
 bool shv_lapic_accepts_pic(struct shv_vcpu *vcpu);
 bool shv_lapic_mmio(struct shv_vcpu *vcpu, u64 gpa, unsigned int len,
 		    bool write, u64 *val);

@@ -784,7 +784,7 @@ int shv_lapic_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
 }
 
 /* a write to IA32_APIC_BASE: mode transitions */
-int shv_lapic_set_base(struct shv_vcpu *vcpu, u64 val)
+int shv_lapic_set_base(struct shv_vcpu *vcpu, u64 val, bool host)
 {
 	struct shv_lapic *a = lapic(vcpu);
 	u64 old = vcpu->apic_base;
@@ -795,7 +795,7 @@ int shv_lapic_set_base(struct shv_vcpu *vcpu, u64 val)
 	/* x2APIC needs xAPIC; leaving x2APIC must pass through disabled */
 	if ((val & APIC_BASE_EXTD) && !(val & APIC_BASE_ENABLE))
 		return -EINVAL;
-	if ((old & APIC_BASE_EXTD) && (val & APIC_BASE_ENABLE) &&
+	if (!host && (old & APIC_BASE_EXTD) && (val & APIC_BASE_ENABLE) &&
 	    !(val & APIC_BASE_EXTD))
 		return -EINVAL;
 	vcpu->apic_base = val;

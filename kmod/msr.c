@@ -75,7 +75,7 @@ int shv_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data, bool host)
 		if ((data & SHV_APIC_BASE_EXTD) && !vcpu->lapic)
 			return -EINVAL;
 		if (vcpu->lapic)
-			return shv_lapic_set_base(vcpu, data);
+			return shv_lapic_set_base(vcpu, data, host);
 		vcpu->apic_base = data;
 		return 0;
 	}

@@ -187,7 +187,6 @@ struct shv_vcpu {
 	u8 sipi_vector;
 	bool nmi_pending;
 	bool nmi_masked;		/* an NMI handler runs until IRET */
-	u64 nmi_iret_rip;
 
 	struct shv_hv_vcpu *hv;		/* Hyper-V SynIC (hyperv.c) or NULL */
 	struct shv_vcpu_stats stats;	/* SHV_GET_VCPU_STATS */

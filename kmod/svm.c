@@ -628,24 +628,29 @@ static void svm_requeue_event(struct shv_vcpu *vcpu)
 /* --- interrupt injection --- */
 
 /*
- * Request (prio >= 0) or cancel an exit at the next interrupt window.
- * While a virtual interrupt is pending, CR8 writes are intercepted too:
- * the APIC learns of the new priority at once (and QEMU 7.2's TCG, the
- * test rig, aborts on a guest CR8 write while V_IRQ is set).
+ * Request or cancel an exit at the next interrupt window (a virtual
+ * interrupt that ignores V_TPR, with the VINTR intercept).  While an
+ * interrupt is pending or held back by TPR, CR8 writes are intercepted
+ * as well, so the APIC sees every priority change at once (and QEMU 7.2's
+ * TCG, the test rig, aborts on a guest CR8 write while V_IRQ is set).
  */
-static void svm_set_vintr(struct vmcb_control_area *c, int prio, bool ign_tpr)
+static void svm_set_vintr(struct vmcb_control_area *c, bool on)
 {
 	c->int_ctl &= ~(V_IRQ_MASK | V_INTR_PRIO_MASK | V_IGN_TPR_MASK);
-	if (prio < 0) {
-		c->intercepts[INTERCEPT_WORD3] &= ~BIT(INTERCEPT_VINTR - 96);
-		c->intercepts[INTERCEPT_CR] &= ~BIT(INTERCEPT_CR8_WRITE);
+	c->intercepts[INTERCEPT_WORD3] &= ~BIT(INTERCEPT_VINTR - 96);
+	if (!on)
 		return;
-	}
-	c->int_ctl |= V_IRQ_MASK | (prio << V_INTR_PRIO_SHIFT) |
-		      (ign_tpr ? V_IGN_TPR_MASK : 0);
+	c->int_ctl |= V_IRQ_MASK | (0xf << V_INTR_PRIO_SHIFT) | V_IGN_TPR_MASK;
 	c->int_vector = 0;
 	set_intercept(c, INTERCEPT_VINTR);
-	set_intercept(c, INTERCEPT_CR8_WRITE);
+}
+
+static void svm_set_cr8_intercept(struct vmcb_control_area *c, bool on)
+{
+	if (on)
+		set_intercept(c, INTERCEPT_CR8_WRITE);
+	else
+		c->intercepts[INTERCEPT_CR] &= ~BIT(INTERCEPT_CR8_WRITE);
 }
 
 /*
@@ -665,9 +670,9 @@ static void svm_inject_events(struct shv_vcpu *vcpu)
 	c->int_ctl = (c->int_ctl & ~V_TPR_MASK) |
 		     (shv_lapic_get_cr8(vcpu) & V_TPR_MASK);
 
-	if (vcpu->nmi_masked && vcpu->rip != vcpu->nmi_iret_rip &&
-	    !(c->intercepts[INTERCEPT_WORD3] & BIT(INTERCEPT_IRET - 96)))
-		vcpu->nmi_masked = false;
+	/* nothing may be injected while we single-step the guest's IRET */
+	if (to_svm(vcpu)->nmi_step)
+		busy = true;
 	if (READ_ONCE(vcpu->nmi_pending) && !vcpu->nmi_masked && !busy &&
 	    !shadow) {
 		WRITE_ONCE(vcpu->nmi_pending, false);
@@ -685,14 +690,16 @@ static void svm_inject_events(struct shv_vcpu *vcpu)
 			c->event_inj = v | SVM_EVTINJ_TYPE_INTR |
 				       SVM_EVTINJ_VALID;
 			vcpu->stats.irq_injections++;
-			svm_set_vintr(c, -1, false);
+			svm_set_vintr(c, false);
 		} else {
-			svm_set_vintr(c, 0xf, true);
+			svm_set_vintr(c, true);
 		}
+		svm_set_cr8_intercept(c, true);
 		return;
 	}
-	v = shv_lapic_tpr_blocked(vcpu);
-	svm_set_vintr(c, v >= 0 ? v >> 4 : -1, false);
+	svm_set_vintr(c, false);
+	/* held back by TPR only: a CR8 write that lowers it must exit */
+	svm_set_cr8_intercept(c, shv_lapic_tpr_blocked(vcpu) >= 0);
 }
 
 /* --- guest entry --- */
@@ -901,13 +908,19 @@ static int svm_dispatch_exit(struct shv_vcpu *vcpu)
 		vcpu->run->exit_reason = SHV_EXIT_HLT;
 		return 0;
 	case SVM_EXIT_VINTR:
-		svm_set_vintr(&vmcb->control, -1, false);
+		svm_set_vintr(&vmcb->control, false);
 		return 1;
 	case SVM_EXIT_IRET:
-		/* the NMI handler is returning: unmask once IRET is done */
+		/*
+		 * The NMI handler is returning.  NMIs are unmasked once the
+		 * IRET completed: single-step over it (a #DB trap follows
+		 * the IRET whatever flags it loads) and unmask at that #DB.
+		 */
 		vmcb->control.intercepts[INTERCEPT_WORD3] &=
 			~BIT(INTERCEPT_IRET - 96);
-		vcpu->nmi_iret_rip = vcpu->rip;
+		to_svm(vcpu)->nmi_step = true;
+		to_svm(vcpu)->nmi_step_dr6 = vmcb->save.dr6;
+		vcpu->rflags |= SHV_RFLAGS_TF | X86_EFLAGS_RF;
 		return 1;
 	case SVM_EXIT_IOIO:
 		return svm_handle_ioio(vcpu);
@@ -943,6 +956,13 @@ static int svm_dispatch_exit(struct shv_vcpu *vcpu)
 				    vmcb->control.exit_info_1);
 		return 1;
 	case SVM_EXIT_EXCP_BASE + SHV_DB_VECTOR:
+		if (to_svm(vcpu)->nmi_step) {
+			/* our step over the NMI handler's IRET: it is done */
+			to_svm(vcpu)->nmi_step = false;
+			vmcb->save.dr6 = to_svm(vcpu)->nmi_step_dr6;
+			vcpu->nmi_masked = false;
+			return 1;
+		}
 		svm_queue_exception(vcpu, SHV_DB_VECTOR, false, 0);
 		return 1;
 	case SVM_EXIT_VMRUN:

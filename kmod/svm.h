@@ -27,6 +27,8 @@ struct shv_svm_vcpu {
 	int asid_cpu;
 	u32 asid;
 	bool triple_fault;		/* a fault while delivering #DF */
+	bool nmi_step;			/* single-stepping an NMI's IRET */
+	u64 nmi_step_dr6;
 };
 
 struct shv_svm_vm {

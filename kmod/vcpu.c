@@ -65,7 +65,7 @@ static bool shv_seg_fields_ok(const struct shv_segment *s)
  * Reject what a processor could never hold, and what VMRUN/VMLAUNCH would
  * refuse, so entry failures stay the exception (see Documentation/api.rst).
  */
-static int shv_check_sregs(const struct shv_sregs *s)
+static int shv_check_sregs(struct shv_vcpu *vcpu, const struct shv_sregs *s)
 {
 	const struct shv_segment *segs[] = {
 		&s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss, &s->tr, &s->ldt,
@@ -128,8 +128,12 @@ static int shv_check_sregs(const struct shv_sregs *s)
 	if ((s->cr0 & X86_CR0_PE) && !s->cs.unusable &&
 	    (!s->cs.present || !s->cs.s || !(s->cs.type & 8)))
 		return -EINVAL;
-	if (s->apic_base & ~(BIT_ULL(8) | BIT_ULL(11) |
+	if (s->apic_base & ~(BIT_ULL(8) | BIT_ULL(10) | BIT_ULL(11) |
 			     GENMASK_ULL(boot_cpu_data.x86_phys_bits - 1, 12)))
+		return -EINVAL;
+	/* x2APIC (EXTD) only with the in-kernel APIC, and only enabled */
+	if ((s->apic_base & BIT_ULL(10)) &&
+	    (!vcpu->lapic || !(s->apic_base & BIT_ULL(11))))
 		return -EINVAL;
 	return 0;
 }
@@ -390,7 +394,7 @@ static long shv_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 		r = -EFAULT;
 		if (copy_from_user(&sregs, argp, sizeof(sregs)))
 			break;
-		r = shv_check_sregs(&sregs);
+		r = shv_check_sregs(vcpu, &sregs);
 		if (r)
 			break;
 		/* RIP must stay canonical in the new mode */
@@ -408,7 +412,10 @@ static long shv_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 			break;
 		}
 		shv_arch->set_sregs(vcpu, &sregs);
-		vcpu->apic_base = sregs.apic_base;
+		if (vcpu->lapic)
+			shv_lapic_set_base(vcpu, sregs.apic_base, true);
+		else
+			vcpu->apic_base = sregs.apic_base;
 		vcpu->pending = SHV_PENDING_NONE;
 		shv_lapic_set_cr8(vcpu, sregs.cr8);
 		set_bit(SHV_REQ_TLB_FLUSH, &vcpu->requests);

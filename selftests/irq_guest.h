@@ -67,6 +67,7 @@ enum irq_scenario {
 	SC_X2APIC_EOI_GP,
 	SC_TPR_CR8,
 	SC_NMI_IRET,
+	SC_X2APIC_ON,
 };
 
 struct irq_fail {

@@ -7,11 +7,12 @@
  * starts with INIT-SIPI), the IOAPIC, the 8259 PIC, the 8254 PIT and the
  * selective-EOI MSR, and checks the results itself.  The host raises
  * lines and sends MSIs when the guest asks (PORT_HOSTCMD), runs each vCPU
- * in its own thread, and reports the guest's failed check.
+ * in its own thread, and reports the guest's failed check.  Timing checks
+ * are loose (+-50%) and measured against the TSC around each access, as
+ * exits under TCG take from 40 us to several ms.
  *
  * run_tests.sh runs this binary once per MMU (SHV_TEST_MMU).
  */
-#include <cpuid.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -89,38 +90,6 @@ static uint64_t tsc_khz(void)
 	} while (ns < 50000000);
 	khz = (rdtsc() - t0) * 1000000 / ns;
 	return khz;
-}
-
-/*
- * Under QEMU's TCG (the rig), a guest MOV to CR8 that makes a pending
- * virtual interrupt (V_IRQ) deliverable aborts QEMU: helper_write_crN()
- * calls cpu_interrupt() without the iothread lock (QEMU 7.2).  Tests that
- * do that are skipped there; the module could avoid it by intercepting
- * CR8 writes while it has V_IRQ set.
- */
-static bool host_is_qemu_tcg(char *why, size_t len)
-{
-	unsigned int a, b, c, d;
-	char sig[13], line[256];
-	bool qemu = false;
-	FILE *f;
-
-	__cpuid(0x40000000, a, b, c, d);
-	memcpy(sig, &b, 4);
-	memcpy(sig + 4, &c, 4);
-	memcpy(sig + 8, &d, 4);
-	sig[12] = 0;
-	f = fopen("/proc/cpuinfo", "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "model name", 10) && strstr(line, "QEMU"))
-			qemu = true;
-	if (f)
-		fclose(f);
-	snprintf(why, len, "CPUID 0x40000000 '%s'%s", sig,
-		 qemu ? ", a QEMU CPU model" : "");
-	if (!strcmp(sig, "TCGTCGTCGTCG"))
-		return true;
-	return qemu && strcmp(sig, "KVMKVMKVM");
 }
 
 static void sig_nop(int sig)
@@ -440,14 +409,13 @@ TEST_F_TIMEOUT(lapic, tpr_same_class, 60)
 	SCENARIO_T(SC_TPR_EQUAL, variant->flags, 5);
 }
 
-/* MOV to CR8 unblocks interrupts held by the task priority */
+/*
+ * MOV to CR8 unblocks interrupts held by the task priority.  (QEMU 7.2's
+ * TCG aborts on a guest CR8 write while V_IRQ is set, unless the write
+ * is intercepted: a failure here may take the whole rig down.)
+ */
 TEST_F_TIMEOUT(lapic, tpr_cr8_unblock, 60)
 {
-	char why[128];
-
-	if (host_is_qemu_tcg(why, sizeof(why)))
-		SKIP(return, "QEMU TCG aborts on this MOV to CR8 (%s)", why);
-	TH_LOG("host: %s", why);
 	SCENARIO(SC_TPR_CR8, variant->flags);
 }
 
@@ -595,9 +563,9 @@ TEST_F_TIMEOUT(lapic, nmi_after_iret, 60)
 	if (!t)
 		return;
 	ok = t->res[0].done;
-	TH_LOG("loop iterations between the IRET and the held NMI: %llu (at rip %#llx) dbg %llu %llx %llx %llx %llx",
+	TH_LOG("loop iterations between the IRET and the held NMI: %llu (at rip %#llx)",
 	       (unsigned long long)t->sh->out[0],
-	       (unsigned long long)t->sh->out[1], (unsigned long long)t->sh->out[2], (unsigned long long)t->sh->out[3], (unsigned long long)t->sh->out[4], (unsigned long long)t->sh->out[5], (unsigned long long)t->sh->out[6]);
+	       (unsigned long long)t->sh->out[1]);
 	irqvm_free(t);
 	ASSERT_TRUE(ok);
 }
@@ -628,6 +596,30 @@ FIXTURE(chip) {
 
 FIXTURE_SETUP(chip) {}
 FIXTURE_TEARDOWN(chip) {}
+
+/*
+ * The runner saves and restores a vCPU whose guest turned x2APIC on:
+ * SHV_GET_SREGS reports apic_base with EXTD, SHV_SET_SREGS must take it.
+ */
+TEST_F_TIMEOUT(chip, x2apic_sregs_roundtrip, 60)
+{
+	struct irqvm *t = scenario(_metadata, SC_X2APIC_ON, IRQ_F_X2APIC);
+	struct shv_sregs sr;
+	int r, err;
+
+	if (!t)
+		return;
+	ASSERT_TRUE(t->res[0].done);
+	shv_get_sregs(t->vcpu[0], &sr);
+	ASSERT_EQ(0xfee00d00, sr.apic_base);
+	r = ioctl(t->vcpu[0]->fd, SHV_SET_SREGS, &sr);
+	err = errno;
+	irqvm_free(t);
+	EXPECT_EQ(0, r) {
+		TH_LOG("SHV_SET_SREGS with apic_base 0xfee00d00: %s",
+		       strerror(err));
+	}
+}
 
 /* x2APIC: WRMSR of a non-zero value to EOI raises #GP */
 TEST_F_TIMEOUT(chip, x2apic_eoi_nonzero_gp, 60)
