@@ -1303,7 +1303,11 @@ static void sc_nmi_iret(void)
 	apic_enable(X2);
 	p->hook[2] = nmi_iret_hook;
 	apic_icr(0, ICR_NMI);
-	GWAIT(p->count[2] == 1, 1000000);
+	/*
+	 * The held NMI comes right after the first handler's IRET, before
+	 * this code runs again: count may already be 2 here.
+	 */
+	GWAIT(p->count[2] >= 1, 1000000);
 	/* no exits in this loop: only the NMI can stop it */
 	end = rdtsc() + us_to_tsc(1000000);
 	while (p->count[2] < 2 && nmi_loops < 1000000000) {
