@@ -5,6 +5,8 @@
 #   make check      the whole test suite inside the QEMU rig (installs deps)
 #   make run        boot the rig and run the demo guest under shv
 #   make bench      exit round-trip benchmarks, shv against KVM, in the rig
+#   make check-vmx  every selftest on the VMX backend, under Bochs
+#   make bench-vmx  cpuid/pio exit round trips on VMX, under Bochs
 #   make checkpatch checkpatch.pl --strict over kmod/ and the uapi header
 #   make C=1        also run sparse over the module
 
@@ -13,7 +15,8 @@ KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
 		   $(wildcard /lib/modules/*-amd64/build))
 PWD := $(shell pwd)
 
-.PHONY: all module user selftests check run bench checkpatch sparse clean deps
+.PHONY: all module user selftests check run bench checkpatch sparse clean deps \
+	check-vmx bench-vmx
 
 all: module user selftests
 
@@ -37,6 +40,12 @@ run:
 
 bench:
 	@scripts/rig.sh bench
+
+check-vmx:
+	@scripts/bochs.sh check-full
+
+bench-vmx:
+	@scripts/bochs.sh bench
 
 checkpatch:
 	@scripts/checkpatch.sh

@@ -51,6 +51,7 @@ struct shv_vmx_caps shv_vmx_caps;
 
 /* host MSRs the guest's values replace while it runs (same on all CPUs) */
 static u64 host_star, host_lstar, host_cstar, host_sfmask;
+static bool host_has_debugctl;	/* not every (emulated) CPU has it */
 
 #define VMX_DEFAULT_PAT		0x0007040600070406ull
 #define VMX_AR_UNUSABLE		VMX_AR_UNUSABLE_MASK
@@ -825,7 +826,9 @@ static void vmx_save_host(struct shv_vcpu *vcpu, struct vmx_host_state *h)
 	native_store_gdt(&h->gdt);
 	store_idt(&h->idt);
 	get_debugreg(h->dr7, 7);
-	rdmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
+	h->debugctl = 0;
+	if (host_has_debugctl)
+		rdmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
 
 	v = __read_cr3();
 	if (v != vmx->host_cr3) {
@@ -1546,6 +1549,7 @@ const struct shv_arch_ops *shv_vmx_probe(void)
 	rdmsrl(MSR_LSTAR, host_lstar);
 	rdmsrl(MSR_CSTAR, host_cstar);
 	rdmsrl(MSR_SYSCALL_MASK, host_sfmask);
+	host_has_debugctl = !rdmsrl_safe(MSR_IA32_DEBUGCTLMSR, &feat);
 
 	shv_vmx_ops_rt = shv_vmx_ops;
 	shv_vmx_ops_rt.nested_paging = shv_vmx_caps.ept;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Install what building shv and running the QEMU rig need, on Debian 12.
+# Install what building shv and running the QEMU and Bochs rigs need, on
+# Debian 12.
 # Idempotent: when everything is present it only asks dpkg and returns.
 #
 #   scripts/deps.sh            install what is missing
@@ -22,6 +23,9 @@ PKGS=(
 	qemu-system-x86		# the rig
 	busybox-static		# the initramfs userland
 	cpio xz-utils
+	# the Bochs rig (VMX): scripts/bochs.sh
+	bochs bochs-term bochsbios vgabios
+	isolinux syslinux-common xorriso
 )
 
 if [[ ${1:-} == --list ]]; then

@@ -26,6 +26,7 @@
 #   SHV_TEST_MMUS="nested shadow"  run every selftest once per MMU
 #   SHV_RIG_APPEND          extra kernel command line
 #   SHV_QEMU_ARGS           extra QEMU arguments
+#   SHV_RIG_BOCHS=0         check: skip the VMX half under Bochs
 # report_* are called as "report_$MODE":
 # shellcheck disable=SC2317
 set -euo pipefail
@@ -34,7 +35,7 @@ set -euo pipefail
 
 MODE=${1:-}
 case $MODE in
-check)	timeout_def=1200 ;;
+check)	timeout_def=1200 ;;	# QEMU only; the Bochs half has its own
 run)	timeout_def=240 ;;
 bench)	timeout_def=600 ;;
 shell)	timeout_def=0 ;;
@@ -460,6 +461,25 @@ boot() {
 }
 
 # ---------------------------------------------------------------------
+# The VMX half of `make check`: a fast subset of the selftests under Bochs
+# (scripts/bochs.sh; the whole suite is `make check-vmx`).  Its results,
+# named "vmx: ...", join this run's.  SHV_RIG_BOCHS=0 skips it.
+
+bochs_check() {
+	local f=$SHV_CACHE/check.bochs
+	[[ ${SHV_RIG_BOCHS:-1} == 0 ]] && return 0
+	rm -f "$f"
+	info "VMX: the Bochs rig (scripts/bochs.sh check)"
+	SHV_RIG_NOBUILD=1 SHV_BOCHS_RESULTS=$f "$SHV_ROOT/scripts/bochs.sh" check ||
+		true
+	if [[ -s $f ]]; then
+		grep -E '^(PASS|FAIL|SKIP)'$'\t' "$f" >>"$RESULTS" || true
+	else
+		RIG_ERRORS+=("the Bochs rig (VMX) left no results")
+	fi
+}
+
+# ---------------------------------------------------------------------
 
 main() {
 	# One rig run per tree at a time: they share the build, .cache/ and
@@ -508,6 +528,7 @@ main() {
 			((${#RIG_ERRORS[@]})) ||
 				RIG_ERRORS+=("no KTAP output from the guest")
 		fi
+		bochs_check
 		;;
 	run)
 		DEMO_RC=$(sed -n 's/^shv-rig: demo exit status \([0-9]*\)$/\1/p' "$LOG")
