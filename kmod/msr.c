@@ -41,9 +41,47 @@ int shv_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data, bool host)
 	}
 }
 
+static bool shv_pat_valid(u64 pat)
+{
+	unsigned int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 t = pat >> (8 * i);
+
+		if (t != 0 && t != 1 && t != 4 && t != 5 && t != 6 && t != 7)
+			return false;
+	}
+	return true;
+}
+
+/* what every backend's MSRs must satisfy before they are stored */
+static int shv_msr_check(u32 index, u64 data)
+{
+	switch (index) {
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+		return (s64)(data << 16) >> 16 == (s64)data ? 0 : -EINVAL;
+	case MSR_IA32_CR_PAT:
+		return shv_pat_valid(data) ? 0 : -EINVAL;
+	case MSR_IA32_DEBUGCTLMSR:
+		return data ? -EINVAL : 0;	/* no debug-store features */
+	default:
+		return 0;
+	}
+}
+
 int shv_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data, bool host)
 {
-	int r = shv_arch->set_msr(vcpu, index, data);
+	int r = shv_msr_check(index, data);
+
+	if (r)
+		return r;
+	r = shv_arch->set_msr(vcpu, index, data);
 
 	if (r != -ENOENT)
 		return r;

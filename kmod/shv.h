@@ -52,6 +52,33 @@ enum shv_seg {
 #define SHV_PF_VECTOR	14
 #define SHV_AC_VECTOR	17
 
+static inline bool shv_exception_contributory(u8 vector)
+{
+	return vector == SHV_DE_VECTOR ||
+	       (vector >= SHV_TS_VECTOR && vector <= SHV_GP_VECTOR);
+}
+
+/*
+ * The exception to deliver when 'second' is raised while 'first' (a
+ * vector, or -1 for none) is being delivered (SDM table 6-5, APM 8.2.9):
+ * 'second' itself, #DF, or -1 for a triple fault (shutdown).
+ */
+static inline int shv_combine_exceptions(int first, u8 second)
+{
+	bool bad = shv_exception_contributory(second) ||
+		   second == SHV_PF_VECTOR;
+
+	if (first < 0 || !bad)
+		return second;
+	if (first == SHV_DF_VECTOR)
+		return -1;
+	if (first == SHV_PF_VECTOR ||
+	    (shv_exception_contributory(first) &&
+	     shv_exception_contributory(second)))
+		return SHV_DF_VECTOR;
+	return second;
+}
+
 /* page-fault error code bits */
 #define SHV_PFERR_PRESENT	BIT(0)
 #define SHV_PFERR_WRITE		BIT(1)

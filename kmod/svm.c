@@ -384,24 +384,6 @@ static void svm_vcpu_free(struct shv_vcpu *vcpu)
 
 /* --- MSRs kept in the VMCB --- */
 
-static bool svm_pat_valid(u64 pat)
-{
-	unsigned int i;
-
-	for (i = 0; i < 8; i++) {
-		u8 t = pat >> (8 * i);
-
-		if (t != 0 && t != 1 && t != 4 && t != 5 && t != 6 && t != 7)
-			return false;
-	}
-	return true;
-}
-
-static bool svm_canonical(u64 a)
-{
-	return (s64)(a << 16) >> 16 == (s64)a;
-}
-
 static int svm_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data)
 {
 	struct vmcb *vmcb = to_vmcb(vcpu);
@@ -487,8 +469,7 @@ static int svm_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
 	case MSR_GS_BASE:
 	case MSR_IA32_SYSENTER_ESP:
 	case MSR_IA32_SYSENTER_EIP:
-		if (!svm_canonical(data))
-			return -EINVAL;
+		/* shv_set_msr() checked that the address is canonical */
 		if (index == MSR_LSTAR)
 			v->lstar = data;
 		else if (index == MSR_CSTAR)
@@ -511,15 +492,13 @@ static int svm_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
 		v->sysenter_cs = data & 0xffff;
 		break;
 	case MSR_IA32_CR_PAT:
-		if (!svm_pat_valid(data))
-			return -EINVAL;
 		v->g_pat = data;
 		break;
 	case MSR_IA32_TSC:
 		vmcb->control.tsc_offset = data - rdtsc();
 		break;
 	case MSR_IA32_DEBUGCTLMSR:
-		return data ? -EINVAL : 0;
+		return 0;	/* only 0 gets here */
 	default:
 		return -ENOENT;
 	}
@@ -527,12 +506,6 @@ static int svm_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
 }
 
 /* --- events --- */
-
-static bool svm_contributory(u8 vector)
-{
-	return vector == SHV_DE_VECTOR || (vector >= SHV_TS_VECTOR &&
-					   vector <= SHV_GP_VECTOR);
-}
 
 /*
  * Queue an exception.  When another exception is already pending (one
@@ -546,21 +519,19 @@ static void svm_queue_exception(struct shv_vcpu *vcpu, u8 vector,
 {
 	struct vmcb *vmcb = to_vmcb(vcpu);
 	u32 prev = vmcb->control.event_inj;
-	u8 first = prev & SVM_EVTINJ_VEC_MASK;
+	int v = vector;
 
 	if ((prev & SVM_EVTINJ_VALID) &&
-	    (prev & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_EXEPT &&
-	    (svm_contributory(vector) || vector == SHV_PF_VECTOR)) {
-		if (first == SHV_DF_VECTOR) {
-			to_svm(vcpu)->triple_fault = true;
-			return;
-		}
-		if (first == SHV_PF_VECTOR ||
-		    (svm_contributory(first) && svm_contributory(vector))) {
-			vector = SHV_DF_VECTOR;
-			has_error = true;
-			error_code = 0;
-		}
+	    (prev & SVM_EVTINJ_TYPE_MASK) == SVM_EVTINJ_TYPE_EXEPT)
+		v = shv_combine_exceptions(prev & SVM_EVTINJ_VEC_MASK, vector);
+	if (v < 0) {
+		to_svm(vcpu)->triple_fault = true;
+		return;
+	}
+	if (v != vector) {
+		vector = v;	/* #DF, with an error code of 0 */
+		has_error = true;
+		error_code = 0;
 	}
 	/* real mode pushes no error code */
 	if (!(vcpu_cr0(vcpu) & X86_CR0_PE))

@@ -493,24 +493,6 @@ static void vmx_vcpu_free(struct shv_vcpu *vcpu)
 
 /* --- MSRs --- */
 
-static bool vmx_pat_valid(u64 pat)
-{
-	unsigned int i;
-
-	for (i = 0; i < 8; i++) {
-		u8 t = pat >> (8 * i);
-
-		if (t != 0 && t != 1 && t != 4 && t != 5 && t != 6 && t != 7)
-			return false;
-	}
-	return true;
-}
-
-static bool vmx_canonical(u64 a)
-{
-	return (s64)(a << 16) >> 16 == (s64)a;
-}
-
 static u64 vmx_vmcs_get(struct shv_vcpu *vcpu, unsigned long field)
 {
 	u64 v;
@@ -598,8 +580,7 @@ static int vmx_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
 	case MSR_GS_BASE:
 	case MSR_IA32_SYSENTER_ESP:
 	case MSR_IA32_SYSENTER_EIP:
-		if (!vmx_canonical(data))
-			return -EINVAL;
+		/* shv_set_msr() checked that the address is canonical */
 		if (index == MSR_LSTAR)
 			vmx->lstar = data;
 		else if (index == MSR_CSTAR)
@@ -622,8 +603,6 @@ static int vmx_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
 		vmx_vmcs_set(vcpu, GUEST_SYSENTER_CS, data & 0xffff);
 		break;
 	case MSR_IA32_CR_PAT:
-		if (!vmx_pat_valid(data))
-			return -EINVAL;
 		vmx_vmcs_set(vcpu, GUEST_IA32_PAT, data);
 		break;
 	case MSR_IA32_TSC:
@@ -631,7 +610,7 @@ static int vmx_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
 		vmx_vmcs_set(vcpu, TSC_OFFSET, vmx->tsc_offset);
 		break;
 	case MSR_IA32_DEBUGCTLMSR:
-		return data ? -EINVAL : 0;
+		return 0;	/* only 0 gets here */
 	default:
 		return -ENOENT;
 	}
@@ -639,12 +618,6 @@ static int vmx_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
 }
 
 /* --- events --- */
-
-static bool vmx_contributory(u8 vector)
-{
-	return vector == SHV_DE_VECTOR || (vector >= SHV_TS_VECTOR &&
-					   vector <= SHV_GP_VECTOR);
-}
 
 /*
  * Queue an exception, combining it with one already pending (whose
@@ -656,21 +629,20 @@ static void vmx_queue_exception(struct shv_vcpu *vcpu, u8 vector,
 {
 	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
 	u32 prev = vmx->inject_info;
-	u8 first = prev & INTR_INFO_VECTOR_MASK;
+	int v = vector;
 
 	if ((prev & INTR_INFO_VALID_MASK) &&
-	    (prev & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_HARD_EXCEPTION &&
-	    (vmx_contributory(vector) || vector == SHV_PF_VECTOR)) {
-		if (first == SHV_DF_VECTOR) {
-			vmx->triple_fault = true;
-			return;
-		}
-		if (first == SHV_PF_VECTOR ||
-		    (vmx_contributory(first) && vmx_contributory(vector))) {
-			vector = SHV_DF_VECTOR;
-			has_error = true;
-			error_code = 0;
-		}
+	    (prev & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_HARD_EXCEPTION)
+		v = shv_combine_exceptions(prev & INTR_INFO_VECTOR_MASK,
+					   vector);
+	if (v < 0) {
+		vmx->triple_fault = true;
+		return;
+	}
+	if (v != vector) {
+		vector = v;	/* #DF, with an error code of 0 */
+		has_error = true;
+		error_code = 0;
 	}
 	/* real mode pushes no error code */
 	if (!(vcpu->cr0 & X86_CR0_PE))
