@@ -295,6 +295,7 @@ int shv_lapic_ack(struct shv_vcpu *vcpu, int vector)
 
 /* end one in-service vector; returns true when it was in service */
 static bool eoi_vector(struct shv_lapic *a, int v)
+	__must_hold(&a->lock)
 {
 	bool level;
 
@@ -472,6 +473,7 @@ static void set_tsc_deadline(struct shv_lapic *a, u64 deadline)
 /* --- IPIs --- */
 
 static void send_ipi(struct shv_lapic *a)
+	__must_hold(&a->lock)
 {
 	struct shv_irq_msg msg = {
 		.vector = a->icr & 0xff,
