@@ -382,7 +382,9 @@ pack() {
 	fi
 
 	KVM_MODULES=
-	[[ $MODE == bench || $MODE == shell ]] && add_kmod kvm-amd
+	# check: the PC-machine guests also run under KVM for comparison
+	[[ $MODE == bench || $MODE == shell || $MODE == check ]] &&
+		add_kmod kvm-amd
 
 	{
 		conf MODE "$MODE"
