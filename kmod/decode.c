@@ -176,6 +176,18 @@ static void decode_modrm(struct cursor *c, struct shv_insn *insn)
 	insn->disp = sign_extend(take(c, insn->disp_size), insn->disp_size);
 }
 
+/*
+ * The REX bits a VEX3/EVEX/XOP prefix carries: inverted R, X, B in bits
+ * 7:5 of its first payload byte, W in bit 7 of its second.  They mean
+ * nothing outside 64-bit mode.
+ */
+static u8 vex_rex(const struct shv_insn *insn, u8 rxb, u8 w)
+{
+	if (insn->mode != 64)
+		return 0;
+	return ((~rxb >> 5) & 7) | ((w & 0x80) ? 8 : 0);
+}
+
 static int decode_vex(struct cursor *c, struct shv_insn *insn, u8 first)
 {
 	u8 b1 = take(c, 1), b2;
@@ -186,7 +198,7 @@ static int decode_vex(struct cursor *c, struct shv_insn *insn, u8 first)
 		insn->rex = (b1 & 0x80) ? 0 : 4;	/* inverted R */
 	} else {
 		b2 = take(c, 1);
-		insn->rex = ((~b1 >> 5) & 7) | ((b2 & 0x80) ? 8 : 0);
+		insn->rex = vex_rex(insn, b1, b2);
 		switch (b1 & 0x1f) {
 		case 1:
 			insn->map = SHV_MAP_0F;
@@ -234,9 +246,7 @@ static int decode_evex(struct cursor *c, struct shv_insn *insn)
 	default:
 		return SHV_DECODE_UD;
 	}
-	insn->rex = ((~p0 >> 5) & 7) | ((p1 & 0x80) ? 8 : 0);
-	if (insn->mode != 64)
-		insn->rex = 0;
+	insn->rex = vex_rex(insn, p0, p1);
 	return 0;
 }
 
@@ -259,9 +269,7 @@ static int decode_xop(struct cursor *c, struct shv_insn *insn)
 	default:
 		return SHV_DECODE_UD;
 	}
-	insn->rex = ((~b1 >> 5) & 7) | ((b2 & 0x80) ? 8 : 0);
-	if (insn->mode != 64)
-		insn->rex = 0;
+	insn->rex = vex_rex(insn, b1, b2);
 	return 0;
 }
 
