@@ -98,6 +98,12 @@ struct accel_ops {
 	 * the IOAPIC only.
 	 */
 	int (*create_irqchip)(struct accel *a);
+	/*
+	 * Give the VM the Hyper-V guest interface (hypercall page, VP index,
+	 * reference time, SynIC with its timers): shv's in-kernel SynIC, or
+	 * KVM's own emulation.  After create_irqchip, before any vCPU.
+	 */
+	int (*enable_hyperv)(struct accel *a);
 	/* drive GSI @gsi to @level (1 asserted); -1 with errno on failure */
 	int (*irq_line)(struct accel *a, u32 gsi, int level);
 	/* an MSI write of @data to @address (0xfeeXXXXX) */
@@ -117,6 +123,7 @@ struct accel {
 	int sys_fd;
 	int vm_fd;
 	bool irqchip;		/* create_irqchip succeeded */
+	bool hyperv;		/* enable_hyperv succeeded */
 	size_t vcpu_mmap_size;
 	void *priv;
 };

@@ -19,6 +19,12 @@
 #define KVM_TSS_ADDR		0xfffbd000UL	/* below the BIOS ROM */
 #define KVM_MAX_CPUID_NENT	1024
 
+/* Hyper-V hypercall codes and statuses the runner answers itself */
+#define HVCALL_POST_MESSAGE		0x005c
+#define HVCALL_SIGNAL_EVENT		0x005d
+#define HV_STATUS_INVALID_HYPERCALL_CODE	0x0002
+#define HV_STATUS_INVALID_CONNECTION_ID		0x0012
+
 struct kvm_priv {
 	struct kvm_cpuid2 *cpuid;	/* KVM_GET_SUPPORTED_CPUID result */
 };
@@ -156,6 +162,17 @@ static int kvm_create_vcpu(struct accel *a, unsigned int id,
 	if (v->fd < 0) {
 		pr_errno("KVM_CREATE_VCPU %u", id);
 		return -1;
+	}
+	if (a->hyperv) {
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_HYPERV_SYNIC2 };
+
+		if (ioctl(v->fd, KVM_ENABLE_CAP, &cap) < 0) {
+			pr_errno("KVM_ENABLE_CAP(KVM_CAP_HYPERV_SYNIC2) vcpu %u",
+				 id);
+			close(v->fd);
+			v->fd = -1;
+			return -1;
+		}
 	}
 	if (accel_map_run(v, a->vcpu_mmap_size)) {
 		close(v->fd);
@@ -359,11 +376,84 @@ static int kvm_set_sregs(struct accel_vcpu *v, const struct shv_sregs *s)
 	return 0;
 }
 
+/*
+ * Hyper-V through KVM's own emulation: its Hyper-V CPUID leaves replace
+ * KVM's paravirtual ones at 0x40000000, and every vCPU gets a SynIC
+ * (KVM_CAP_HYPERV_SYNIC2, in kvm_create_vcpu()).
+ */
+static int kvm_enable_hyperv(struct accel *a)
+{
+	struct kvm_priv *p = a->priv;
+	struct kvm_cpuid2 *hv, *c;
+	unsigned int i, n = 0;
+
+	if (ioctl(a->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_HYPERV_SYNIC2) <= 0 ||
+	    ioctl(a->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYS_HYPERV_CPUID) <= 0) {
+		pr_err("kvm: no Hyper-V SynIC emulation (KVM_CAP_HYPERV_SYNIC2, KVM_CAP_SYS_HYPERV_CPUID)");
+		return -1;
+	}
+	hv = calloc(1, sizeof(*hv) + 64 * sizeof(hv->entries[0]));
+	c = calloc(1, sizeof(*c) + (p->cpuid->nent + 64) *
+		   sizeof(c->entries[0]));
+	if (!hv || !c) {
+		pr_err("out of memory");
+		goto err;
+	}
+	hv->nent = 64;
+	if (ioctl(a->sys_fd, KVM_GET_SUPPORTED_HV_CPUID, hv) < 0) {
+		pr_errno("KVM_GET_SUPPORTED_HV_CPUID");
+		goto err;
+	}
+	for (i = 0; i < p->cpuid->nent; i++) {
+		u32 f = p->cpuid->entries[i].function;
+
+		if (f < 0x40000000 || f > 0x400000ff)
+			c->entries[n++] = p->cpuid->entries[i];
+	}
+	for (i = 0; i < hv->nent; i++)
+		c->entries[n++] = hv->entries[i];
+	c->nent = n;
+	free(p->cpuid);
+	free(hv);
+	p->cpuid = c;
+	return 0;
+err:
+	free(hv);
+	free(c);
+	return -1;
+}
+
+/*
+ * KVM_EXIT_HYPERV: SynIC exits only report the guest's SCONTROL, SIEFP
+ * and SIMP writes, which KVM has already done; hypercalls KVM leaves to
+ * userspace (HvPostMessage, HvSignalEvent without an eventfd) find no
+ * connection here.  Returns true when the vCPU can simply run on.
+ */
+static bool kvm_hyperv_exit(struct kvm_run *run)
+{
+	struct kvm_hyperv_exit *h = &run->hyperv;
+	u16 code;
+
+	switch (h->type) {
+	case KVM_EXIT_HYPERV_SYNIC:
+		return true;
+	case KVM_EXIT_HYPERV_HCALL:
+		code = h->u.hcall.input & 0xffff;
+		h->u.hcall.result = code == HVCALL_POST_MESSAGE ||
+				    code == HVCALL_SIGNAL_EVENT ?
+				    HV_STATUS_INVALID_CONNECTION_ID :
+				    HV_STATUS_INVALID_HYPERCALL_CODE;
+		return true;
+	}
+	return false;
+}
+
 static int kvm_run_vcpu(struct accel_vcpu *v, struct accel_exit *e)
 {
 	struct kvm_run *run = v->run;
 
 	memset(e, 0, sizeof(*e));
+again:
 	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 		if (errno == EINTR || errno == EAGAIN) {
 			e->kind = ACCEL_EXIT_INTR;
@@ -375,6 +465,11 @@ static int kvm_run_vcpu(struct accel_vcpu *v, struct accel_exit *e)
 	}
 	e->raw_reason = run->exit_reason;
 	switch (run->exit_reason) {
+	case KVM_EXIT_HYPERV:
+		if (kvm_hyperv_exit(run))
+			goto again;
+		e->kind = ACCEL_EXIT_UNHANDLED;
+		break;
 	case KVM_EXIT_IO:
 		e->kind = ACCEL_EXIT_IO;
 		e->io.port = run->io.port;
@@ -447,6 +542,7 @@ static const char *const kvm_exit_names[] = {
 	[KVM_EXIT_INTR]		= "KVM_EXIT_INTR",
 	[KVM_EXIT_INTERNAL_ERROR]	= "KVM_EXIT_INTERNAL_ERROR",
 	[KVM_EXIT_SYSTEM_EVENT]	= "KVM_EXIT_SYSTEM_EVENT",
+	[KVM_EXIT_HYPERV]	= "KVM_EXIT_HYPERV",
 };
 
 static const char *kvm_exit_name(u32 reason)
@@ -585,6 +681,7 @@ const struct accel_ops accel_kvm_ops = {
 	.run		= kvm_run_vcpu,
 	.exit_name	= kvm_exit_name,
 	.create_irqchip	= kvm_create_irqchip,
+	.enable_hyperv	= kvm_enable_hyperv,
 	.irq_line	= kvm_irq_line,
 	.signal_msi	= kvm_signal_msi,
 	.flush_page	= kvm_flush_page,

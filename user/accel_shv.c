@@ -256,6 +256,19 @@ static int shv_create_irqchip(struct accel *a)
 	return 0;
 }
 
+static int shv_enable_hyperv(struct accel *a)
+{
+	if (ioctl(a->sys_fd, SHV_CHECK_EXTENSION, SHV_CAP_HYPERV) <= 0) {
+		pr_err("shv: this module has no Hyper-V interface (SHV_CAP_HYPERV)");
+		return -1;
+	}
+	if (ioctl(a->vm_fd, SHV_ENABLE_HYPERV, 0) < 0) {
+		pr_errno("SHV_ENABLE_HYPERV");
+		return -1;
+	}
+	return 0;
+}
+
 static int shv_irq_line(struct accel *a, u32 gsi, int level)
 {
 	struct shv_irq_level l = { .irq = gsi, .level = !!level };
@@ -313,6 +326,7 @@ const struct accel_ops accel_shv_ops = {
 	.run		= shv_run,
 	.exit_name	= shv_exit_name,
 	.create_irqchip	= shv_create_irqchip,
+	.enable_hyperv	= shv_enable_hyperv,
 	.irq_line	= shv_irq_line,
 	.signal_msi	= shv_signal_msi,
 	.flush_page	= shv_flush_page,

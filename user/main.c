@@ -39,6 +39,7 @@ struct options {
 	enum machine_type machine;
 	bool machine_set;
 	enum irqchip_opt irqchip;
+	bool hyperv;
 	struct boot_opts boot;
 };
 
@@ -62,6 +63,9 @@ static void usage(FILE *f)
 "  --irqchip, --no-irqchip\n"
 "                       in-kernel LAPIC/IOAPIC/PIC/PIT (default: on for\n"
 "                       the pc machine, off for bare)\n"
+"  --hyperv             the Hyper-V guest interface: hypercall page, VP\n"
+"                       index, reference time, SynIC and synthetic timers\n"
+"                       (shv's in-kernel SynIC, or KVM's); needs the irqchip\n"
 "  --kernel FILE        a Multiboot v1 kernel (ELF32/ELF64 or a.out kludge)\n"
 "  --append CMDLINE     its command line, after the kernel's file name\n"
 "  --initrd FILES       multiboot modules, as QEMU's -initrd: a comma-\n"
@@ -108,6 +112,7 @@ enum {
 	OPT_MACHINE,
 	OPT_IRQCHIP,
 	OPT_NO_IRQCHIP,
+	OPT_HYPERV,
 };
 
 static const struct option long_opts[] = {
@@ -126,6 +131,7 @@ static const struct option long_opts[] = {
 	{ "machine",	required_argument, NULL, OPT_MACHINE },
 	{ "irqchip",	no_argument,	   NULL, OPT_IRQCHIP },
 	{ "no-irqchip",	no_argument,	   NULL, OPT_NO_IRQCHIP },
+	{ "hyperv",	no_argument,	   NULL, OPT_HYPERV },
 	{ "verbose",	no_argument,	   NULL, 'v' },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -383,6 +389,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_NO_IRQCHIP:
 			o->irqchip = IRQCHIP_OFF;
 			break;
+		case OPT_HYPERV:
+			o->hyperv = true;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -423,6 +432,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (!o->machine_set)
 		o->machine = b->kernel ? MACHINE_PC : MACHINE_BARE;
+	if (o->hyperv && (o->irqchip == IRQCHIP_OFF ||
+			  (o->irqchip == IRQCHIP_AUTO &&
+			   o->machine != MACHINE_PC))) {
+		pr_err("--hyperv needs the in-kernel irqchip (--irqchip)");
+		return bad_option();
+	}
 	if (o->machine == MACHINE_PC && o->mem <= SZ_1M) {
 		pr_err("the pc machine needs more than 1 MiB of RAM");
 		return bad_option();
@@ -551,6 +566,17 @@ static int vm_setup(struct vm *vm, const struct options *o,
 			return -1;
 		vm->accel.irqchip = true;
 		pr_debug("%s: in-kernel irqchip created", ops->name);
+	}
+	if (o->hyperv) {
+		if (!ops->enable_hyperv) {
+			pr_err("the %s accelerator has no Hyper-V interface",
+			       ops->name);
+			return -1;
+		}
+		if (ops->enable_hyperv(&vm->accel))
+			return -1;
+		vm->accel.hyperv = true;
+		pr_debug("%s: Hyper-V interface enabled", ops->name);
 	}
 	vm->machine = o->machine;
 	vm->smp = o->smp;
