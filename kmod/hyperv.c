@@ -60,7 +60,6 @@
 #define HV_NR_STIMERS		HV_SYNIC_STIMER_COUNT
 #define HV_SIEF_BITS		HV_EVENT_FLAGS_COUNT	/* per SINT */
 #define HV_CONN_ID_MASK		0xffffffu
-#define SHV_HV_MSG_QUEUE	16	/* posted messages queued per SINT */
 
 #define HV_SINT_POLLING		BIT_ULL(18)
 #define HV_SINT_VALID		(HV_SYNIC_SINT_VECTOR_MASK | \
@@ -86,6 +85,8 @@
 #define WORK_MSG(sint)		(sint)
 #define WORK_EVENT(sint)	(HV_NR_SINTS + (sint))
 #define WORK_STIMER(i)		(2 * HV_NR_SINTS + (i))
+#define WORK_SINT(sint)		(2 * HV_NR_SINTS + HV_NR_STIMERS + (sint))
+#define WORK_BITS		(3 * HV_NR_SINTS + HV_NR_STIMERS)
 
 /* HvPostMessage input */
 struct hv_post_message_in {
@@ -108,6 +109,8 @@ struct shv_hv_conn {
 	u32 vcpu;
 	u32 sint;
 	u32 flags;			/* SHV_HV_CONN_* */
+	u32 flag_base;			/* the port's event flags */
+	u32 flag_count;
 };
 
 /* vm->hv: the partition */
@@ -507,6 +510,10 @@ void shv_hv_vcpu_run(struct shv_vcpu *vcpu)
 			deliver_events(hv, i);
 		if (work & BIT(WORK_MSG(i)))
 			deliver_msgs(hv, i);
+		/* a SINT raised from userspace: a disabled SynIC drops it */
+		if ((work & BIT(WORK_SINT(i))) &&
+		    (hv->scontrol & HV_SYNIC_CONTROL_ENABLE))
+			raise_sint(hv, i);
 	}
 	up_read(&vcpu->vm->slots_lock);
 }
@@ -815,10 +822,10 @@ static void ep_release(struct kref *ref)
 
 /*
  * The target of a connection, with a reference on its VM (shv_vm_put),
- * or an HV_STATUS.
+ * and a copy of the connection, or an HV_STATUS.
  */
 static u16 conn_target(struct shv_vcpu *vcpu, u32 conn_id, u32 need,
-		       struct shv_vcpu **target, u32 *sint)
+		       struct shv_vcpu **target, struct shv_hv_conn *c)
 {
 	struct shv_hv *hv = vcpu->vm->hv;
 	struct shv_hv_conn *conn;
@@ -836,7 +843,7 @@ static u16 conn_target(struct shv_vcpu *vcpu, u32 conn_id, u32 need,
 		status = HV_STATUS_INVALID_PORT_ID;
 	} else {
 		vm = ep_get_vm(conn->ep);
-		*sint = conn->sint;
+		*c = *conn;
 		if (vm)
 			t = READ_ONCE(vm->vcpus[conn->vcpu]);
 	}
@@ -852,14 +859,31 @@ static u16 conn_target(struct shv_vcpu *vcpu, u32 conn_id, u32 need,
 	return HV_STATUS_SUCCESS;
 }
 
+/* queue @m for SINT @sint of @th: false when the queue is full */
+static bool queue_msg(struct shv_hv_vcpu *th, unsigned int sint,
+		      struct shv_hv_msg *m)
+{
+	bool queued = false;
+
+	spin_lock(&th->lock);
+	if (th->nr_posted[sint] < SHV_HV_MSG_QUEUE) {
+		list_add_tail(&m->node, &th->queue[sint]);
+		th->nr_posted[sint]++;
+		queued = true;
+	}
+	spin_unlock(&th->lock);
+	if (queued)
+		hv_kick(th, WORK_MSG(sint));
+	return queued;
+}
+
 static u16 post_message(struct shv_vcpu *vcpu, bool fast, u64 gpa)
 {
 	struct hv_post_message_in in;
-	struct shv_hv_vcpu *th;
+	struct shv_hv_conn conn;
 	struct shv_hv_msg *m;
 	struct shv_vcpu *t;
 	u16 status;
-	u32 sint;
 
 	if (fast)
 		return HV_STATUS_INVALID_PARAMETER;	/* no XMM input */
@@ -872,7 +896,7 @@ static u16 post_message(struct shv_vcpu *vcpu, bool fast, u64 gpa)
 	    in.message_type == HVMSG_NONE || (in.message_type & BIT(31)))
 		return HV_STATUS_INVALID_PARAMETER;
 	status = conn_target(vcpu, in.connection_id, SHV_HV_CONN_MESSAGES, &t,
-			     &sint);
+			     &conn);
 	if (status)
 		return status;
 
@@ -885,31 +909,29 @@ static u16 post_message(struct shv_vcpu *vcpu, bool fast, u64 gpa)
 	m->msg.header.payload_size = in.payload_size;
 	m->msg.header.sender = in.connection_id;
 	memcpy(m->msg.u.payload, in.payload, in.payload_size);
-
-	th = t->hv;
-	spin_lock(&th->lock);
-	if (th->nr_posted[sint] >= SHV_HV_MSG_QUEUE) {
-		status = HV_STATUS_INSUFFICIENT_BUFFERS;
-	} else {
-		list_add_tail(&m->node, &th->queue[sint]);
-		th->nr_posted[sint]++;
-	}
-	spin_unlock(&th->lock);
-	if (status)
+	if (!queue_msg(t->hv, conn.sint, m)) {
 		kfree(m);
-	else
-		hv_kick(th, WORK_MSG(sint));
+		status = HV_STATUS_INSUFFICIENT_BUFFERS;
+	}
 out:
 	shv_vm_put(t->vm);
 	return status;
 }
 
+/* set flag @flag of SINT @sint of @th, for its next entry */
+static void set_event(struct shv_hv_vcpu *th, unsigned int sint,
+		      unsigned int flag)
+{
+	set_bit(sint * HV_SIEF_BITS + flag, th->events);
+	hv_kick(th, WORK_EVENT(sint));
+}
+
 static u16 signal_event(struct shv_vcpu *vcpu, bool fast, u64 in)
 {
-	struct shv_hv_vcpu *th;
+	struct shv_hv_conn conn;
 	struct shv_vcpu *t;
-	u32 flag, sint;
 	u16 status;
+	u32 flag;
 
 	if (!fast) {
 		u64 gpa = in;
@@ -922,14 +944,16 @@ static u16 signal_event(struct shv_vcpu *vcpu, bool fast, u64 in)
 	flag = (in >> 32) & 0xffff;
 	if ((in >> 48) || flag >= HV_SIEF_BITS)
 		return HV_STATUS_INVALID_PARAMETER;
-	status = conn_target(vcpu, (u32)in, SHV_HV_CONN_EVENTS, &t, &sint);
+	status = conn_target(vcpu, (u32)in, SHV_HV_CONN_EVENTS, &t, &conn);
 	if (status)
 		return status;
-	th = t->hv;
-	set_bit(sint * HV_SIEF_BITS + flag, th->events);
-	hv_kick(th, WORK_EVENT(sint));
+	/* FlagNumber is relative to the port's base */
+	if (flag < conn.flag_count)
+		set_event(t->hv, conn.sint, conn.flag_base + flag);
+	else
+		status = HV_STATUS_INVALID_PARAMETER;
 	shv_vm_put(t->vm);
-	return HV_STATUS_SUCCESS;
+	return status;
 }
 
 static u64 do_hypercall(struct shv_vcpu *vcpu, u64 control, u64 in)
@@ -1051,8 +1075,16 @@ static int hv_set_connection(struct shv_vm *vm,
 	if ((c->conn_id & ~HV_CONN_ID_MASK) || c->sint >= HV_NR_SINTS ||
 	    c->vcpu >= SHV_MAX_VCPUS ||
 	    (c->flags & ~(SHV_HV_CONN_MESSAGES | SHV_HV_CONN_EVENTS)) ||
-	    memchr_inv(c->reserved, 0, sizeof(c->reserved)))
+	    c->reserved)
 		return -EINVAL;
+	/* the port's flags: only for events, within the SINT's area */
+	if (c->flags & SHV_HV_CONN_EVENTS) {
+		if (c->flag_base >= HV_SIEF_BITS ||
+		    c->flag_count > HV_SIEF_BITS - c->flag_base)
+			return -EINVAL;
+	} else if (c->flag_base || c->flag_count) {
+		return -EINVAL;
+	}
 
 	if (!c->flags) {
 		mutex_lock(&hv->lock);
@@ -1092,6 +1124,9 @@ static int hv_set_connection(struct shv_vm *vm,
 	conn->vcpu = c->vcpu;
 	conn->sint = c->sint;
 	conn->flags = c->flags;
+	conn->flag_base = c->flag_base;
+	conn->flag_count = c->flag_count ? c->flag_count :
+			   HV_SIEF_BITS - c->flag_base;
 
 	mutex_lock(&hv->lock);
 	old = xa_load(&hv->conns, c->conn_id);
@@ -1111,6 +1146,82 @@ static int hv_set_connection(struct shv_vm *vm,
 	return r;
 }
 
+/*
+ * The SynIC of vCPU @id of @vm, for userspace (fields checked: @id below
+ * SHV_MAX_VCPUS), or NULL if there is no such vCPU.
+ */
+static struct shv_hv_vcpu *hv_user_target(struct shv_vm *vm, u32 id)
+{
+	/* vCPUs live as long as their VM: no reference needed */
+	struct shv_vcpu *t = READ_ONCE(vm->vcpus[id]);
+
+	return t ? t->hv : NULL;
+}
+
+static int hv_user_sint(struct shv_vm *vm, unsigned int ioctl,
+			void __user *argp)
+{
+	struct shv_hv_vcpu *th;
+	struct shv_hv_sint s;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	if (!vm->hv)
+		return -ENXIO;
+	if (s.vcpu >= SHV_MAX_VCPUS || s.sint >= HV_NR_SINTS || s.reserved ||
+	    (ioctl == SHV_HV_RAISE_SINT ? s.flag : s.flag >= HV_SIEF_BITS))
+		return -EINVAL;
+	th = hv_user_target(vm, s.vcpu);
+	if (!th)
+		return -ENOENT;
+	if (ioctl == SHV_HV_RAISE_SINT)
+		hv_kick(th, WORK_SINT(s.sint));
+	else
+		set_event(th, s.sint, s.flag);
+	return 0;
+}
+
+static int hv_user_post(struct shv_vm *vm, void __user *argp)
+{
+	struct shv_hv_message *u;
+	struct shv_hv_vcpu *th;
+	struct shv_hv_msg *m;
+	int r;
+
+	u = memdup_user(argp, sizeof(*u));
+	if (IS_ERR(u))
+		return PTR_ERR(u);
+	r = -ENXIO;
+	if (!vm->hv)
+		goto out;
+	r = -EINVAL;
+	if (u->vcpu >= SHV_MAX_VCPUS || u->sint >= HV_NR_SINTS || u->flags ||
+	    u->reserved || u->message_type == HVMSG_NONE ||
+	    u->payload_size > HV_MESSAGE_PAYLOAD_BYTE_COUNT ||
+	    u->message_flags || u->reserved2)
+		goto out;
+	r = -ENOENT;
+	th = hv_user_target(vm, u->vcpu);
+	if (!th)
+		goto out;
+	r = -ENOMEM;
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
+	if (!m)
+		goto out;
+	m->msg.header.message_type = u->message_type;
+	m->msg.header.payload_size = u->payload_size;
+	m->msg.header.sender = u->sender;
+	memcpy(m->msg.u.payload, u->payload, u->payload_size);
+	r = 0;
+	if (!queue_msg(th, u->sint, m)) {
+		kfree(m);
+		r = -EAGAIN;
+	}
+out:
+	kfree(u);
+	return r;
+}
+
 long shv_hv_vm_ioctl(struct shv_vm *vm, unsigned int ioctl,
 		     unsigned long arg)
 {
@@ -1123,6 +1234,11 @@ long shv_hv_vm_ioctl(struct shv_vm *vm, unsigned int ioctl,
 		if (copy_from_user(&c, (void __user *)arg, sizeof(c)))
 			return -EFAULT;
 		return hv_set_connection(vm, &c);
+	case SHV_HV_RAISE_SINT:
+	case SHV_HV_SIGNAL_EVENT:
+		return hv_user_sint(vm, ioctl, (void __user *)arg);
+	case SHV_HV_POST_MESSAGE:
+		return hv_user_post(vm, (void __user *)arg);
 	default:
 		return -ENOTTY;
 	}
@@ -1152,6 +1268,13 @@ int shv_hv_vcpu_create(struct shv_vcpu *vcpu)
 {
 	struct shv_hv_vcpu *hv;
 	unsigned int i;
+
+	BUILD_BUG_ON(WORK_BITS > BITS_PER_LONG);
+	BUILD_BUG_ON(HV_NR_SINTS != SHV_HV_SINTS);
+	BUILD_BUG_ON(HV_SIEF_BITS != SHV_HV_EVENT_FLAGS);
+	BUILD_BUG_ON(sizeof(struct hv_message) !=
+		     sizeof(struct shv_hv_message) -
+		     offsetof(struct shv_hv_message, message_type));
 
 	if (!vcpu->vm->hv)
 		return 0;

@@ -246,6 +246,9 @@ static long shv_vm_ioctl(struct file *filp, unsigned int ioctl,
 	}
 	case SHV_ENABLE_HYPERV:
 	case SHV_HV_SET_CONNECTION:
+	case SHV_HV_RAISE_SINT:
+	case SHV_HV_SIGNAL_EVENT:
+	case SHV_HV_POST_MESSAGE:
 		return shv_hv_vm_ioctl(vm, ioctl, arg);
 	case SHV_FLUSH_GPA: {
 		struct shv_gpa_range g;

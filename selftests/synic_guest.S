@@ -663,6 +663,72 @@ EXPORT ent_queue
 	REPORT64 %rax
 	DONE
 
+/*
+ * Userspace's SynIC sources: two messages, flags 7 and 9 and a raw SINT
+ * (SINT_RAW: VEC_LO, AutoEOI, logged) from the test; then a port with a
+ * base flag number (CONN_PORT_EVT: flags 40 and 41)
+ */
+EXPORT ent_user
+	call x2apic_on
+	call hv_on
+	mov $SINT_MSG, %edi
+	mov $(VEC_MSG | HV_SINT_AUTOEOI), %esi
+	call set_sint
+	mov $SINT_EVT, %edi
+	mov $(VEC_EVT | HV_SINT_AUTOEOI), %esi
+	call set_sint
+	mov $SINT_RAW, %edi
+	mov $(VEC_LO | HV_SINT_AUTOEOI), %esi
+	call set_sint
+	movq $0, PC_EOI_MODE(%r15)
+	cli
+	REPORT32 $1
+	sti
+	HLT_WAIT PC_MSGS(%r15), 2
+	HLT_WAIT PC_NLOG(%r15), 3
+1:	cli
+	mov PC_FLAGS(%r15), %rax
+	and $0x280, %eax
+	cmp $0x280, %eax
+	je 2f
+	sti
+	hlt
+	jmp 1b
+2:	sti
+	REPORT32 PC_EOMS(%r15)
+	/* the SynIC off: a raised SINT is dropped */
+	WRMSRI HV_SCONTROL, 0
+	REPORT32 $2
+	WRMSRI HV_SCONTROL, 1
+	mov $10000, %ecx
+3:	pause
+	dec %ecx
+	jnz 3b
+	REPORT32 PC_NLOG(%r15)
+	mov $CONN_PORT_EVT, %edi
+	xor %esi, %esi
+	call signal
+	CHECK0
+	mov $CONN_PORT_EVT, %edi
+	mov $1, %esi
+	call signal
+	CHECK0
+	mov $CONN_PORT_EVT, %edi
+	mov $2, %esi				/* past the port's flags */
+	call signal
+	REPORT64 %rax
+4:	cli
+	mov PC_FLAGS(%r15), %rax
+	shr $40, %rax
+	cmp $3, %eax
+	je 5f
+	sti
+	hlt
+	jmp 4b
+5:	sti
+	REPORT64 PC_FLAGS(%r15)
+	DONE
+
 ENDPAYLOAD synic
 
 /* the AP's first instruction, at AP_SIPI_VECTOR << 12 in real mode */

@@ -2,9 +2,10 @@
 /*
  * The Hyper-V SynIC of shv: CPUID and MSRs, HvPostMessage and
  * HvSignalEvent to the same vCPU, another vCPU and a vCPU of a VM in
- * another process, MessagePending and EOM redelivery, AutoEOI, synthetic
- * timers in message and direct mode, selective EOI, and the exit counts
- * that show what AutoEOI and MessagePending save.  The guest code is in
+ * another process, ports with a base flag number, MessagePending and EOM
+ * redelivery, AutoEOI, synthetic timers in message and direct mode,
+ * selective EOI, messages, event flags and SINTs from userspace, and the
+ * exit counts that show what AutoEOI and MessagePending save.  The guest code is in
  * synic_guest.S, the layout in synic_test.h.
  */
 #include <errno.h>
@@ -38,6 +39,7 @@ DECLARE_GUEST_LABEL(ent_sender);
 DECLARE_GUEST_LABEL(ent_stimer);
 DECLARE_GUEST_LABEL(ent_seoi);
 DECLARE_GUEST_LABEL(ent_queue);
+DECLARE_GUEST_LABEL(ent_user);
 
 #define GADDR(label)	(CODE_GPA + GUEST_OFF(synic, label))
 
@@ -58,6 +60,18 @@ static int set_conn(struct shv_vm *vm, uint32_t id, int target_fd,
 	struct shv_hv_connection c = {
 		.conn_id = id, .target_fd = target_fd, .vcpu = vcpu,
 		.sint = sint, .flags = flags,
+	};
+
+	return ioctl(vm->fd, SHV_HV_SET_CONNECTION, &c);
+}
+
+/* an event port: flags base .. base + count - 1 */
+static int set_port(struct shv_vm *vm, uint32_t id, uint32_t sint,
+		    uint32_t flags, uint32_t base, uint32_t count)
+{
+	struct shv_hv_connection c = {
+		.conn_id = id, .target_fd = -1, .sint = sint, .flags = flags,
+		.flag_base = base, .flag_count = count,
 	};
 
 	return ioctl(vm->fd, SHV_HV_SET_CONNECTION, &c);
@@ -171,12 +185,32 @@ TEST(ioctls)
 	{
 		struct shv_hv_connection c = {
 			.conn_id = 1, .target_fd = -1,
-			.flags = SHV_HV_CONN_EVENTS, .reserved[2] = 1,
+			.flags = SHV_HV_CONN_EVENTS, .reserved = 1,
 		};
 
 		EXPECT_EQ(-1, ioctl(vm->fd, SHV_HV_SET_CONNECTION, &c));
 		EXPECT_EQ(EINVAL, errno);
 	}
+	/* ports: within the SINT's 2048 flags, only for events */
+	EXPECT_EQ(-1, set_port(vm, 1, 0, SHV_HV_CONN_EVENTS, 2048, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, set_port(vm, 1, 0, SHV_HV_CONN_EVENTS, 2000, 49));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, set_port(vm, 1, 0, SHV_HV_CONN_EVENTS, 0, 2049));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, set_port(vm, 1, 0, SHV_HV_CONN_EVENTS, 0, 0xffffffff));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, set_port(vm, 1, 0, SHV_HV_CONN_MESSAGES, 8, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, set_port(vm, 1, 0, SHV_HV_CONN_MESSAGES, 0, 1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, set_port(vm, 1, 0, 0, 0, 1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, set_port(vm, 1, 0, SHV_HV_CONN_EVENTS, 2000, 48));
+	EXPECT_EQ(0, set_port(vm, 1, 0, SHV_HV_CONN_EVENTS, 2047, 0));
+	EXPECT_EQ(0, set_port(vm, 1, 0, SHV_HV_CONN_EVENTS |
+			      SHV_HV_CONN_MESSAGES, 5, 1));
+	EXPECT_EQ(0, set_conn(vm, 1, -1, 0, 0, 0));
 	EXPECT_EQ(-1, set_conn(vm, 5, -1, 0, 0, 0));
 	EXPECT_EQ(ENOENT, errno);		/* delete what is not there */
 	EXPECT_EQ(0, set_conn(vm, 5, -1, 0, 0, SHV_HV_CONN_EVENTS));
@@ -556,6 +590,191 @@ TEST(queue_polling_msrs)
 	v->run->hypercall.ret = 5;
 	EXPECT_EQ(5, shv_expect_report64(v));
 	shv_expect_done(v);
+	shv_vm_free(vm);
+}
+
+static int raise_sint(struct shv_vm *vm, uint32_t vcpu, uint32_t sint)
+{
+	struct shv_hv_sint s = { .vcpu = vcpu, .sint = sint };
+
+	return ioctl(vm->fd, SHV_HV_RAISE_SINT, &s);
+}
+
+static int signal_flag(struct shv_vm *vm, uint32_t vcpu, uint32_t sint,
+		       uint32_t flag)
+{
+	struct shv_hv_sint s = { .vcpu = vcpu, .sint = sint, .flag = flag };
+
+	return ioctl(vm->fd, SHV_HV_SIGNAL_EVENT, &s);
+}
+
+static void user_msg(struct shv_hv_message *m, uint32_t vcpu, uint32_t sint,
+		     uint32_t type, uint64_t p0)
+{
+	memset(m, 0, sizeof(*m));
+	m->vcpu = vcpu;
+	m->sint = sint;
+	m->message_type = type;
+	m->payload_size = 24;
+	m->sender = 0x5e0de7;
+	m->payload[0] = p0;
+	m->payload[1] = ~p0;
+	m->payload[2] = 0x5a5a;
+}
+
+/* SHV_HV_RAISE_SINT, SHV_HV_SIGNAL_EVENT, SHV_HV_POST_MESSAGE: bad input */
+TEST(user_source_ioctls)
+{
+	struct shv_vm *plain = shv_vm_create(), *vm = hv_vm();
+	struct shv_hv_sint s = { .sint = 1 };
+	struct shv_vcpu *v0, *v1;
+	struct shv_hv_message m;
+	struct shv_memsnap snap;
+	int i, j;
+
+	/* no Hyper-V */
+	EXPECT_EQ(-1, raise_sint(plain, 0, 0));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(-1, signal_flag(plain, 0, 0, 0));
+	EXPECT_EQ(ENXIO, errno);
+	user_msg(&m, 0, 0, 1, 1);
+	EXPECT_EQ(-1, ioctl(plain->fd, SHV_HV_POST_MESSAGE, &m));
+	EXPECT_EQ(ENXIO, errno);
+
+	/* no vCPU 0 yet, then fields one by one */
+	EXPECT_EQ(-1, raise_sint(vm, 0, 0));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, signal_flag(vm, 0, 0, 0));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, ioctl(vm->fd, SHV_HV_POST_MESSAGE, &m));
+	EXPECT_EQ(ENOENT, errno);
+	v0 = shv_vcpu_create(vm, 0);
+	EXPECT_EQ(-1, raise_sint(vm, 1, 0));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, raise_sint(vm, SHV_MAX_VCPUS, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, raise_sint(vm, 0, SHV_HV_SINTS));
+	EXPECT_EQ(EINVAL, errno);
+	s.flag = 1;
+	EXPECT_EQ(-1, ioctl(vm->fd, SHV_HV_RAISE_SINT, &s));
+	EXPECT_EQ(EINVAL, errno);			/* no flag to raise */
+	s.flag = 0;
+	s.reserved = 1;
+	EXPECT_EQ(-1, ioctl(vm->fd, SHV_HV_RAISE_SINT, &s));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(vm->fd, SHV_HV_SIGNAL_EVENT, &s));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, signal_flag(vm, 0, 0, SHV_HV_EVENT_FLAGS));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, signal_flag(vm, 0, SHV_HV_SINTS, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, signal_flag(vm, 0xffffffff, 0, 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(vm->fd, SHV_HV_RAISE_SINT, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(vm->fd, SHV_HV_SIGNAL_EVENT, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(vm->fd, SHV_HV_POST_MESSAGE, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(0, raise_sint(vm, 0, 15));
+	EXPECT_EQ(0, signal_flag(vm, 0, 15, SHV_HV_EVENT_FLAGS - 1));
+
+	for (i = 0; i < 8; i++) {
+		user_msg(&m, 0, 2, 1, 1);
+		switch (i) {
+		case 0: m.message_type = 0; break;	/* HVMSG_NONE */
+		case 1: m.payload_size = 241; break;
+		case 2: m.message_flags = 1; break;	/* MessagePending */
+		case 3: m.flags = 1; break;
+		case 4: m.reserved = 1; break;
+		case 5: m.reserved2 = 1; break;
+		case 6: m.sint = SHV_HV_SINTS; break;
+		case 7: m.vcpu = SHV_MAX_VCPUS; break;
+		}
+		EXPECT_EQ(-1, ioctl(vm->fd, SHV_HV_POST_MESSAGE, &m))
+			TH_LOG("case %d", i);
+		EXPECT_EQ(EINVAL, errno);
+	}
+	/* the queue of a SINT: SHV_HV_MSG_QUEUE, then -EAGAIN */
+	user_msg(&m, 0, 2, 0x80000010, 1);	/* a hypervisor type is fine */
+	m.payload_size = 240;
+	for (i = 0; i < SHV_HV_MSG_QUEUE; i++)
+		EXPECT_EQ(0, ioctl(vm->fd, SHV_HV_POST_MESSAGE, &m));
+	EXPECT_EQ(-1, ioctl(vm->fd, SHV_HV_POST_MESSAGE, &m));
+	EXPECT_EQ(EAGAIN, errno);
+	m.sint = 3;				/* another SINT has room */
+	EXPECT_EQ(0, ioctl(vm->fd, SHV_HV_POST_MESSAGE, &m));
+	shv_vcpu_free(v0);
+	shv_vm_free(vm);
+	shv_vm_free(plain);
+
+	/* queued messages and flags of a vCPU that never ran: freed */
+	shv_memsnap(&snap);
+	for (i = 0; i < 16; i++) {
+		vm = hv_vm();
+		v0 = shv_vcpu_create(vm, 0);
+		v1 = shv_vcpu_create(vm, 1);
+		user_msg(&m, 1, 4, 7, i);
+		for (j = 0; j < SHV_HV_MSG_QUEUE; j++)
+			ASSERT_EQ(0, ioctl(vm->fd, SHV_HV_POST_MESSAGE, &m));
+		ASSERT_EQ(0, signal_flag(vm, 1, 4, 99));
+		ASSERT_EQ(0, raise_sint(vm, 0, 4));
+		shv_vcpu_free(v1);
+		shv_vm_free(vm);
+		shv_vcpu_free(v0);
+	}
+	EXPECT_EQ(0, shv_leak_check(&snap, 16));
+}
+
+/* the same, delivered: a guest takes what userspace sends */
+TEST(user_sources)
+{
+	struct shv_vm *vm = hv_vm();
+	struct shv_vcpu *v = hv_vcpu(vm, GADDR(ent_user));
+	const uint8_t *slot = shv_gpa2hva(vm, SIMP0_GPA + SINT_MSG * 256);
+	struct shv_vcpu_stats s;
+	struct shv_hv_message m;
+	uint64_t sender;
+	int i;
+
+	ASSERT_EQ(0, set_port(vm, CONN_PORT_EVT, SINT_EVT, SHV_HV_CONN_EVENTS,
+			      40, 2));
+	ASSERT_EQ(1, shv_expect_report(v));	/* interrupts off */
+	user_msg(&m, 0, SINT_MSG, 0x33, 0x111);
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_HV_POST_MESSAGE, &m));
+	user_msg(&m, 0, SINT_MSG, 0x34, 0x222);
+	m.sender = 0xabcdef;
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_HV_POST_MESSAGE, &m));
+	ASSERT_EQ(0, signal_flag(vm, 0, SINT_EVT, 7));
+	ASSERT_EQ(0, signal_flag(vm, 0, SINT_EVT, 9));
+	ASSERT_EQ(0, signal_flag(vm, 0, SINT_EVT, 9));	/* once */
+	ASSERT_EQ(0, raise_sint(vm, 0, SINT_RAW));
+	ASSERT_EQ(0, raise_sint(vm, 0, 6));	/* masked: nothing */
+	EXPECT_EQ(1, shv_expect_report(v));	/* EOM for the second */
+	EXPECT_EQ(2, shv_expect_report(v));	/* SCONTROL 0 */
+	ASSERT_EQ(0, raise_sint(vm, 0, SINT_RAW));
+	EXPECT_EQ(3, shv_expect_report(v));	/* dropped: still 3 logged */
+	EXPECT_EQ(HV_STATUS_INVALID_PARAMETER, shv_expect_report64(v));
+	EXPECT_EQ(0x30000000280ull, shv_expect_report64(v));
+	shv_expect_done(v);
+
+	/* messages first (0x52 above 0x41), in order, pending on the first */
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(0x33u + i, log_at(vm, PCPU0_GPA, i, LOG_TYPE));
+		EXPECT_EQ(0x111u * (i + 1), log_at(vm, PCPU0_GPA, i, LOG_P0));
+		EXPECT_EQ(~(0x111ull * (i + 1)),
+			  log_at(vm, PCPU0_GPA, i, LOG_P1));
+		EXPECT_EQ(0x5a5a, log_at(vm, PCPU0_GPA, i, LOG_P2));
+		EXPECT_EQ(!i, log_at(vm, PCPU0_GPA, i, LOG_FLAGS));
+	}
+	EXPECT_EQ(VEC_LO, log_at(vm, PCPU0_GPA, 2, LOG_TYPE));
+	memcpy(&sender, slot + 8, sizeof(sender));
+	EXPECT_EQ(0xabcdef, sender);		/* passed on as given */
+	EXPECT_EQ(24, slot[4]);			/* payload_size */
+	s = stats(v);
+	EXPECT_EQ(2, s.hv_msgs_delivered);
+	EXPECT_EQ(4, s.hv_events);		/* 7, 9, 40, 41 */
+	EXPECT_EQ(1, s.hv_eoms);
 	shv_vm_free(vm);
 }
 

@@ -42,6 +42,7 @@
 #define SINT_MSG	2
 #define SINT_EVT	3
 #define SINT_TMR	4
+#define SINT_RAW	5		/* raised from userspace */
 #define VEC_MSG		0x52
 #define VEC_EVT		0x53
 #define VEC_TMR		0x54
@@ -56,6 +57,7 @@
 #define CONN_AP_EVT	13
 #define CONN_VMB_MSG	20		/* vCPU 0 of another VM */
 #define CONN_VMB_EVT	21
+#define CONN_PORT_EVT	30		/* SINT_EVT, flags 40 and 41 */
 #define CONN_BAD	99
 
 #define N_IRQS		16		/* interrupts per exit-count phase */

@@ -349,7 +349,12 @@ struct shv_exit_ring {
  * (HvPostMessage/HvSignalEvent's ConnectionId, 0..0xffffff) reaches SINT
  * sint of the vCPU with id vcpu in the VM behind target_fd (an shv VM fd
  * with Hyper-V enabled; -1 is this VM).  flags: which hypercalls the
- * connection carries; 0 deletes it (-ENOENT if there is none).  A
+ * connection carries; 0 deletes it (-ENOENT if there is none).  An event
+ * connection is a port with flag_count flags from flag_base: HvSignalEvent's
+ * FlagNumber n (below flag_count, else HV_STATUS_INVALID_PARAMETER) sets
+ * flag flag_base + n of the SINT's area.  flag_base < SHV_HV_EVENT_FLAGS,
+ * flag_base + flag_count <= SHV_HV_EVENT_FLAGS; flag_count 0 means up to
+ * the end of the area.  Both are 0 without SHV_HV_CONN_EVENTS.  A
  * connection holds no reference on the target VM: once that is gone,
  * posts return HV_STATUS_INVALID_PORT_ID.  -EBADF: target_fd is no file;
  * -EINVAL: not an shv VM, no Hyper-V there, a bad field or reserved bits;
@@ -358,6 +363,8 @@ struct shv_exit_ring {
 #define SHV_HV_CONN_MESSAGES	(1u << 0)	/* HvPostMessage */
 #define SHV_HV_CONN_EVENTS	(1u << 1)	/* HvSignalEvent */
 #define SHV_HV_MAX_CONNECTIONS	1024
+#define SHV_HV_SINTS		16
+#define SHV_HV_EVENT_FLAGS	2048		/* per SINT */
 
 struct shv_hv_connection {
 	__u32 conn_id;
@@ -365,10 +372,65 @@ struct shv_hv_connection {
 	__u32 vcpu;
 	__u32 sint;
 	__u32 flags;
-	__u32 reserved[3];
+	__u32 flag_base;
+	__u32 flag_count;
+	__u32 reserved;
 };
 
 #define SHV_HV_SET_CONNECTION	_IOW(SHVIO, 0x69, struct shv_hv_connection)
+
+/*
+ * Userspace as a source of SynIC work for SINT sint (< SHV_HV_SINTS) of the
+ * vCPU with id vcpu, delivered like the guest's own hypercalls, before
+ * that vCPU next enters the guest (Documentation/interrupts.rst):
+ *
+ * SHV_HV_RAISE_SINT: raise the SINT's interrupt once, as a device behind
+ * the SINT would (QEMU's SINT routes): nothing happens while the vCPU's
+ * SynIC is disabled (SCONTROL), the SINT masked or polling, or its vector
+ * below 16.  flag and reserved 0.
+ *
+ * SHV_HV_SIGNAL_EVENT: set event flag number `flag` (below
+ * SHV_HV_EVENT_FLAGS) of the SINT, raising the SINT if the flag was clear
+ * and the SINT can take it (else the flag waits, as for HvSignalEvent).
+ * reserved 0.
+ *
+ * SHV_HV_POST_MESSAGE: queue a message for the SINT's message slot, as
+ * HvPostMessage does: the slot gets it when free, with MessagePending and
+ * EOM as for the guest's posts, with which it shares the SINT's queue of
+ * SHV_HV_MSG_QUEUE messages (-EAGAIN when full).  Any message_type but 0
+ * (HVMSG_NONE), hypervisor types included; payload_size at most 240;
+ * sender is passed on; flags, reserved, message_flags (the kernel's) and
+ * reserved2 0.
+ *
+ * Errors: -ENXIO no Hyper-V; -EINVAL a bad field; -ENOENT no vCPU vcpu;
+ * -EFAULT.
+ */
+#define SHV_HV_MSG_QUEUE	16
+
+struct shv_hv_sint {
+	__u32 vcpu;
+	__u32 sint;
+	__u32 flag;
+	__u32 reserved;
+};
+
+struct shv_hv_message {
+	__u32 vcpu;
+	__u32 sint;
+	__u32 flags;
+	__u32 reserved;
+	/* the message as the slot holds it (struct hv_message) */
+	__u32 message_type;
+	__u8  payload_size;
+	__u8  message_flags;
+	__u16 reserved2;
+	__u64 sender;
+	__u64 payload[30];
+};
+
+#define SHV_HV_RAISE_SINT	_IOW(SHVIO, 0x6a, struct shv_hv_sint)
+#define SHV_HV_SIGNAL_EVENT	_IOW(SHVIO, 0x6b, struct shv_hv_sint)
+#define SHV_HV_POST_MESSAGE	_IOW(SHVIO, 0x6c, struct shv_hv_message)
 
 /*
  * SHV_GET_VCPU_STATS (vCPU fd): counters since the vCPU was created.  The
