@@ -104,6 +104,25 @@ struct accel_ops {
 	 * KVM's own emulation.  After create_irqchip, before any vCPU.
 	 */
 	int (*enable_hyperv)(struct accel *a);
+	/*
+	 * SynIC sources for devices, after enable_hyperv succeeded; @vp is a
+	 * VP index (= vCPU index of a created vCPU), @sint below 16; 0, or
+	 * -1 with errno.  Both backends give the semantics of shv's kernel
+	 * (Documentation/interrupts.rst), the KVM one in the runner
+	 * (accel_kvm_hyperv.c).
+	 *
+	 * hv_sint_route: a device starts (@add) or stops using SINT @sint
+	 * of @vp; hv_sint_raise raises that SINT's interrupt once (nothing
+	 * while the vCPU's SynIC is disabled or the SINT masked), as
+	 * SHV_HV_RAISE_SINT.  hv_set_connection: as SHV_HV_SET_CONNECTION
+	 * with target_fd -1 (this VM): the guest's HvPostMessage and
+	 * HvSignalEvent on connection @c->conn_id reach SINT @c->sint of
+	 * VP @c->vcpu; flags 0 deletes the connection.
+	 */
+	int (*hv_sint_route)(struct accel *a, u32 vp, u32 sint, bool add);
+	int (*hv_sint_raise)(struct accel *a, u32 vp, u32 sint);
+	int (*hv_set_connection)(struct accel *a,
+				 const struct shv_hv_connection *c);
 	/* drive GSI @gsi to @level (1 asserted); -1 with errno on failure */
 	int (*irq_line)(struct accel *a, u32 gsi, int level);
 	/* an MSI write of @data to @address (0xfeeXXXXX) */

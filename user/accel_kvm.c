@@ -11,23 +11,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <linux/kvm.h>
-
-#include "accel.h"
+#include "accel_kvm.h"
 
 #define KVM_DEV			"/dev/kvm"
 #define KVM_TSS_ADDR		0xfffbd000UL	/* below the BIOS ROM */
 #define KVM_MAX_CPUID_NENT	1024
-
-/* Hyper-V hypercall codes and statuses the runner answers itself */
-#define HVCALL_POST_MESSAGE		0x005c
-#define HVCALL_SIGNAL_EVENT		0x005d
-#define HV_STATUS_INVALID_HYPERCALL_CODE	0x0002
-#define HV_STATUS_INVALID_CONNECTION_ID		0x0012
-
-struct kvm_priv {
-	struct kvm_cpuid2 *cpuid;	/* KVM_GET_SUPPORTED_CPUID result */
-};
 
 static int kvm_open(struct accel *a)
 {
@@ -148,7 +136,29 @@ static int kvm_set_memslot(struct accel *a, u32 slot, u64 gpa, u64 size,
 			 (unsigned long long)size);
 		return -1;
 	}
+	if (slot < KVM_MAX_SLOTS) {
+		struct kvm_priv *p = a->priv;
+
+		p->slots[slot].gpa = gpa;
+		p->slots[slot].size = size;
+		p->slots[slot].hva = hva;
+	}
 	return 0;
+}
+
+void *kvm_gpa_to_hva(struct accel *a, u64 gpa, u64 len)
+{
+	struct kvm_priv *p = a->priv;
+	unsigned int i;
+
+	for (i = 0; i < KVM_MAX_SLOTS; i++) {
+		struct kvm_slot *s = &p->slots[i];
+
+		if (s->size && gpa >= s->gpa && gpa - s->gpa <= s->size &&
+		    len <= s->size - (gpa - s->gpa))
+			return s->hva + (gpa - s->gpa);
+	}
+	return NULL;
 }
 
 static int kvm_create_vcpu(struct accel *a, unsigned int id,
@@ -173,6 +183,7 @@ static int kvm_create_vcpu(struct accel *a, unsigned int id,
 			v->fd = -1;
 			return -1;
 		}
+		kvm_hv_add_vcpu(a, id);
 	}
 	if (accel_map_run(v, a->vcpu_mmap_size)) {
 		close(v->fd);
@@ -416,36 +427,11 @@ static int kvm_enable_hyperv(struct accel *a)
 	free(p->cpuid);
 	free(hv);
 	p->cpuid = c;
-	return 0;
+	return kvm_hv_init(a);
 err:
 	free(hv);
 	free(c);
 	return -1;
-}
-
-/*
- * KVM_EXIT_HYPERV: SynIC exits only report the guest's SCONTROL, SIEFP
- * and SIMP writes, which KVM has already done; hypercalls KVM leaves to
- * userspace (HvPostMessage, HvSignalEvent without an eventfd) find no
- * connection here.  Returns true when the vCPU can simply run on.
- */
-static bool kvm_hyperv_exit(struct kvm_run *run)
-{
-	struct kvm_hyperv_exit *h = &run->hyperv;
-	u16 code;
-
-	switch (h->type) {
-	case KVM_EXIT_HYPERV_SYNIC:
-		return true;
-	case KVM_EXIT_HYPERV_HCALL:
-		code = h->u.hcall.input & 0xffff;
-		h->u.hcall.result = code == HVCALL_POST_MESSAGE ||
-				    code == HVCALL_SIGNAL_EVENT ?
-				    HV_STATUS_INVALID_CONNECTION_ID :
-				    HV_STATUS_INVALID_HYPERCALL_CODE;
-		return true;
-	}
-	return false;
 }
 
 static int kvm_run_vcpu(struct accel_vcpu *v, struct accel_exit *e)
@@ -466,7 +452,8 @@ again:
 	e->raw_reason = run->exit_reason;
 	switch (run->exit_reason) {
 	case KVM_EXIT_HYPERV:
-		if (kvm_hyperv_exit(run))
+		/* SynIC register writes and hypercalls: accel_kvm_hyperv.c */
+		if (kvm_hv_exit(v, &run->hyperv))
 			goto again;
 		e->kind = ACCEL_EXIT_UNHANDLED;
 		break;
@@ -552,6 +539,28 @@ static const char *kvm_exit_name(u32 reason)
 	return "unknown";
 }
 
+int kvm_set_routes(struct accel *a, const struct kvm_irq_routing_entry *more,
+		   unsigned int n)
+{
+	struct kvm_priv *p = a->priv;
+	struct kvm_irq_routing *r;
+	unsigned int pc = p->nr_pc_routes;
+	int ret;
+
+	r = calloc(1, sizeof(*r) + (pc + n) * sizeof(r->entries[0]));
+	if (!r) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(r->entries, p->pc_routes, pc * sizeof(r->entries[0]));
+	if (n)
+		memcpy(r->entries + pc, more, n * sizeof(r->entries[0]));
+	r->nr = pc + n;
+	ret = ioctl(a->vm_fd, KVM_SET_GSI_ROUTING, r);
+	free(r);
+	return ret < 0 ? -1 : 0;
+}
+
 /*
  * KVM's default routing sends GSI 0 to IOAPIC pin 0; a PC (and shv)
  * has ISA IRQ 0 at pin 2, as the MADT's interrupt source override says.
@@ -561,38 +570,34 @@ static const char *kvm_exit_name(u32 reason)
  */
 static int kvm_set_pc_routing(struct accel *a)
 {
-	struct kvm_irq_routing *r;
+	struct kvm_priv *p = a->priv;
+	struct kvm_irq_routing_entry *e = p->pc_routes;
 	unsigned int gsi, n = 0;
-	int ret;
 
-	r = calloc(1, sizeof(*r) + 48 * sizeof(r->entries[0]));
-	if (!r) {
-		pr_err("out of memory");
-		return -1;
-	}
-	for (gsi = 0; gsi < 24; gsi++) {
+	memset(p->pc_routes, 0, sizeof(p->pc_routes));
+	for (gsi = 0; gsi < KVM_PC_GSIS; gsi++) {
 		if (gsi < 16 && gsi != 2) {
-			r->entries[n].gsi = gsi;
-			r->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-			r->entries[n].u.irqchip.irqchip = gsi < 8 ?
+			e[n].gsi = gsi;
+			e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+			e[n].u.irqchip.irqchip = gsi < 8 ?
 				KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
-			r->entries[n].u.irqchip.pin = gsi & 7;
+			e[n].u.irqchip.pin = gsi & 7;
 			n++;
 		}
 		if (gsi == 2)
 			continue;
-		r->entries[n].gsi = gsi;
-		r->entries[n].type = KVM_IRQ_ROUTING_IRQCHIP;
-		r->entries[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-		r->entries[n].u.irqchip.pin = gsi ? gsi : 2;
+		e[n].gsi = gsi;
+		e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		e[n].u.irqchip.pin = gsi ? gsi : 2;
 		n++;
 	}
-	r->nr = n;
-	ret = ioctl(a->vm_fd, KVM_SET_GSI_ROUTING, r);
-	if (ret < 0)
+	p->nr_pc_routes = n;
+	if (kvm_set_routes(a, NULL, 0)) {
 		pr_errno("KVM_SET_GSI_ROUTING");
-	free(r);
-	return ret < 0 ? -1 : 0;
+		return -1;
+	}
+	return 0;
 }
 
 static int kvm_create_irqchip(struct accel *a)
@@ -654,8 +659,10 @@ static void kvm_close(struct accel *a)
 {
 	struct kvm_priv *p = a->priv;
 
-	if (p)
+	if (p) {
+		kvm_hv_close(a);
 		free(p->cpuid);
+	}
 	free(p);
 	a->priv = NULL;
 	if (a->vm_fd >= 0)
@@ -682,6 +689,9 @@ const struct accel_ops accel_kvm_ops = {
 	.exit_name	= kvm_exit_name,
 	.create_irqchip	= kvm_create_irqchip,
 	.enable_hyperv	= kvm_enable_hyperv,
+	.hv_sint_route	= kvm_hv_sint_route,
+	.hv_sint_raise	= kvm_hv_sint_raise,
+	.hv_set_connection = kvm_hv_set_connection,
 	.irq_line	= kvm_irq_line,
 	.signal_msi	= kvm_signal_msi,
 	.flush_page	= kvm_flush_page,

@@ -269,6 +269,31 @@ static int shv_enable_hyperv(struct accel *a)
 	return 0;
 }
 
+/* the kernel raises SINTs itself: a route needs nothing there */
+static int shv_hv_sint_route(struct accel *a, u32 vp, u32 sint, bool add)
+{
+	(void)a;
+	(void)add;
+	if (vp >= SHV_MAX_VCPUS || sint >= SHV_HV_SINTS) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+static int shv_hv_sint_raise(struct accel *a, u32 vp, u32 sint)
+{
+	struct shv_hv_sint s = { .vcpu = vp, .sint = sint };
+
+	return ioctl(a->vm_fd, SHV_HV_RAISE_SINT, &s) < 0 ? -1 : 0;
+}
+
+static int shv_hv_set_connection(struct accel *a,
+				 const struct shv_hv_connection *c)
+{
+	return ioctl(a->vm_fd, SHV_HV_SET_CONNECTION, c) < 0 ? -1 : 0;
+}
+
 static int shv_irq_line(struct accel *a, u32 gsi, int level)
 {
 	struct shv_irq_level l = { .irq = gsi, .level = !!level };
@@ -327,6 +352,9 @@ const struct accel_ops accel_shv_ops = {
 	.exit_name	= shv_exit_name,
 	.create_irqchip	= shv_create_irqchip,
 	.enable_hyperv	= shv_enable_hyperv,
+	.hv_sint_route	= shv_hv_sint_route,
+	.hv_sint_raise	= shv_hv_sint_raise,
+	.hv_set_connection = shv_hv_set_connection,
 	.irq_line	= shv_irq_line,
 	.signal_msi	= shv_signal_msi,
 	.flush_page	= shv_flush_page,
