@@ -41,7 +41,9 @@ pc_smp|1|1 cpu|--smp 1 --append cpus=1
 pc_timer|1||
 pc_testdev|1||
 pc_irq|1||
-pc_pci|1||"
+pc_pci|1||
+pc_hyperv|1|Hyper-V, 2 cpus|--hyperv --smp 2 --append cpus=2
+pc_hyperv|1|Hyper-V, 1 cpu|--hyperv --append cpus=1"
 
 echo "TAP version 13"
 if [ -z "${SHV_RUN:-}" ] || [ -z "${SHV_GUESTS:-}" ]; then

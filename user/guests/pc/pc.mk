@@ -7,7 +7,7 @@
 # selftests/pc_machine.sh runs them.
 
 PC_GUEST_NAMES	= pc_boot pc_fwcfg pc_acpi pc_smp pc_timer pc_testdev \
-		  pc_irq pc_pci
+		  pc_irq pc_pci pc_hyperv
 PC_GUESTS	= $(PC_GUEST_NAMES:%=guests/%.elf)
 PC_CFLAGS	= -m64 -mno-red-zone -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 		  -ffreestanding -fno-builtin -fno-pic -fno-pie \
