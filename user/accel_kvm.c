@@ -421,8 +421,14 @@ static int kvm_enable_hyperv(struct accel *a)
 		if (f < 0x40000000 || f > 0x400000ff)
 			c->entries[n++] = p->cpuid->entries[i];
 	}
-	for (i = 0; i < hv->nent; i++)
-		c->entries[n++] = hv->entries[i];
+	for (i = 0; i < hv->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[n++];
+
+		*e = hv->entries[i];
+		/* the vendor Hyper-V and shv show ("Linux KVM Hv" otherwise) */
+		if (e->function == 0x40000000)
+			memcpy(&e->ebx, "Microsoft Hv", 12);
+	}
 	c->nent = n;
 	free(p->cpuid);
 	free(hv);
