@@ -27,8 +27,8 @@
 #   SHV_RIG_APPEND          extra kernel command line
 #   SHV_QEMU_ARGS           extra QEMU arguments
 #   SHV_RIG_BOCHS=0         check: skip the VMX half under Bochs
-#   SHV_RIG_TCG=OPTS        QEMU's -accel value (default tcg,thread=single;
-#                           tcg, one thread per vCPU, for bench)
+#   SHV_RIG_TCG=OPTS        QEMU's -accel value (default tcg; e.g.
+#                           tcg,thread=single for one host thread)
 # report_* are called as "report_$MODE":
 # shellcheck disable=SC2317
 set -euo pipefail
@@ -48,18 +48,12 @@ cd "$SHV_ROOT"
 mkdir -p "$SHV_CACHE"
 
 TIMEOUT=${SHV_RIG_TIMEOUT:-$timeout_def}
-# TCG with one host thread for both vCPUs, except for benchmarks, whose
-# cross-vCPU figures (IPI round trips) need a thread per vCPU.  With a
-# thread per vCPU (MTTCG), QEMU 7.2 can keep running a stale translation
-# of kernel text that another vCPU patched: the INT3 of a static key that
-# KVM flips at every VM creation and destruction (preempt notifiers, in
-# __schedule) then traps forever and the host hangs.  Seen in about one
-# of ten `make check` runs once KVM ran beside shv; never with one thread.
-case $MODE in
-bench)	tcg_def=tcg ;;
-*)	tcg_def=tcg,thread=single ;;
-esac
-TCG=${SHV_RIG_TCG:-$tcg_def}
+# QEMU's -accel: by default a host thread per vCPU (MTTCG).  With KVM in
+# the rig, scripts/rigmod/rig_pin.ko keeps the static key KVM would
+# otherwise flip in __schedule() at every VM creation and destruction:
+# MTTCG then sometimes ran a stale translation of the patched code and
+# the rig's kernel hung (Documentation/testing.rst).
+TCG=${SHV_RIG_TCG:-tcg}
 LOG=$SHV_CACHE/$MODE.log
 BUILD_LOG=$SHV_CACHE/build.log
 IRD=$SHV_CACHE/initramfs/$MODE
@@ -324,6 +318,20 @@ build() {	# target [make args]
 	fatal "build failed: make $what"
 }
 
+# scripts/rigmod/rig_pin.ko, loaded before KVM (see rig_pin.c), built in
+# .cache/rigmod against the rig's kernel headers.
+build_rigmod() {
+	local d=$SHV_CACHE/rigmod
+	if [[ -f $d/rig_pin.ko && $d/rig_pin.ko -nt $SHV_ROOT/scripts/rigmod/rig_pin.c ]]; then
+		return 0
+	fi
+	rm -rf "$d"
+	mkdir -p "$d"
+	cp "$SHV_ROOT"/scripts/rigmod/{Kbuild,rig_pin.c} "$d/"
+	make -C "$KDIR" M="$d" modules >>"$BUILD_LOG" 2>&1 ||
+		fatal "building scripts/rigmod/rig_pin.ko failed (see ${BUILD_LOG#"$SHV_ROOT"/})"
+}
+
 # ---------------------------------------------------------------------
 # Initramfs
 
@@ -397,8 +405,10 @@ pack() {
 
 	KVM_MODULES=
 	# check: the PC-machine guests also run under KVM for comparison
-	[[ $MODE == bench || $MODE == shell || $MODE == check ]] &&
+	if [[ $MODE == bench || $MODE == shell || $MODE == check ]]; then
 		add_kmod kvm-amd
+		cp "$SHV_CACHE/rigmod/rig_pin.ko" "$IRD/kvm/"
+	fi
 
 	{
 		conf MODE "$MODE"
@@ -521,6 +531,7 @@ main() {
 		[[ $MODE == check || $MODE == shell ]] && build selftests
 	fi
 
+	build_rigmod
 	[[ -f $SHV_KO ]] || fatal "no module: $SHV_KO was not built"
 	vermagic=$(modinfo -F vermagic "$SHV_KO" 2>/dev/null || true)
 	[[ $vermagic == "$KVER "* ]] ||
