@@ -92,6 +92,8 @@ static long shv_check_extension(unsigned long cap)
 	case SHV_CAP_IRQCHIP:
 	case SHV_CAP_HYPERV:
 		return 1;
+	case SHV_CAP_CRYPT:
+		return SHV_CRYPT_MAX_DISKS;
 	default:
 		return 0;
 	}
@@ -109,6 +111,8 @@ static long shv_dev_ioctl(struct file *filp, unsigned int ioctl,
 		return shv_check_extension(arg);
 	case SHV_GET_VCPU_MMAP_SIZE:
 		return arg ? -EINVAL : SHV_RUN_PAGES * PAGE_SIZE;
+	case SHV_CRYPT_LIST:
+		return shv_crypt_list((void __user *)arg);
 	default:
 		return -ENOTTY;
 	}

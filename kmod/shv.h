@@ -100,6 +100,7 @@ struct shv_irqchip;
 struct shv_lapic;
 struct shv_hv;
 struct shv_hv_vcpu;
+struct shv_disk;
 
 struct shv_vm {
 	refcount_t users;		/* the VM fd and every vCPU fd */
@@ -114,6 +115,8 @@ struct shv_vm {
 	void *arch;			/* vendor-private state */
 	struct shv_irqchip *irqchip;	/* in-kernel PIC/IOAPIC/PIT or NULL */
 	struct shv_hv *hv;		/* Hyper-V partition (hyperv.c) or NULL */
+	struct rw_semaphore disks_lock;	/* readers: disk I/O (crypt.c) */
+	struct shv_disk *disks[SHV_CRYPT_MAX_DISKS];
 };
 
 /* vcpu->requests bits, serviced before each guest entry */
@@ -241,6 +244,11 @@ int shv_read_guest_phys(struct shv_vm *vm, u64 gpa, void *buf, unsigned int len)
 int shv_write_guest_phys(struct shv_vm *vm, u64 gpa, const void *buf,
 			 unsigned int len);
 void shv_vm_request_all(struct shv_vm *vm, int req);
+
+/* crypt.c: encrypted disks */
+long shv_crypt_list(struct shv_crypt_list __user *arg);
+long shv_disk_ioctl(struct shv_vm *vm, unsigned int ioctl, unsigned long arg);
+void shv_disks_destroy(struct shv_vm *vm);
 
 /* vcpu.c */
 int shv_vcpu_create(struct shv_vm *vm, unsigned long id);

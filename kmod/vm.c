@@ -27,6 +27,7 @@ static void shv_vm_destroy(struct shv_vm *vm)
 	for (i = 0; i < SHV_MAX_VCPUS; i++)
 		if (vm->vcpus[i])
 			shv_vcpu_free(vm->vcpus[i]);
+	shv_disks_destroy(vm);
 	shv_hv_vm_destroy(vm);
 	shv_irqchip_destroy(vm);
 	vm->mmu_ops->vm_destroy(vm);
@@ -250,6 +251,10 @@ static long shv_vm_ioctl(struct file *filp, unsigned int ioctl,
 	case SHV_HV_SIGNAL_EVENT:
 	case SHV_HV_POST_MESSAGE:
 		return shv_hv_vm_ioctl(vm, ioctl, arg);
+	case SHV_DISK_ATTACH:
+	case SHV_DISK_DETACH:
+	case SHV_DISK_IO:
+		return shv_disk_ioctl(vm, ioctl, arg);
 	case SHV_FLUSH_GPA: {
 		struct shv_gpa_range g;
 
@@ -370,6 +375,7 @@ int shv_vm_create(unsigned long flags)
 	refcount_set(&vm->users, 1);
 	mutex_init(&vm->lock);
 	init_rwsem(&vm->slots_lock);
+	init_rwsem(&vm->disks_lock);
 	vm->mmu_ops = mmu;
 	vm->mm = current->mm;
 	mmgrab(vm->mm);

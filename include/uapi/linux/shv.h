@@ -453,4 +453,130 @@ struct shv_vcpu_stats {
 #define SHV_GET_VCPU_STATS	_IOR(SHVIO, 0x91, struct shv_vcpu_stats)
 /* ==================== end of Hyper-V SynIC ============================ */
 
+/* ==================== Encrypted disks (Documentation/crypt.rst) ======= */
+/*
+ * SHV_CRYPT_LIST (system fd): the encryption plug-ins registered now.  In:
+ * nr, the room in plugins[] (at most SHV_CRYPT_MAX_PLUGINS); out: min(nr,
+ * registered) entries filled in, in registration order.  Returns the
+ * number registered.  pad 0.
+ */
+#define SHV_CAP_CRYPT		17	/* returns SHV_CRYPT_MAX_DISKS */
+
+#define SHV_CRYPT_NAME_LEN	64
+#define SHV_CRYPT_MAX_KEY_SIZES	8
+#define SHV_CRYPT_MAX_KEY_SIZE	128	/* bytes */
+#define SHV_CRYPT_MAX_PLUGINS	64
+#define SHV_CRYPT_MAX_DISKS	16	/* per VM */
+
+/* IV schemes, dm-crypt's names (crypt.rst) */
+#define SHV_CRYPT_IV_PLAIN64	1	/* le64 sector number */
+#define SHV_CRYPT_IV_ESSIV	2	/* E_salt(le64 sector), salt = H(key) */
+
+/* plug-in capabilities */
+#define SHV_CRYPT_CAP_AUTH	(1u << 0)	/* authenticated: tags per sector */
+
+struct shv_crypt_plugin_info {
+	char name[SHV_CRYPT_NAME_LEN];	/* the cipher spec, e.g. aes-xts-plain64 */
+	__u16 key_sizes[SHV_CRYPT_MAX_KEY_SIZES]; /* bytes; 0 ends the list */
+	__u32 sector_sizes;	/* OR of the supported sizes (powers of two) */
+	__u32 iv_scheme;	/* SHV_CRYPT_IV_* */
+	__u32 caps;		/* SHV_CRYPT_CAP_* */
+	__u32 users;		/* disks using it now */
+	__u64 reserved[2];
+};
+
+struct shv_crypt_list {
+	__u32 nr;
+	__u32 pad;
+	struct shv_crypt_plugin_info plugins[];
+};
+
+#define SHV_CRYPT_LIST		_IOWR(SHVIO, 0x08, struct shv_crypt_list)
+
+/*
+ * SHV_DISK_ATTACH (VM fd): attach the regular file behind fd (opened for
+ * reading, and writing unless SHV_DISK_READONLY) as disk number disk
+ * (< SHV_CRYPT_MAX_DISKS) of the VM, every sector_size bytes of it one
+ * sector encrypted by the plug-in named cipher.  The key is key_size bytes
+ * at user address key, read once; with SHV_DISK_KEY_KEYRING, key points to
+ * a NUL-terminated description "logon:NAME" or "user:NAME" of a key of
+ * that type in the caller's keyrings, whose payload must be key_size
+ * bytes.  iv_offset is added to the IV sector in 512-byte units, as
+ * dm-crypt's <iv_offset>; the IV sector of a sector counts 512-byte units
+ * unless SHV_DISK_IV_LARGE_SECTORS (dm-crypt's iv_large_sectors).  Out:
+ * nr_sectors, the image size in sectors.
+ * Errors: EBADF fd; EINVAL a bad field, a file that is not regular, an
+ * image size that is 0 or not a multiple of sector_size; ENOENT no such
+ * plug-in; EOPNOTSUPP key or sector size not supported by it; EKEYREJECTED
+ * the plug-in refused the key; ENOKEY/EKEYREVOKED/EKEYEXPIRED keyring;
+ * EEXIST the disk number is in use; EFAULT.
+ */
+#define SHV_DISK_READONLY		(1u << 0)
+#define SHV_DISK_IV_LARGE_SECTORS	(1u << 1)
+#define SHV_DISK_KEY_KEYRING		(1u << 2)
+
+struct shv_disk_attach {
+	__u32 disk;
+	__s32 fd;
+	__u32 flags;		/* SHV_DISK_* */
+	__u32 sector_size;	/* 512 .. 4096, a power of two */
+	__u64 iv_offset;	/* 512-byte units */
+	__u64 key;		/* user pointer: key bytes or description */
+	__u32 key_size;		/* bytes */
+	__u32 pad;
+	char cipher[SHV_CRYPT_NAME_LEN];
+	__u64 nr_sectors;	/* out */
+	__u64 reserved[3];
+};
+
+#define SHV_DISK_ATTACH		_IOWR(SHVIO, 0x70, struct shv_disk_attach)
+/* arg: the disk number; waits for its I/O, wipes its key; ENOENT none */
+#define SHV_DISK_DETACH		_IO(SHVIO, 0x71)
+
+/*
+ * SHV_DISK_IO (VM fd): nr (1..SHV_DISK_MAX_IOS) descriptors of disk, done in
+ * order; each moves nr_sectors sectors from sector on between the image
+ * and guest-physical memory at gpa (RAM in the VM's memory slots; guest
+ * memory is decrypted into / encrypted from in the kernel).  FLUSH makes
+ * every completed write durable (sector, nr_sectors and gpa 0); DISCARD
+ * punches out the sectors (they then read as the decryption of zeros);
+ * WRITE with SHV_DISK_IO_FUA is durable when it completes.  Each
+ * descriptor's result is 0 or -errno; processing stops at the first
+ * failure.  Returns the number of descriptors that succeeded.
+ * Errors of a descriptor: EINVAL bad op, flags or reserved; ERANGE
+ * sectors beyond the image (or nr_sectors 0 or above
+ * SHV_DISK_MAX_IO_SECTORS); EFAULT gpa range not RAM, or read-only memory
+ * for a READ; EROFS a write to a read-only disk; EIO the image or the
+ * cipher failed.  The ioctl fails with ENOENT (no such disk) or EINVAL.
+ */
+#define SHV_DISK_OP_READ	0
+#define SHV_DISK_OP_WRITE	1
+#define SHV_DISK_OP_FLUSH	2
+#define SHV_DISK_OP_DISCARD	3
+
+#define SHV_DISK_IO_FUA		(1u << 0)
+
+#define SHV_DISK_MAX_IOS	64
+#define SHV_DISK_MAX_IO_SECTORS	2048
+
+struct shv_disk_io {
+	__u32 op;		/* SHV_DISK_OP_* */
+	__u32 flags;		/* SHV_DISK_IO_* */
+	__u64 sector;		/* in sector_size units */
+	__u32 nr_sectors;
+	__s32 result;		/* out: 0 or -errno */
+	__u64 gpa;
+	__u64 reserved;
+};
+
+struct shv_disk_ios {
+	__u32 disk;
+	__u32 nr;
+	__u64 reserved;
+	struct shv_disk_io ios[];
+};
+
+#define SHV_DISK_IO		_IOWR(SHVIO, 0x72, struct shv_disk_ios)
+/* ==================== end of encrypted disks ========================== */
+
 #endif /* _UAPI_LINUX_SHV_H */
