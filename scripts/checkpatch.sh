@@ -28,7 +28,7 @@ if [[ ! -x $CP ]]; then
 fi
 
 shopt -s nullglob
-files=(kmod/*.[chS] include/uapi/linux/shv.h)
+files=(kmod/*.[chS] kmod/plugins/*.[ch] include/uapi/linux/shv.h)
 ((${#files[@]})) || die "nothing to check"
 
 if "$CP" --strict --no-tree --show-types --color=never --summary-file -f \
