@@ -23,6 +23,7 @@ PKGS=(
 	qemu-system-x86		# the rig
 	busybox-static		# the initramfs userland
 	cpio xz-utils
+	cryptsetup-bin		# dm-crypt interop tests (crypt_test) in the rig
 	# the Bochs rig (VMX): scripts/bochs.sh
 	bochs bochs-term bochsbios vgabios
 	isolinux syslinux-common xorriso

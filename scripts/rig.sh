@@ -347,15 +347,16 @@ add_libs() {	# file
 }
 
 # The module $1 from the unpacked kernel and everything it depends on,
-# decompressed, into $IRD/kvm/; appends the load order to KVM_MODULES.
-add_kmod() {	# name
-	local name=${1//_/-} f dep
-	[[ " $KVM_MODULES " == *" $name "* ]] && return 0
+# decompressed, into $IRD/kvm/; appends the load order to the list named
+# $2 (default KVM_MODULES).  A module goes into one list only.
+add_kmod() {	# name [list]
+	local name=${1//_/-} list=${2:-KVM_MODULES} f dep
+	[[ " $KMODS_PACKED " == *" $name "* ]] && return 0
 	f=$(find "$MODDIR/kernel" \( -name "$name.ko*" -o \
 		-name "${name//-/_}.ko*" \) | head -n 1)
 	[[ -n $f ]] || fatal "module $name not found in $MODDIR"
 	for dep in $(modinfo -F depends "$f" | tr ',' ' '); do
-		add_kmod "$dep"
+		add_kmod "$dep" "$list"
 	done
 	case $f in
 	*.xz)	xz -dc "$f" >"$IRD/kvm/$name.ko" ;;
@@ -363,7 +364,34 @@ add_kmod() {	# name
 	*.gz)	gzip -dc "$f" >"$IRD/kvm/$name.ko" ;;
 	*)	cp "$f" "$IRD/kvm/$name.ko" ;;
 	esac
-	KVM_MODULES+="${KVM_MODULES:+ }$name"
+	printf -v "$list" '%s' "${!list:+${!list} }$name"
+	KMODS_PACKED+=" $name"
+}
+
+# What the encrypted-disk tests need beside shv.ko (check and shell):
+# the plug-ins, the kernel ciphers they use (nothing autoloads without
+# modules.dep), AF_ALG, dm-crypt and loop, and cryptsetup with its
+# libraries.  Documentation/crypt.rst.
+add_crypt() {
+	local f cs
+	for f in "$(dirname "$SHV_KO")"/shv-*.ko; do
+		[[ -f $f ]] && cp "$f" "$IRD/"
+	done
+	for f in gf128mul ecb xts essiv authenc af-alg algif-skcipher \
+		 dm-mod dm-crypt loop; do
+		add_kmod "$f" CRYPT_MODULES
+	done
+	cs=$(command -v cryptsetup || true)
+	[[ -n $cs ]] || cs=$(ls /usr/sbin/cryptsetup /sbin/cryptsetup 2>/dev/null |
+		head -n 1)
+	if [[ -n $cs ]]; then
+		mkdir -p "$IRD/sbin"
+		cp "$cs" "$IRD/sbin/cryptsetup"
+		add_libs "$IRD/sbin/cryptsetup"
+	else
+		warn "no cryptsetup on the host: the dm-crypt tests will skip" \
+		     "(apt-get install cryptsetup-bin)"
+	fi
 }
 
 # Shell-quote for /etc/rig.conf (read by busybox sh).
@@ -403,12 +431,13 @@ pack() {
 		done < <(find "$IRD/selftests" -type f -perm -u+x -print0)
 	fi
 
-	KVM_MODULES=
+	KVM_MODULES= CRYPT_MODULES= KMODS_PACKED=
 	# check: the PC-machine guests also run under KVM for comparison
 	if [[ $MODE == bench || $MODE == shell || $MODE == check ]]; then
 		add_kmod kvm-amd
 		cp "$SHV_CACHE/rigmod/rig_pin.ko" "$IRD/kvm/"
 	fi
+	[[ $MODE == shell || $MODE == check ]] && add_crypt
 
 	{
 		conf MODE "$MODE"
@@ -418,6 +447,7 @@ pack() {
 		conf BENCH_SHV_CMD "$BENCH_SHV_CMD"
 		conf BENCH_KVM_CMD "$BENCH_KVM_CMD"
 		conf KVM_MODULES "$KVM_MODULES"
+		conf CRYPT_MODULES "$CRYPT_MODULES"
 		if [[ $MODE == bench ]]; then
 			conf BENCH_MMU_SHV_CMD "$BENCH_MMU_SHV_CMD"
 			conf BENCH_MMU_KVM_CMD "$BENCH_MMU_KVM_CMD"
