@@ -255,6 +255,56 @@ TEST(roundtrip_xts256_4096_large) { roundtrip(_metadata, XTS, 32, 4096,
 TEST(roundtrip_essiv_512)	{ roundtrip(_metadata, ESSIV, 32, 512, 0); }
 TEST(roundtrip_essiv_4096)	{ roundtrip(_metadata, ESSIV, 16, 4096, 0); }
 
+/*
+ * Attach, I/O, detach, failed attaches, VMs closed with disks: no leak.
+ * Early, before dm-crypt and loop devices come and go (their teardown
+ * frees memory late).
+ */
+TEST(no_leak)
+{
+	static struct shv_memsnap before;
+	const char *path = "/tmp/shv-crypt-leak.img";
+	int fd = make_image(path, 64 * 4096), i, j;
+	uint8_t key[64], weak[64];
+	struct shv_vm *vm;
+
+	NEED_PLUGIN(XTS);
+	NEED_PLUGIN(ESSIV);
+	fill_random(key, sizeof(key));
+	memset(weak, 0x11, sizeof(weak));
+	for (i = -1; i < 300; i++) {
+		if (i == 0)
+			shv_memsnap(&before);
+		vm = shv_vm_create();
+		for (j = 0; j < 4; j++) {
+			const char *c = j & 1 ? ESSIV : XTS;
+			unsigned int ks = j & 1 ? 32 : 64, ss = j & 2 ? 4096 : 512;
+
+			ASSERT_EQ(0, attach(vm->fd, j, fd, c, key, ks, ss, 0,
+					    0));
+			ASSERT_EQ(0, disk_io(vm->fd, j, SHV_DISK_OP_WRITE, 0,
+					     0, 8, BUF_GPA + 100));
+			ASSERT_EQ(0, disk_io(vm->fd, j, SHV_DISK_OP_READ, 0,
+					     0, 8, BUF2_GPA));
+		}
+		ASSERT_ERRNO(EKEYREJECTED, attach(vm->fd, 9, fd, XTS, weak,
+						  64, 512, 0, 0));
+		ASSERT_ERRNO(EOPNOTSUPP, attach(vm->fd, 9, fd, XTS, key, 16,
+						512, 0, 0));
+		ASSERT_ERRNO(EEXIST, attach(vm->fd, 0, fd, XTS, key, 64, 512,
+					    0, 0));
+		ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
+		ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 1));
+		/* disks 2 and 3 go with the VM */
+		shv_vm_free(vm);
+	}
+	ASSERT_EQ(0, plugin_users(XTS));
+	ASSERT_EQ(0, plugin_users(ESSIV));
+	ASSERT_EQ(0, shv_leak_check(&before, 300));
+	close(fd);
+	unlink(path);
+}
+
 /* Encrypt one sector through AF_ALG: the kernel's cipher, our IV. */
 static int af_alg_encrypt(const char *alg, const uint8_t *key,
 			  unsigned int key_size, uint64_t iv_sector,
