@@ -390,7 +390,8 @@ static int shv_disk_attach(struct shv_vm *vm, struct shv_disk_attach __user *arg
 	}
 	inode = file_inode(d->file);
 	r = -EINVAL;
-	if (!S_ISREG(inode->i_mode))
+	/* O_APPEND would send every write to the end of the image */
+	if (!S_ISREG(inode->i_mode) || (d->file->f_flags & O_APPEND))
 		goto err_fput;
 	r = -EBADF;
 	if (!(d->file->f_mode & FMODE_READ) ||

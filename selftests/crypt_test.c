@@ -638,7 +638,7 @@ TEST(bad_attach)
 	const char *path = "/tmp/shv-crypt-bad.img";
 	struct shv_disk_attach a;
 	uint8_t key[64] = { 1, 2, 3 };
-	int fd = make_image(path, 64 * 4096), odd, empty, ro, pfd[2];
+	int fd = make_image(path, 64 * 4096), odd, empty, ro, app, pfd[2];
 
 	NEED_PLUGIN(XTS);
 	NEED_PLUGIN(ESSIV);
@@ -647,6 +647,8 @@ TEST(bad_attach)
 	empty = make_image("/tmp/shv-crypt-empty.img", 0);
 	ro = open(path, O_RDONLY);
 	ASSERT_GE(ro, 0);
+	app = open(path, O_RDWR | O_APPEND);
+	ASSERT_GE(app, 0);
 	ASSERT_EQ(0, pipe(pfd));
 
 	ASSERT_ERRNO(ENOENT, attach(vm->fd, 0, fd, "rot13-ecb-plain", key, 64,
@@ -670,6 +672,7 @@ TEST(bad_attach)
 				    0));
 	ASSERT_ERRNO(EINVAL, attach(vm->fd, 0, pfd[0], XTS, key, 64, 512,
 				    SHV_DISK_READONLY, 0));
+	ASSERT_ERRNO(EINVAL, attach(vm->fd, 0, app, XTS, key, 64, 512, 0, 0));
 	ASSERT_ERRNO(EBADF, attach(vm->fd, 0, -1, XTS, key, 64, 512, 0, 0));
 	ASSERT_ERRNO(EBADF, attach(vm->fd, 0, 1000, XTS, key, 64, 512, 0, 0));
 	ASSERT_ERRNO(EBADF, attach(vm->fd, 0, ro, XTS, key, 64, 512, 0, 0));
@@ -717,6 +720,7 @@ TEST(bad_attach)
 	close(odd);
 	close(empty);
 	close(ro);
+	close(app);
 	close(pfd[0]);
 	close(pfd[1]);
 	unlink(path);

@@ -505,8 +505,9 @@ struct shv_crypt_list {
  * dm-crypt's <iv_offset>; the IV sector of a sector counts 512-byte units
  * unless SHV_DISK_IV_LARGE_SECTORS (dm-crypt's iv_large_sectors).  Out:
  * nr_sectors, the image size in sectors.
- * Errors: EBADF fd; EINVAL a bad field, a file that is not regular, an
- * image size that is 0 or not a multiple of sector_size; ENOENT no such
+ * Errors: EBADF fd; EINVAL a bad field, a file that is not regular or is
+ * open with O_APPEND, an image size that is 0 or not a multiple of
+ * sector_size; ENOENT no such
  * plug-in; EOPNOTSUPP key or sector size not supported by it; EKEYREJECTED
  * the plug-in refused the key; ENOKEY/EKEYREVOKED/EKEYEXPIRED keyring;
  * EEXIST the disk number is in use; EFAULT.
