@@ -382,8 +382,9 @@ add_crypt() {
 		add_kmod "$f" CRYPT_MODULES
 	done
 	cs=$(command -v cryptsetup || true)
-	[[ -n $cs ]] || cs=$(ls /usr/sbin/cryptsetup /sbin/cryptsetup 2>/dev/null |
-		head -n 1)
+	for f in /usr/sbin/cryptsetup /sbin/cryptsetup; do
+		[[ -z $cs && -x $f ]] && cs=$f
+	done
 	if [[ -n $cs ]]; then
 		mkdir -p "$IRD/sbin"
 		cp "$cs" "$IRD/sbin/cryptsetup"
@@ -431,7 +432,7 @@ pack() {
 		done < <(find "$IRD/selftests" -type f -perm -u+x -print0)
 	fi
 
-	KVM_MODULES= CRYPT_MODULES= KMODS_PACKED=
+	KVM_MODULES='' CRYPT_MODULES='' KMODS_PACKED=
 	# check: the PC-machine guests also run under KVM for comparison
 	if [[ $MODE == bench || $MODE == shell || $MODE == check ]]; then
 		add_kmod kvm-amd
