@@ -675,6 +675,25 @@ static void svm_inject_events(struct shv_vcpu *vcpu)
 
 /* --- guest entry --- */
 
+/*
+ * VMRUN saves the host state at VM_HSAVE_PA.  Should anything on this CPU
+ * have moved it since shv enabled SVM here (another hypervisor that does
+ * not respect EFER.SVME, say), that write would land in a page shv does
+ * not own, perhaps a guest's VMCB: put ours back first.  Once seen in the
+ * QEMU rig with KVM beside shv, as a guest VMCB holding the host's state.
+ */
+static void svm_check_hsave(struct shv_svm_cpu *c)
+{
+	u64 pa = page_to_phys(c->hsave), cur;
+
+	rdmsrl(MSR_VM_HSAVE_PA, cur);
+	if (likely(cur == pa))
+		return;
+	pr_warn_ratelimited("shv: CPU %d: VM_HSAVE_PA was %#llx, not %#llx: restored\n",
+			    smp_processor_id(), cur, pa);
+	wrmsrl(MSR_VM_HSAVE_PA, pa);
+}
+
 static void svm_run(struct shv_vcpu *vcpu)
 {
 	struct shv_svm_vcpu *svm = to_svm(vcpu);
@@ -701,6 +720,7 @@ static void svm_run(struct shv_vcpu *vcpu)
 	if (vcpu->lapic)
 		svm_inject_events(vcpu);
 
+	svm_check_hsave(c);
 	shv_svm_vmrun(svm->vmcb_pa, page_to_phys(c->host_vmcb), vcpu->regs);
 
 	vcpu->regs[SHV_RAX] = vmcb->save.rax;
