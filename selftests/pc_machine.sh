@@ -113,6 +113,17 @@ while IFS='|' read -r name want label args; do
 			why="differs under $other (status $(cat "$out.other.rc"))"
 			diff "$out.mine" "$out.other" 2>/dev/null | head -n 20 |
 				sed 's/^/# /'
+			# what each run said about its failed checks
+			for who in "$ACCEL" "$other"; do
+				o=$out
+				[ "$who" = "$ACCEL" ] || o=$out.other.raw
+				tr -d '\r' <"$o" | awk -v who="$who" '
+					/^not ok/ { f = 1; next }
+					/^#/ { if (f) print "# " who ": " $0; next }
+					{ f = 0 }'
+			done
+			sed "s/^/# stderr ($other): /" "$out.other.err" |
+				tail -n 15
 		fi
 	fi
 	if [ -n "$why" ]; then
