@@ -13,6 +13,7 @@
 #   SHV_RUN=PATH, SHV_GUESTS=DIR   where shv-run and the guests are
 #                       (default: /shv-run and /guests in the rig, else
 #                       the source tree's user/)
+#   SHV_PC_ONLY="pc_smp pc_irq"   run only these guests
 
 here=$(cd "$(dirname "$0")" && pwd)
 for d in "$here/../user" "$here/../../user"; do
@@ -64,6 +65,13 @@ indent() {
 TO=
 command -v timeout >/dev/null 2>&1 && TO="timeout 300"
 
+if [ -n "${SHV_PC_ONLY:-}" ]; then
+	TESTS=$(echo "$TESTS" | while IFS= read -r l; do
+		case " $SHV_PC_ONLY " in
+		*" ${l%%|*} "*) echo "$l" ;;
+		esac
+	done)
+fi
 count=$(echo "$TESTS" | wc -l)
 echo "1..$count"
 failed=0
