@@ -37,6 +37,8 @@ pc_boot|0|ACPI S5 power-off|-m 64 --append 'cpus=1 mem=64 poweroff'
 pc_fwcfg|1|QEMU spellings, 3 cpus, 80M|-smp 3 -m 80M -append 'cpus=3 mem=80 more words'
 pc_acpi|1|4 cpus|--smp 4 --append cpus=4
 pc_acpi|1|1 cpu|--smp 1 --append cpus=1
+pc_smp|1|16 cpus|--smp 16 --append cpus=16
+pc_smp|1|8 cpus|--smp 8 --append cpus=8
 pc_smp|1|4 cpus|--smp 4 --append cpus=4
 pc_smp|1|1 cpu|--smp 1 --append cpus=1
 pc_timer|1||

@@ -64,6 +64,20 @@ static inline void cpuid(u32 leaf, u32 sub, u32 *a, u32 *b, u32 *c, u32 *d)
 		     : "0"(leaf), "2"(sub));
 }
 
+static inline u64 rdmsr(u32 index)
+{
+	u32 lo, hi;
+
+	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(index));
+	return (u64)hi << 32 | lo;
+}
+
+static inline void wrmsr(u32 index, u64 v)
+{
+	asm volatile("wrmsr" :: "c"(index), "a"((u32)v), "d"((u32)(v >> 32))
+		     : "memory");
+}
+
 static inline void sti(void) { asm volatile("sti" ::: "memory"); }
 static inline void cli(void) { asm volatile("cli" ::: "memory"); }
 static inline void pause(void) { asm volatile("pause" ::: "memory"); }
