@@ -344,6 +344,24 @@ static int shv_vcpu_run(struct shv_vcpu *vcpu)
 	}
 }
 
+/*
+ * SHV_GET_VCPU_STATS takes no lock, so that another thread may sample the
+ * counters while the vCPU runs (as KVM's binary statistics may be read):
+ * each counter is read whole, the set need not be one instant's.
+ */
+static long shv_vcpu_get_stats(struct shv_vcpu *vcpu, void __user *argp)
+{
+	const u64 *from = (const u64 *)&vcpu->stats;
+	struct shv_vcpu_stats s;
+	u64 *to = (u64 *)&s;
+	unsigned int i;
+
+	BUILD_BUG_ON(sizeof(s) % sizeof(u64));
+	for (i = 0; i < sizeof(s) / sizeof(u64); i++)
+		to[i] = READ_ONCE(from[i]);
+	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
 static long shv_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 			   unsigned long arg)
 {
@@ -353,6 +371,8 @@ static long shv_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 
 	if (vcpu->vm->mm != current->mm)
 		return -EIO;
+	if (ioctl == SHV_GET_VCPU_STATS)
+		return shv_vcpu_get_stats(vcpu, argp);
 	if (mutex_lock_killable(&vcpu->mutex))
 		return -EINTR;
 
@@ -439,10 +459,6 @@ static long shv_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 		break;
 	case SHV_SET_CPUID:
 		r = shv_set_cpuid(vcpu, argp);
-		break;
-	case SHV_GET_VCPU_STATS:
-		r = copy_to_user(argp, &vcpu->stats, sizeof(vcpu->stats)) ?
-		    -EFAULT : 0;
 		break;
 	default:
 		r = -ENOTTY;

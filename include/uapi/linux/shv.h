@@ -434,7 +434,8 @@ struct shv_hv_message {
 
 /*
  * SHV_GET_VCPU_STATS (vCPU fd): counters since the vCPU was created.  The
- * exit counters are general; the hv_ ones count SynIC work.
+ * exit counters are general; the hv_ ones count SynIC work.  Any thread
+ * may read them, also while the vCPU runs (no vCPU lock is taken).
  */
 struct shv_vcpu_stats {
 	__u64 exits;		/* guest exits of every kind */
