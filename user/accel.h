@@ -64,6 +64,8 @@ struct accel_vcpu {
 	void *run;
 	size_t run_size;
 	volatile u8 *immediate_exit;	/* set before kicking with a signal */
+	int stats_fd;			/* KVM: binary statistics, or -1 */
+	u64 exits_offset;		/* KVM: where "exits" is in them */
 };
 
 struct accel_ops {
@@ -84,6 +86,12 @@ struct accel_ops {
 	int (*set_sregs)(struct accel_vcpu *v, const struct shv_sregs *sregs);
 	/* 0 with @exit filled in, or -1 (message printed) on a failed run */
 	int (*run)(struct accel_vcpu *v, struct accel_exit *exit);
+	/*
+	 * The vCPU's count of guest exits of every kind (shv's
+	 * SHV_GET_VCPU_STATS, KVM's "exits" statistic), from any thread,
+	 * also while the vCPU runs.  -1 when the backend cannot tell.
+	 */
+	int (*vcpu_exits)(struct accel_vcpu *v, u64 *exits);
 	/* describe a raw exit reason for error messages */
 	const char *(*exit_name)(u32 raw_reason);
 

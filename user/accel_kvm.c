@@ -161,6 +161,60 @@ void *kvm_gpa_to_hva(struct accel *a, u64 gpa, u64 len)
 	return NULL;
 }
 
+/*
+ * The vCPU's binary statistics: find the "exits" counter once; it is read
+ * with pread() when asked, which takes no vCPU lock.  Without them
+ * kvm_vcpu_exits() has nothing to say.
+ */
+static void kvm_open_stats(struct accel_vcpu *v)
+{
+	struct kvm_stats_header h;
+	struct kvm_stats_desc *d;
+	char *descs = NULL;
+	size_t dsize, all;
+	unsigned int i;
+	int fd;
+
+	if (ioctl(v->accel->sys_fd, KVM_CHECK_EXTENSION,
+		  KVM_CAP_BINARY_STATS_FD) <= 0)
+		return;
+	fd = ioctl(v->fd, KVM_GET_STATS_FD, 0);
+	if (fd < 0)
+		return;
+	if (pread(fd, &h, sizeof(h), 0) != sizeof(h))
+		goto out;
+	dsize = sizeof(*d) + h.name_size;
+	all = dsize * h.num_desc;
+	descs = malloc(all);
+	if (!descs || pread(fd, descs, all, h.desc_offset) != (ssize_t)all)
+		goto out;
+	for (i = 0; i < h.num_desc; i++) {
+		d = (struct kvm_stats_desc *)(descs + i * dsize);
+		if (strnlen(d->name, h.name_size) != 5 ||
+		    memcmp(d->name, "exits", 5) || d->size != 1)
+			continue;
+		v->exits_offset = h.data_offset + d->offset;
+		v->stats_fd = fd;
+		fd = -1;
+		break;
+	}
+out:
+	free(descs);
+	if (fd >= 0)
+		close(fd);
+	if (v->stats_fd < 0)
+		pr_debug("kvm: no \"exits\" statistic for vcpu %u", v->id);
+}
+
+static int kvm_vcpu_exits(struct accel_vcpu *v, u64 *exits)
+{
+	if (v->stats_fd < 0 ||
+	    pread(v->stats_fd, exits, sizeof(*exits), v->exits_offset) !=
+	    sizeof(*exits))
+		return -1;
+	return 0;
+}
+
 static int kvm_create_vcpu(struct accel *a, unsigned int id,
 			   struct accel_vcpu *v)
 {
@@ -168,6 +222,7 @@ static int kvm_create_vcpu(struct accel *a, unsigned int id,
 
 	v->accel = a;
 	v->id = id;
+	v->stats_fd = -1;
 	v->fd = ioctl(a->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0) {
 		pr_errno("KVM_CREATE_VCPU %u", id);
@@ -192,6 +247,7 @@ static int kvm_create_vcpu(struct accel *a, unsigned int id,
 	}
 	run = v->run;
 	v->immediate_exit = &run->immediate_exit;
+	kvm_open_stats(v);
 	return 0;
 }
 
@@ -658,6 +714,9 @@ static int kvm_flush_page(struct accel *a, u64 gpa, void *hva)
 
 static void kvm_destroy_vcpu(struct accel_vcpu *v)
 {
+	if (v->stats_fd >= 0)
+		close(v->stats_fd);
+	v->stats_fd = -1;
 	accel_unmap_run(v);
 }
 
@@ -692,6 +751,7 @@ const struct accel_ops accel_kvm_ops = {
 	.get_sregs	= kvm_get_sregs,
 	.set_sregs	= kvm_set_sregs,
 	.run		= kvm_run_vcpu,
+	.vcpu_exits	= kvm_vcpu_exits,
 	.exit_name	= kvm_exit_name,
 	.create_irqchip	= kvm_create_irqchip,
 	.enable_hyperv	= kvm_enable_hyperv,

@@ -101,6 +101,7 @@ static int shv_create_vcpu(struct accel *a, unsigned int id,
 
 	v->accel = a;
 	v->id = id;
+	v->stats_fd = -1;
 	v->fd = ioctl(a->vm_fd, SHV_CREATE_VCPU, (unsigned long)id);
 	if (v->fd < 0) {
 		pr_errno("SHV_CREATE_VCPU %u", id);
@@ -321,6 +322,16 @@ static int shv_flush_page(struct accel *a, u64 gpa, void *hva)
 	return ioctl(a->vm_fd, SHV_FLUSH_GPA, &r) < 0 ? -1 : 0;
 }
 
+static int shv_vcpu_exits(struct accel_vcpu *v, u64 *exits)
+{
+	struct shv_vcpu_stats s;
+
+	if (ioctl(v->fd, SHV_GET_VCPU_STATS, &s) < 0)
+		return -1;
+	*exits = s.exits;
+	return 0;
+}
+
 static void shv_destroy_vcpu(struct accel_vcpu *v)
 {
 	accel_unmap_run(v);
@@ -349,6 +360,7 @@ const struct accel_ops accel_shv_ops = {
 	.get_sregs	= shv_get_sregs,
 	.set_sregs	= shv_set_sregs,
 	.run		= shv_run,
+	.vcpu_exits	= shv_vcpu_exits,
 	.exit_name	= shv_exit_name,
 	.create_irqchip	= shv_create_irqchip,
 	.enable_hyperv	= shv_enable_hyperv,
