@@ -102,6 +102,8 @@ static int kvm_create_vm(struct accel *a, unsigned int mmu)
 	p->cpuid = kvm_supported_cpuid(a);
 	if (!p->cpuid)
 		return -1;
+	p->tsc_deadline = ioctl(a->sys_fd, KVM_CHECK_EXTENSION,
+				KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	return 0;
 }
 
@@ -270,8 +272,12 @@ static int kvm_set_cpuid(struct accel_vcpu *v)
 	for (i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 
-		if (e->function == 1)
+		if (e->function == 1) {
 			e->ebx = (e->ebx & 0x00ffffff) | (v->id << 24);
+			/* KVM's LAPIC has the TSC-deadline timer (as QEMU) */
+			if (p->tsc_deadline && v->accel->irqchip)
+				e->ecx |= 1u << 24;
+		}
 		if (e->function == 0xb || e->function == 0x1f)
 			e->edx = v->id;
 	}

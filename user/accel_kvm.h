@@ -24,6 +24,7 @@ struct kvm_slot {
 
 struct kvm_priv {
 	struct kvm_cpuid2 *cpuid;	/* KVM_GET_SUPPORTED_CPUID result */
+	bool tsc_deadline;		/* KVM_CAP_TSC_DEADLINE_TIMER */
 	/* the PC's GSI routes, resubmitted with every routing change */
 	struct kvm_irq_routing_entry pc_routes[2 * KVM_PC_GSIS];
 	unsigned int nr_pc_routes;
