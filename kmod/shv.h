@@ -212,6 +212,7 @@ struct shv_vcpu {
 	/* interrupts (irq.h); all idle without an in-kernel irqchip */
 	struct shv_lapic *lapic;
 	wait_queue_head_t wq;		/* a halted vCPU sleeps here */
+	unsigned int halt_poll_ns;	/* spin this long before sleeping */
 	int mp_state;			/* SHV_MP_* */
 	unsigned long events;		/* SHV_EVENT_* */
 	u8 sipi_vector;

@@ -6,7 +6,9 @@
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
+#include <linux/ktime.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -264,11 +266,57 @@ static bool shv_vcpu_wakeup(struct shv_vcpu *vcpu)
 	return (vcpu->rflags & SHV_RFLAGS_IF) && shv_lapic_pending(vcpu) >= 0;
 }
 
+/*
+ * Halt polling: a halted vCPU spins for a while before it sleeps, so that
+ * a wakeup that comes soon (the answer to an IPI it sent, a near timer)
+ * costs neither a sleep nor the wakeup of an idle CPU.  The window is
+ * per vCPU and adapts to how long its halts last: it doubles (from
+ * 10 us, up to halt_poll_ns) after a halt shorter than halt_poll_ns that
+ * outlasted it, and closes after a halt longer than halt_poll_ns, so a
+ * vCPU that halts for long does not burn CPU time.  0 turns it off.
+ */
+static unsigned int halt_poll_ns = 200000;
+module_param(halt_poll_ns, uint, 0644);
+MODULE_PARM_DESC(halt_poll_ns, "most ns a halted vCPU spins before it sleeps");
+
+#define HALT_POLL_START_NS	10000
+
+static bool shv_vcpu_should_wake(struct shv_vcpu *vcpu)
+{
+	return shv_vcpu_wakeup(vcpu) || shv_hv_work_pending(vcpu);
+}
+
+static void shv_vcpu_adapt_poll(struct shv_vcpu *vcpu, u64 halted_ns)
+{
+	unsigned int max = READ_ONCE(halt_poll_ns);
+
+	if (halted_ns <= vcpu->halt_poll_ns)
+		return;				/* the window caught it */
+	if (halted_ns > max)
+		vcpu->halt_poll_ns = 0;		/* a long halt */
+	else
+		vcpu->halt_poll_ns = clamp_t(u64, 2ull * vcpu->halt_poll_ns,
+					     HALT_POLL_START_NS, max);
+}
+
 /* sleep until an interrupt, NMI, INIT/SIPI or signal */
 static void shv_vcpu_block(struct shv_vcpu *vcpu)
 {
-	wait_event_interruptible(vcpu->wq, shv_vcpu_wakeup(vcpu) ||
-				 shv_hv_work_pending(vcpu));
+	bool halted = READ_ONCE(vcpu->mp_state) == SHV_MP_HALTED;
+	u64 start = ktime_get_ns(), now = start;
+
+	if (halted && vcpu->halt_poll_ns) {
+		u64 stop = start + vcpu->halt_poll_ns;
+
+		while (!shv_vcpu_should_wake(vcpu) && !need_resched() &&
+		       now < stop) {
+			cpu_relax();
+			now = ktime_get_ns();
+		}
+	}
+	wait_event_interruptible(vcpu->wq, shv_vcpu_should_wake(vcpu));
+	if (halted)
+		shv_vcpu_adapt_poll(vcpu, ktime_get_ns() - start);
 	if (READ_ONCE(vcpu->mp_state) == SHV_MP_HALTED &&
 	    !signal_pending(current) && shv_vcpu_wakeup(vcpu))
 		WRITE_ONCE(vcpu->mp_state, SHV_MP_RUNNABLE);
