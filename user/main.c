@@ -40,6 +40,7 @@ struct options {
 	bool machine_set;
 	enum irqchip_opt irqchip;
 	bool hyperv;
+	bool pin;
 	struct boot_opts boot;
 };
 
@@ -67,6 +68,8 @@ static void usage(FILE *f)
 "                       index, reference time, SynIC and synthetic timers\n"
 "                       (shv's in-kernel SynIC, or KVM's); needs the irqchip;\n"
 "                       on the pc machine also QEMU's hyperv-testdev (0x3000)\n"
+"  --pin                pin vCPU n to the n-th CPU shv-run may use (modulo\n"
+"                       their number), for benchmarks\n"
 "  --kernel FILE        a Multiboot v1 kernel (ELF32/ELF64 or a.out kludge)\n"
 "  --append CMDLINE     its command line, after the kernel's file name\n"
 "  --initrd FILES       multiboot modules, as QEMU's -initrd: a comma-\n"
@@ -90,7 +93,8 @@ static void usage(FILE *f)
 "parked.  The pc machine: 16550A UART at 0x3f8 (IRQ 4, stdio), fw_cfg,\n"
 "ACPI and MP tables, CMOS/RTC, ACPI PM timer, PCI with pci-testdev,\n"
 "pc-testdev, port 0x92, debug-exit at 0xf4, POST port 0x80.  The bare\n"
-"machine: the UART, debug-exit and the POST port.\n"
+"machine: the UART, debug-exit and the POST port.  Both: the exit\n"
+"counter at 0xe10 (a read gives the exits of all vCPUs so far).\n"
 "\n"
 "Exit status: (v << 1) | 1 when the guest writes v to port 0xf4;\n"
 "0 once every vCPU halted (no irqchip) or on ACPI power-off; 1 for bad\n"
@@ -114,6 +118,7 @@ enum {
 	OPT_IRQCHIP,
 	OPT_NO_IRQCHIP,
 	OPT_HYPERV,
+	OPT_PIN,
 };
 
 static const struct option long_opts[] = {
@@ -133,6 +138,7 @@ static const struct option long_opts[] = {
 	{ "irqchip",	no_argument,	   NULL, OPT_IRQCHIP },
 	{ "no-irqchip",	no_argument,	   NULL, OPT_NO_IRQCHIP },
 	{ "hyperv",	no_argument,	   NULL, OPT_HYPERV },
+	{ "pin",	no_argument,	   NULL, OPT_PIN },
 	{ "verbose",	no_argument,	   NULL, 'v' },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -393,6 +399,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_HYPERV:
 			o->hyperv = true;
 			break;
+		case OPT_PIN:
+			o->pin = true;
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -581,6 +590,7 @@ static int vm_setup(struct vm *vm, const struct options *o,
 	}
 	vm->machine = o->machine;
 	vm->smp = o->smp;
+	vm->pin = o->pin;
 	vm->cmdline = o->boot.append ? o->boot.append : "";
 	if (devices_init(vm))
 		return -1;

@@ -3,7 +3,10 @@
  * shv-run: the vCPU threads and their run loop, dispatching exits to the
  * buses, plus the stop protocol of vm.h.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -172,6 +175,31 @@ static bool vcpu_handle_exit(struct vcpu *v, const struct accel_exit *e)
 	}
 }
 
+/* --pin: the n-th CPU of those the runner may use, modulo their number */
+static void vcpu_pin(struct vcpu *v)
+{
+	cpu_set_t allowed, one;
+	int cpu, n, k;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		return;
+	n = CPU_COUNT(&allowed);
+	if (!n)
+		return;
+	k = v->idx % n;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed) || k--)
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one))
+			pr_warn("vcpu %u: cannot pin it to CPU %d", v->idx, cpu);
+		else
+			pr_debug("vcpu %u: on CPU %d", v->idx, cpu);
+		return;
+	}
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -183,6 +211,8 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	if (vm->pin)
+		vcpu_pin(v);
 
 	while (!vm_stopping(vm)) {
 		if (ops->run(&v->acc, &e)) {

@@ -55,6 +55,7 @@ struct vm {
 	enum machine_type machine;
 	unsigned int smp;	/* vCPUs the machine has */
 	const char *cmdline;	/* --append ("" if none), for fw_cfg */
+	bool pin;		/* --pin: vCPU n on the n-th allowed CPU */
 
 	pthread_mutex_t lock;
 	pthread_t main_thread;
