@@ -23,6 +23,8 @@
 #   SHV_DEMO_CMD, SHV_DEMO_EXPECT, SHV_BENCH_SHV_CMD, SHV_BENCH_KVM_CMD
 #   SHV_BENCH_MMU_SHV_CMD, SHV_BENCH_MMU_KVM_CMD (bench_mmu; --mmu is added)
 #   SHV_BENCH_MMU_TIMEOUT=SECS  limit per bench_mmu run (default 90)
+#   SHV_BENCH_IRQ_SHV_CMD, SHV_BENCH_IRQ_KVM_CMD (bench_irq, the interrupt
+#                           benchmark; same time limit)
 #   SHV_TEST_MMUS="nested shadow"  run every selftest once per MMU
 #   SHV_RIG_APPEND          extra kernel command line
 #   SHV_QEMU_ARGS           extra QEMU arguments
@@ -78,6 +80,10 @@ BENCH_MMU_GUEST="--flat /guests/bench_mmu.bin@0x100000 --mode long64 -m 128"
 BENCH_MMU_SHV_CMD=${SHV_BENCH_MMU_SHV_CMD:-/shv-run --accel shv $BENCH_MMU_GUEST}
 BENCH_MMU_KVM_CMD=${SHV_BENCH_MMU_KVM_CMD:-/shv-run --accel kvm $BENCH_MMU_GUEST}
 BENCH_MMU_TIMEOUT=${SHV_BENCH_MMU_TIMEOUT:-90}
+# the interrupt benchmark: a PC-machine guest with two vCPUs and Hyper-V
+BENCH_IRQ_GUEST="--kernel /guests/bench_irq.elf --smp 2 --hyperv --pin"
+BENCH_IRQ_SHV_CMD=${SHV_BENCH_IRQ_SHV_CMD:-/shv-run --accel shv $BENCH_IRQ_GUEST}
+BENCH_IRQ_KVM_CMD=${SHV_BENCH_IRQ_KVM_CMD:-/shv-run --accel kvm $BENCH_IRQ_GUEST}
 
 # A kernel splat on a console or dmesg line ("[   12.345678] ...").
 SPLAT_RE='\[ *[0-9]+\.[0-9]+\].*([^[:alnum:]_](BUG|WARNING|Oops)([^[:alnum:]_]|$)|general protection|Call Trace|[Kk]ernel panic|UBSAN|KASAN|KFENCE|kmemleak|lockdep|circular locking|recursive locking|inconsistent lock state|suspicious RCU usage|soft lockup|hard LOCKUP|blocked for more than|rcu.*stall|double fault|invalid opcode:|cut here)'
@@ -237,6 +243,74 @@ report_mmu() {
 	done
 }
 
+# The interrupt benchmark, bench_irq.elf: "bench: NAME N cycles/UNIT, E
+# exits/UNIT ..." -> "NAME N E".
+IRQ_METRICS="ipi_rt self_ipi timer_latency timer_periodic synic_autoeoi
+	synic_eoi stimer_direct"
+
+irq_numbers() {	# section
+	section_lines "$1" | sed -nE \
+		's/^bench: ([a-z0-9_]+) ([0-9]+) cycles\/[a-z]+, ([0-9.]+) exits\/.*/\1 \2 \3/p'
+}
+
+report_irq() {
+	local k sec rc
+	for k in shv kvm; do
+		sec=irq-$k
+		irq_numbers "$sec" >"$SHV_CACHE/bench.$sec"
+		rc=$(sed -n "s/^shv-rig: end $sec rc=//p" "$LOG" | tail -n 1)
+		if [[ $rc != 1 ]]; then
+			RIG_ERRORS+=("bench_irq $sec: exit status ${rc:-none}, expected 1")
+			section_lines "$sec" | grep -E '^not ok|error' |
+				head -n 3 | sed 's/^/  /' >&2 || true
+		fi
+	done
+	echo
+	awk -v metrics="$IRQ_METRICS" '
+	FNR == NR { sc[$1] = $2; se[$1] = $3; next }
+	{ kc[$1] = $2; ke[$1] = $3 }
+	function cell(a, k) { return (k in a) ? a[k] : "-" }
+	END {
+		printf "%-14s %11s %11s %8s %10s %10s\n", "interrupt",
+		       "shv cycles", "kvm cycles", "shv/kvm", "shv exits",
+		       "kvm exits"
+		n = split(metrics, m, " ")
+		for (i = 1; i <= n; i++) {
+			k = m[i]
+			r = "-"
+			if ((k in sc) && (k in kc) && kc[k] > 0)
+				r = sprintf("%.2f", sc[k] / kc[k])
+			printf "%-14s %11s %11s %8s %10s %10s\n", k, cell(sc, k),
+			       cell(kc, k), r, cell(se, k), cell(ke, k)
+		}
+		goal = "issue 5, an AutoEOI SINT costs fewer exits than one with an EOI write:"
+		if (("synic_autoeoi" in se) && ("synic_eoi" in se)) {
+			v = se["synic_autoeoi"] + 0 < se["synic_eoi"] + 0
+			goal = goal sprintf(" shv %s (%s < %s)",
+					    v ? "met" : "NOT met",
+					    se["synic_autoeoi"], se["synic_eoi"])
+		}
+		if (("synic_autoeoi" in ke) && ("synic_eoi" in ke)) {
+			v = ke["synic_autoeoi"] + 0 < ke["synic_eoi"] + 0
+			goal = goal sprintf(", kvm %s (%s < %s)",
+					    v ? "met" : "NOT met",
+					    ke["synic_autoeoi"], ke["synic_eoi"])
+		}
+		print goal
+	}' "$SHV_CACHE/bench.irq-shv" "$SHV_CACHE/bench.irq-kvm"
+	echo "cycles: median per round trip (ipi_rt) or interrupt; timer_latency"
+	echo "from the deadline to the handler, timer_periodic lost by a running"
+	echo "loop; exits: of both vCPUs, per operation.  See Documentation/bench.rst."
+	for k in shv kvm; do
+		for sec in $IRQ_METRICS; do
+			grep -q "^$sec " "$SHV_CACHE/bench.irq-$k" || {
+				RIG_ERRORS+=("bench_irq irq-$k: no $sec result")
+				break
+			}
+		done
+	done
+}
+
 report_bench() {
 	local ok=1 why
 	echo
@@ -259,6 +333,7 @@ report_bench() {
 	     }' "$SHV_CACHE/bench.shv" "$SHV_CACHE/bench.kvm"
 	echo "cpuid exits are handled in shv.ko, pio exits by shv-run.  Under"
 	echo "QEMU/TCG SVM is emulated: compare the ratios, not the cycles."
+	[[ ${BOOTED:-} ]] && report_irq
 	[[ ${BOOTED:-} ]] && report_mmu
 	for why in "${RIG_ERRORS[@]}"; do
 		echo "${_c_red}FAIL${_c_off}: $why"; ok=0
@@ -453,6 +528,8 @@ pack() {
 			conf BENCH_MMU_SHV_CMD "$BENCH_MMU_SHV_CMD"
 			conf BENCH_MMU_KVM_CMD "$BENCH_MMU_KVM_CMD"
 			conf BENCH_MMU_TIMEOUT "$BENCH_MMU_TIMEOUT"
+			conf BENCH_IRQ_SHV_CMD "$BENCH_IRQ_SHV_CMD"
+			conf BENCH_IRQ_KVM_CMD "$BENCH_IRQ_KVM_CMD"
 		fi
 		conf SHV_TEST_MMUS "${SHV_TEST_MMUS:-}"
 	} >"$IRD/etc/rig.conf"

@@ -9,13 +9,15 @@
 PC_GUEST_NAMES	= pc_boot pc_fwcfg pc_acpi pc_smp pc_timer pc_testdev \
 		  pc_irq pc_pci pc_hyperv
 PC_GUESTS	= $(PC_GUEST_NAMES:%=guests/%.elf)
+# benchmarks on the same library (scripts/rig.sh bench)
+PC_BENCHES	= guests/bench_irq.elf
 PC_CFLAGS	= -m64 -mno-red-zone -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 		  -ffreestanding -fno-builtin -fno-pic -fno-pie \
 		  -fno-stack-protector -fno-asynchronous-unwind-tables \
 		  -mgeneral-regs-only -Wno-array-bounds -MMD -MP
 PC_LIB_OBJS	= guests/pc/crt0.po guests/pc/lib.po guests/pc/acpi.po
 
-all: $(PC_GUESTS)
+all: $(PC_GUESTS) $(PC_BENCHES)
 
 guests/pc/%.po: guests/pc/%.c
 	$(CC) $(PC_CFLAGS) -c -o $@ $<
@@ -29,9 +31,16 @@ guests/pc/pc_%.elf64: guests/pc/pc_%.po $(PC_LIB_OBJS) guests/pc/pc.ld
 guests/pc_%.elf: guests/pc/pc_%.elf64
 	$(OBJCOPY) -O elf32-i386 $< $@
 
+guests/pc/bench_%.elf64: guests/pc/bench_%.po $(PC_LIB_OBJS) guests/pc/pc.ld
+	$(LD) $(GUEST_LDFLAGS) -T guests/pc/pc.ld -o $@ $< $(PC_LIB_OBJS)
+
+guests/bench_%.elf: guests/pc/bench_%.elf64
+	$(OBJCOPY) -O elf32-i386 $< $@
+
 .PHONY: clean-pc
 clean: clean-pc
 clean-pc:
-	rm -f guests/pc/*.po guests/pc/*.d guests/pc/*.elf64 $(PC_GUESTS)
+	rm -f guests/pc/*.po guests/pc/*.d guests/pc/*.elf64 $(PC_GUESTS) \
+		$(PC_BENCHES)
 
 -include $(wildcard guests/pc/*.d)
