@@ -98,20 +98,6 @@ static bool auto_eoi(unsigned int sint)
 	return sint == 3 || sint == 8 || sint == 10 || sint == 14;
 }
 
-static inline u64 rdmsr(u32 index)
-{
-	u32 lo, hi;
-
-	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(index));
-	return (u64)hi << 32 | lo;
-}
-
-static inline void wrmsr(u32 index, u64 v)
-{
-	asm volatile("wrmsr" :: "c"(index), "a"((u32)v), "d"((u32)(v >> 32))
-		     : "memory");
-}
-
 static u32 cpu(void)
 {
 	return apic_id() ? 1 : 0;
