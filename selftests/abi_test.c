@@ -14,15 +14,6 @@
 
 #define ASSERT_EQ64(e, s) ASSERT_EQ((uint64_t)(e), (uint64_t)(s))
 
-/* ioctl must fail with errno e */
-#define ASSERT_ERRNO(e, call) do {					\
-	errno = 0;							\
-	long __r = (call);						\
-	ASSERT_EQ(-1L, __r) TH_LOG("%s succeeded (%ld)", #call, __r);	\
-	ASSERT_EQ(e, errno) TH_LOG("%s: errno %d (%s)", #call, errno,	\
-				   strerror(errno));			\
-} while (0)
-
 DECLARE_GUEST(tiny16);
 DECLARE_GUEST(tiny32);
 DECLARE_GUEST(tiny64);

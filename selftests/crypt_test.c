@@ -32,15 +32,6 @@
 #define BUF2_GPA 0x50000ull	/* and here: read back */
 #define IMG_SECTORS_512 256	/* 128 KiB images */
 
-/* ioctl must fail with errno e */
-#define ASSERT_ERRNO(e, call) do {					\
-	errno = 0;							\
-	long __r = (call);						\
-	ASSERT_EQ(-1L, __r) TH_LOG("%s succeeded (%ld)", #call, __r);	\
-	ASSERT_EQ(e, errno) TH_LOG("%s: errno %d (%s)", #call, errno,	\
-				   strerror(errno));			\
-} while (0)
-
 static void fill_random(void *p, size_t len)
 {
 	int fd = open("/dev/urandom", O_RDONLY);

@@ -244,5 +244,17 @@ int shv_memsnap_compare(const struct shv_memsnap *before,
 /* Snapshot again (with delays for RCU/deferred frees) until no leak. */
 int shv_leak_check(const struct shv_memsnap *before, long cycles);
 
+/*
+ * In kselftest_harness tests: the call must fail with errno e (a macro,
+ * so ASSERT_EQ and TH_LOG come from the test that uses it).
+ */
+#define ASSERT_ERRNO(e, call) do {					\
+	errno = 0;							\
+	long __r = (call);						\
+	ASSERT_EQ(-1L, __r) TH_LOG("%s succeeded (%ld)", #call, __r);	\
+	ASSERT_EQ(e, errno) TH_LOG("%s: errno %d (%s)", #call, errno,	\
+				   strerror(errno));			\
+} while (0)
+
 #endif /* __ASSEMBLER__ */
 #endif /* SHV_UTIL_H */
