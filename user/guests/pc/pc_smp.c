@@ -5,8 +5,9 @@
  * mode: xAPIC physical (each CPU, broadcast), logical flat and logical
  * cluster, x2APIC physical and cluster, the shorthands self, all and
  * all-but-self (from the BSP and from an AP), lowest priority, NMI, and
- * from AP to AP.  Command line: cpus=N (1..16 keeps every CPU
- * addressable in every mode; flat logical mode reaches the first 8).
+ * from AP to AP; and INIT-SIPI again to a running AP.  Command line:
+ * cpus=N (1..16 keeps every CPU addressable in every mode; flat logical
+ * mode reaches the first 8).
  *
  * Every CPU counts the test IPIs (IPI_VECTOR) and NMIs it takes.  After
  * each step the BSP waits for the counts it expects, then makes sure
@@ -417,6 +418,23 @@ static void nmis(void)
 	check("xAPIC shorthand: an NMI to all excluding self");
 }
 
+/* INIT and SIPI to a running AP: it starts over and takes IPIs again */
+static void restart_ap(void)
+{
+	u32 ap = cpus - 1, before = online;
+
+	if (cpus < 2)
+		return;
+	send(0, ap, 0x4500);				/* INIT */
+	pm_delay_us(10000);
+	send(0, ap, 0x4600 | (AP_TRAMPOLINE >> 12));	/* SIPI */
+	ok(WAIT(online == before + 1) && ap_apic_id[ap_next_index - 1] == ap,
+	   "INIT-SIPI restarts a running AP");
+	send(0, ap, IPI_VECTOR);
+	want[ap]++;
+	check("the restarted AP takes IPIs");
+}
+
 static void logical_flat(void)
 {
 	u32 i, n = cpus < 8 ? cpus : 8, set = (1u << n) - 1;
@@ -538,6 +556,7 @@ void test_main(void)
 	shorthands(false);
 	ring("xAPIC physical: from AP to AP, the last AP to the BSP");
 	nmis();
+	restart_ap();
 	logical_flat();
 	logical_cluster();
 	x2apic();
