@@ -19,6 +19,97 @@
 #define SHV_APIC_BASE_ENABLE	BIT_ULL(11)
 #define SHV_APIC_BASE_EXTD	BIT_ULL(10)
 
+/*
+ * Identification and configuration MSRs that every processor of the
+ * host's vendor has, and that kernels (Linux among them) read without a
+ * fault handler: the microcode revision (0 written, then read, around a
+ * CPUID), Intel's IA32_MISC_ENABLE, IA32_PLATFORM_ID and
+ * IA32_FEATURE_CONTROL (locked, VMX off: no nested virtualization), and
+ * AMD's interrupt-pending-message register of the K8 C1E logic.  Values
+ * are what a processor without the optional features shows.
+ */
+#define SHV_UCODE_REV_INTEL	0x100000000ULL
+#define SHV_MISC_ENABLE_RO	(MSR_IA32_MISC_ENABLE_BTS_UNAVAIL | \
+				 MSR_IA32_MISC_ENABLE_PEBS_UNAVAIL)
+#define SHV_MISC_ENABLE_DEFAULT	(SHV_MISC_ENABLE_RO | \
+				 MSR_IA32_MISC_ENABLE_FAST_STRING)
+
+static bool shv_host_intel(void)
+{
+	return boot_cpu_data.x86_vendor == X86_VENDOR_INTEL;
+}
+
+static bool shv_host_amd(void)
+{
+	return boot_cpu_data.x86_vendor == X86_VENDOR_AMD ||
+	       boot_cpu_data.x86_vendor == X86_VENDOR_HYGON;
+}
+
+void shv_msr_vcpu_init(struct shv_vcpu *vcpu)
+{
+	vcpu->misc_enable = SHV_MISC_ENABLE_DEFAULT;
+}
+
+static int shv_get_ident_msr(struct shv_vcpu *vcpu, u32 index, u64 *data)
+{
+	switch (index) {
+	case MSR_IA32_UCODE_REV:
+		*data = shv_host_intel() ? SHV_UCODE_REV_INTEL : 0;
+		return 0;
+	case MSR_IA32_PLATFORM_ID:
+		if (!shv_host_intel())
+			break;
+		*data = 0;
+		return 0;
+	case MSR_IA32_MISC_ENABLE:
+		if (!shv_host_intel())
+			break;
+		*data = vcpu->misc_enable;
+		return 0;
+	case MSR_IA32_FEAT_CTL:
+		if (!shv_host_intel())
+			break;
+		*data = FEAT_CTL_LOCKED;
+		return 0;
+	case MSR_K8_INT_PENDING_MSG:
+		if (!shv_host_amd())
+			break;
+		*data = 0;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int shv_set_ident_msr(struct shv_vcpu *vcpu, u32 index, u64 data,
+			     bool host)
+{
+	switch (index) {
+	case MSR_IA32_UCODE_REV:
+		/* Intel: a write of 0 precedes CPUID; no update loads */
+		return shv_host_intel() ? 0 : -EINVAL;
+	case MSR_IA32_MISC_ENABLE:
+		if (!shv_host_intel())
+			break;
+		/* fast strings may be toggled; no XD disable, no CPUID limit */
+		if (data & ~SHV_MISC_ENABLE_DEFAULT)
+			return -EINVAL;
+		if (!host && (data ^ vcpu->misc_enable) & SHV_MISC_ENABLE_RO)
+			return -EINVAL;
+		vcpu->misc_enable = data;
+		return 0;
+	case MSR_IA32_FEAT_CTL:
+		if (!shv_host_intel())
+			break;
+		/* locked: writes fault, as on hardware */
+		return -EINVAL;
+	case MSR_K8_INT_PENDING_MSG:
+		if (!shv_host_amd())
+			break;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int shv_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data, bool host)
 {
 	int r = shv_arch->get_msr(vcpu, index, data);
@@ -29,6 +120,9 @@ int shv_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data, bool host)
 	if (r != -ENOENT)
 		return r;
 	r = shv_hv_get_msr(vcpu, index, data, host);
+	if (r != -ENOENT)
+		return r;
+	r = shv_get_ident_msr(vcpu, index, data);
 	if (r != -ENOENT)
 		return r;
 
@@ -89,6 +183,9 @@ int shv_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data, bool host)
 	if (r != -ENOENT)
 		return r;
 	r = shv_hv_set_msr(vcpu, index, data, host);
+	if (r != -ENOENT)
+		return r;
+	r = shv_set_ident_msr(vcpu, index, data, host);
 	if (r != -ENOENT)
 		return r;
 

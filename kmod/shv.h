@@ -192,6 +192,7 @@ struct shv_vcpu {
 	struct shv_mmio_state mmio;
 
 	u64 apic_base;
+	u64 misc_enable;		/* IA32_MISC_ENABLE (Intel hosts) */
 
 	/*
 	 * The guest's view of the paging controls under shadow paging, where
@@ -272,6 +273,7 @@ bool shv_guest_has(struct shv_vcpu *vcpu, u32 fn, int reg, int bit);
 int shv_set_cpuid(struct shv_vcpu *vcpu, struct shv_cpuid __user *arg);
 
 /* msr.c */
+void shv_msr_vcpu_init(struct shv_vcpu *vcpu);
 int shv_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data, bool host);
 int shv_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data, bool host);
 long shv_msrs_ioctl(struct shv_vcpu *vcpu, struct shv_msrs __user *arg,

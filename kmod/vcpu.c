@@ -604,6 +604,7 @@ int shv_vcpu_create(struct shv_vm *vm, unsigned long id)
 			   sizeof(struct shv_ring_entry);
 
 	shv_vcpu_reset_regs(vcpu);
+	shv_msr_vcpu_init(vcpu);
 	/* shadow paging picks its first root before the first entry */
 	if (vm->mmu_ops->shadow)
 		set_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests);
