@@ -493,6 +493,9 @@ pack() {
 	for f in "$GUESTS"/*.bin "$GUESTS"/*.elf; do
 		[[ -f $f ]] && cp "$f" "$IRD/guests/"
 	done
+	# linux_boot_test boots the rig's own kernel as a guest
+	[[ $MODE == check || $MODE == shell ]] &&
+		cp "$VMLINUZ" "$IRD/guests/vmlinuz"
 
 	if [[ $MODE == check || $MODE == shell ]]; then
 		[[ -d $SELFTESTS_DIR ]] && cp -a "$SELFTESTS_DIR"/. "$IRD/selftests/"

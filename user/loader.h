@@ -37,7 +37,7 @@ struct boot {
 	u64 entry;
 	bool bsp_only;		/* APs are created but parked */
 	bool bsp_regs;		/* vCPU 0 gets bsp_rax/bsp_rbx */
-	u64 bsp_rax, bsp_rbx;
+	u64 bsp_rax, bsp_rbx, bsp_rsi;
 };
 
 /* Parse "FILE@ADDR" into @img; -1 with a message if malformed */
@@ -47,5 +47,10 @@ int loader_flat(struct guest_mem *m, const struct boot_opts *o,
 		struct boot *b);
 int loader_multiboot(struct guest_mem *m, const struct boot_opts *o,
 		     struct boot *b);
+
+/* a Linux bzImage (the boot protocol's "HdrS" header)? */
+bool loader_is_linux(const char *path);
+int loader_linux(struct guest_mem *m, const struct boot_opts *o,
+		 struct boot *b);
 
 #endif /* SHV_RUN_LOADER_H */

@@ -531,6 +531,7 @@ static int vcpu_init(struct vm *vm, struct vcpu *v, const struct boot *b)
 	if (v->idx == 0 && b->bsp_regs) {
 		regs.rax = b->bsp_rax;
 		regs.rbx = b->bsp_rbx;
+		regs.rsi = b->bsp_rsi;
 	}
 	if (ops->set_sregs(&v->acc, &sregs) || ops->set_regs(&v->acc, &regs))
 		return -1;
@@ -649,6 +650,17 @@ static void vm_wait(struct vm *vm, const sigset_t *wait_set)
 	}
 }
 
+/* a Linux bzImage, a multiboot kernel, or flat binaries */
+static int load_images(struct guest_mem *m, const struct boot_opts *o,
+		       struct boot *b)
+{
+	if (!o->kernel)
+		return loader_flat(m, o, b);
+	if (loader_is_linux(o->kernel))
+		return loader_linux(m, o, b);
+	return loader_multiboot(m, o, b);
+}
+
 int main(int argc, char **argv)
 {
 	static struct vm vm = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -668,8 +680,7 @@ int main(int argc, char **argv)
 		return STATUS_USAGE;
 	if ((o.machine == MACHINE_PC &&
 	     pc_firmware_build(&vm.mem, o.smp)) ||
-	    (o.boot.kernel ? loader_multiboot(&vm.mem, &o.boot, &boot) :
-			     loader_flat(&vm.mem, &o.boot, &boot))) {
+	    load_images(&vm.mem, &o.boot, &boot)) {
 		guest_mem_free(&vm.mem);
 		return STATUS_USAGE;
 	}
