@@ -452,8 +452,8 @@ add_crypt() {
 	for f in "$(dirname "$SHV_KO")"/shv-*.ko; do
 		[[ -f $f ]] && cp "$f" "$IRD/"
 	done
-	for f in gf128mul ecb xts essiv authenc af-alg algif-skcipher \
-		 dm-mod dm-crypt loop; do
+	for f in gf128mul ecb xts essiv authenc ctr ghash-generic gcm \
+		 af-alg algif-skcipher algif-aead dm-mod dm-crypt loop; do
 		add_kmod "$f" CRYPT_MODULES
 	done
 	cs=$(command -v cryptsetup || true)

@@ -472,6 +472,7 @@ struct shv_vcpu_stats {
 /* IV schemes, dm-crypt's names (crypt.rst) */
 #define SHV_CRYPT_IV_PLAIN64	1	/* le64 sector number */
 #define SHV_CRYPT_IV_ESSIV	2	/* E_salt(le64 sector), salt = H(key) */
+#define SHV_CRYPT_IV_RANDOM	3	/* random nonce per write, in metadata */
 
 /* plug-in capabilities */
 #define SHV_CRYPT_CAP_AUTH	(1u << 0)	/* authenticated: tags per sector */
