@@ -29,7 +29,6 @@
 #define VHD_VERSION		0x00010000
 #define VHD_TYPE_FIXED		2
 #define VHD_TYPE_DYNAMIC	3
-#define VHD_NO_OFFSET		0xffffffffffffffffull
 #define VHD_BAT_UNUSED		0xffffffffu
 #define VHD_MAX_BLOCK_SIZE	SZ_256M
 #define VHD_MAX_ENTRIES		BIT(22)
@@ -224,8 +223,8 @@ int shv_vhd_open(struct file *file, unsigned int sector_size, u64 *size,
 		goto err;
 	type = get_unaligned_be32(v->footer + VF_DISK_TYPE);
 	if (type == VHD_TYPE_FIXED) {
-		if (get_unaligned_be64(v->footer + VF_DATA_OFFSET) !=
-		    VHD_NO_OFFSET || v->size != fsize - VHD_FOOTER_SIZE)
+		/* Data Offset is unused (0xFFFFFFFF, or 64 bits of ones) */
+		if (v->size != fsize - VHD_FOOTER_SIZE)
 			goto err;
 		*size = v->size;
 		*vhdp = NULL;

@@ -20,6 +20,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_alg.h>
 
@@ -1011,6 +1015,13 @@ TEST(vhd_bad)
 	/* an unknown format */
 	ASSERT_ERRNO(EINVAL, attach(vm->fd, 0, v.fd, XTS, key, 64, 512, 2,
 				    NULL));
+	/* a fixed disk's Data Offset is not used */
+	memcpy(f, v.footer, 512);
+	put_be(f + 16, 8, 0xffffffffu);
+	put_be(f + 64, 4, vhd_sum(f, 512, 64));
+	pwrite_all(v.fd, f, 512, 64 * 1024);
+	ASSERT_EQ(0, attach(vm->fd, 0, v.fd, XTS, key, 64, 512, VHD, NULL));
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
 	/* the raw view of a fixed VHD is fine; 4096 does not divide it */
 	ASSERT_ERRNO(EINVAL, attach(vm->fd, 0, v.fd, XTS, key, 64, 4096, RAW,
 				    NULL));
@@ -1062,7 +1073,6 @@ TEST(vhd_bad)
 	BAD_FOOTER(0, put_be(f + 48, 8, 0));		/* size 0 */
 	BAD_FOOTER(0, put_be(f + 48, 8, 64 * 1024 - 512));
 	BAD_FOOTER(0, put_be(f + 48, 8, 64 * 1024 + 100));
-	BAD_FOOTER(0, put_be(f + 16, 8, 512));		/* data offset */
 	BAD_FOOTER(4096, put_be(f + 16, 8, ~0ull));
 	BAD_FOOTER(4096, put_be(f + 16, 8, 0));		/* over the copy */
 	BAD_FOOTER(4096, put_be(f + 16, 8, 1ull << 40));
@@ -1136,6 +1146,301 @@ TEST(gcm_unload_in_use)
 	ASSERT_EQ(0, plugin_info(GCM, NULL));
 	close(fd);
 	unlink(path);
+}
+
+/* a dynamic VHD with a GCM header in block 0; its layout */
+static struct layout make_gcm_vhd(struct vhd *v, const char *path,
+				  uint64_t size, uint32_t bs)
+{
+	struct layout l = auth_layout(size, 512);
+	uint8_t h[512], uuid[16];
+
+	vhd_create(v, path, size, bs);
+	fill_random(uuid, 16);
+	auth_header(h, 512, uuid, l);
+	vhd_vwrite(v, 0, h, 512);
+	return l;
+}
+
+/* sector s, generation g: self-describing contents */
+static void pattern(uint8_t *p, uint64_t s, uint64_t g)
+{
+	uint64_t x = s * 1000003 + g * 7919 + 1;
+	unsigned int i;
+
+	for (i = 0; i < 512; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = x;
+	}
+	shv_put_le(p, 8, s);
+	shv_put_le(p + 8, 8, g);
+}
+
+struct worker {
+	int vm_fd;
+	uint8_t *src, *dst;	/* this thread's guest memory */
+	uint64_t src_gpa, dst_gpa, base;
+	unsigned int id;
+	int err;
+	char what[96];
+};
+
+/* random runs written and read back in this thread's 600 sectors */
+static void *worker_fn(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t shadow[600] = { 0 };	/* generation per sector, 0: none */
+	unsigned int it, i, seed = 1234 + w->id;
+	uint8_t ref[512];
+
+	for (it = 1; it <= 60 && !w->err; it++) {
+		unsigned int off = rand_r(&seed) % 560, n = 1 + rand_r(&seed) % 40;
+		int r;
+
+		for (i = 0; i < n; i++)
+			pattern(w->src + i * 512, w->base + off + i, it);
+		r = disk_io(w->vm_fd, 0, SHV_DISK_OP_WRITE, 0, w->base + off, n,
+			    w->src_gpa);
+		if (r) {
+			snprintf(w->what, sizeof(w->what), "write %d", r);
+			w->err = 1;
+			break;
+		}
+		for (i = 0; i < n; i++)
+			shadow[off + i] = it;
+		/* read back a run around it */
+		off = off > 10 ? off - 10 : 0;
+		n = 60;
+		r = disk_io(w->vm_fd, 0, SHV_DISK_OP_READ, 0, w->base + off, n,
+			    w->dst_gpa);
+		if (r) {
+			snprintf(w->what, sizeof(w->what), "read %d", r);
+			w->err = 1;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (shadow[off + i])
+				pattern(ref, w->base + off + i, shadow[off + i]);
+			else
+				memset(ref, 0, 512);
+			if (memcmp(ref, w->dst + i * 512, 512)) {
+				snprintf(w->what, sizeof(w->what),
+					 "sector %llu of iteration %u",
+					 (unsigned long long)(w->base + off + i),
+					 it);
+				w->err = 1;
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Two threads doing I/O on one GCM disk on a dynamic VHD at once (writes
+ * allocate blocks and take the disk's lock; reads share it): every read
+ * sees exactly what its thread wrote, never -EIO.
+ */
+TEST(gcm_vhd_two_threads)
+{
+	struct shv_vm *vm = shv_vm_create();
+	const char *path = "/tmp/shv-disk-mt.vhd";
+	struct worker w[2];
+	pthread_t t[2];
+	uint8_t key[32];
+	struct vhd v;
+	uint64_t nr;
+	int i;
+
+	NEED_PLUGIN(GCM);
+	fill_random(key, sizeof(key));
+	make_gcm_vhd(&v, path, 1 << 20, 16384);
+	ASSERT_EQ(0, attach(vm->fd, 0, v.fd, GCM, key, 32, 512, VHD, &nr));
+	ASSERT_LE(1200, nr);
+	for (i = 0; i < 2; i++) {
+		w[i] = (struct worker){
+			.vm_fd = vm->fd, .id = i, .base = i * 600,
+			.src_gpa = BUF_GPA + i * 0x10000,
+			.dst_gpa = BUF2_GPA + i * 0x10000,
+		};
+		w[i].src = shv_gpa2hva(vm, w[i].src_gpa);
+		w[i].dst = shv_gpa2hva(vm, w[i].dst_gpa);
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, worker_fn, &w[i]));
+	}
+	for (i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, w[i].err) TH_LOG("thread %d: %s", i, w[i].what);
+	}
+	shv_vm_free(vm);
+	close(v.fd);
+	unlink(path);
+}
+
+/*
+ * SIGKILL of the process during writes: sectors flushed before are
+ * intact, every sector written after reads as one of its writes (or as
+ * never written), none fails: the page cache keeps completed writes,
+ * and closing the VM writes the BAT of the blocks allocated since.
+ */
+TEST(gcm_vhd_sigkill)
+{
+	const char *path = "/tmp/shv-disk-kill.vhd";
+	uint8_t key[32], ref[512];
+	struct shv_vm *vm;
+	int pfd[2], i, later;
+	struct vhd v;
+	char c;
+	pid_t pid;
+
+	NEED_PLUGIN(GCM);
+	fill_random(key, sizeof(key));
+	make_gcm_vhd(&v, path, 1 << 20, 16384);
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		uint8_t *src;
+		uint64_t g;
+
+		vm = shv_vm_create();
+		src = shv_gpa2hva(vm, BUF_GPA);
+		if (attach(vm->fd, 0, v.fd, GCM, key, 32, 512, VHD, NULL))
+			_exit(2);
+		for (i = 0; i < 200; i++)
+			pattern(src + i * 512, i, 1);
+		if (disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, 0, 0, 200, BUF_GPA) ||
+		    disk_io(vm->fd, 0, SHV_DISK_OP_FLUSH, 0, 0, 0, 0))
+			_exit(3);
+		if (write(pfd[1], "f", 1) != 1)
+			_exit(4);
+		/* then runs of 8 over sectors 200..999 until killed */
+		for (g = 2;; g++) {
+			uint64_t s = 200 + (g * 37) % 792;
+
+			for (i = 0; i < 8; i++)
+				pattern(src + i * 512, s + i, g);
+			if (disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, 0, s, 8,
+				    BUF_GPA))
+				_exit(5);
+		}
+	}
+	close(pfd[1]);
+	ASSERT_EQ(1, read(pfd[0], &c, 1)) {
+		int st = 0;
+
+		waitpid(pid, &st, 0);
+		TH_LOG("the child failed: status %#x", st);
+	}
+	usleep(300 * 1000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pfd[0]);
+
+	vm = shv_vm_create();
+	ASSERT_EQ(0, attach(vm->fd, 0, v.fd, GCM, key, 32, 512, VHD, NULL));
+	later = 0;
+	for (i = 0; i < 1000; i += 100) {
+		uint8_t *dst = shv_gpa2hva(vm, BUF2_GPA);
+		int j;
+
+		ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_READ, 0, i, 100,
+				     BUF2_GPA)) TH_LOG("sectors %d..", i);
+		for (j = 0; j < 100; j++) {
+			uint8_t *p = dst + j * 512;
+			uint64_t g = get_le(p + 8, 8);
+
+			if (i + j < 200) {
+				pattern(ref, i + j, 1);
+			} else if (!g) {
+				memset(ref, 0, 512);
+			} else {
+				ASSERT_EQ((uint64_t)(i + j), get_le(p, 8));
+				pattern(ref, i + j, g);
+				later++;
+			}
+			ASSERT_EQ(0, memcmp(ref, p, 512))
+				TH_LOG("sector %d", i + j);
+		}
+	}
+	/* the kill came after writes following the flush */
+	TH_LOG("%d sectors written after the flush read back", later);
+	ASSERT_LT(0, later);
+	shv_vm_free(vm);
+	close(v.fd);
+	unlink(path);
+}
+
+/*
+ * GCM and VHD attach, I/O (allocating blocks), flush and detach, and the
+ * failed attaches of corrupt images, over and over: no leak.
+ */
+TEST(gcm_vhd_no_leak)
+{
+	static struct shv_memsnap before;
+	const char *p1 = "/tmp/shv-disk-leak.img", *p2 = "/tmp/shv-disk-leak.vhd";
+	uint8_t key[64], uuid[16], e[4], b;
+	struct shv_vm *vm;
+	struct layout l;
+	struct vhd v;
+	int fd, i;
+
+	NEED_PLUGIN(GCM);
+	NEED_PLUGIN(XTS);
+	fill_random(key, sizeof(key));
+	fd = make_image(p1, 64 * 512);
+	l = make_gcm_raw(fd, 64 * 512, 512, uuid);
+	for (i = -1; i < 100; i++) {
+		if (i == 0)
+			shv_memsnap(&before);
+		vm = shv_vm_create();
+		vhd_create(&v, p2, 256 * 1024, 16384);
+		ASSERT_EQ(0, attach(vm->fd, 0, fd, GCM, key, 32, 512, RAW,
+				    NULL));
+		ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, 0, 0, 8,
+				     BUF_GPA + 100));
+		ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_READ, 0, 0, 8,
+				     BUF2_GPA));
+		ASSERT_EQ(0, attach(vm->fd, 1, v.fd, XTS, key, 64, 512, VHD,
+				    NULL));
+		ASSERT_EQ(0, disk_io(vm->fd, 1, SHV_DISK_OP_WRITE, 0, 40, 64,
+				     BUF_GPA));
+		ASSERT_EQ(0, disk_io(vm->fd, 1, SHV_DISK_OP_FLUSH, 0, 0, 0,
+				     0));
+		ASSERT_EQ(0, disk_io(vm->fd, 1, SHV_DISK_OP_WRITE, 0, 300, 8,
+				     BUF_GPA));
+		ASSERT_EQ(0, disk_io(vm->fd, 1, SHV_DISK_OP_READ, 0, 0, 128,
+				     BUF2_GPA));
+		/* a tampered sector fails */
+		pread_all(fd, &b, 1, l.data_off * 512 + 3 * 512 + 9);
+		b ^= 1;
+		pwrite_all(fd, &b, 1, l.data_off * 512 + 3 * 512 + 9);
+		ASSERT_EQ(-EIO, disk_io(vm->fd, 0, SHV_DISK_OP_READ, 0, 0, 8,
+					BUF2_GPA));
+		/* no GCM header in the VHD, no VHD footer on the raw image */
+		ASSERT_ERRNO(EINVAL, attach(vm->fd, 2, v.fd, GCM, key, 32, 512,
+					    VHD, NULL));
+		ASSERT_ERRNO(EINVAL, attach(vm->fd, 2, fd, XTS, key, 64, 512,
+					    VHD, NULL));
+		ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
+		/* disk 1 goes with the VM, its BAT written */
+		shv_vm_free(vm);
+		ASSERT_NE(0xffffffffu, vhd_bat(&v, 300 * 512 / 16384));
+		/* a BAT entry out of range: refused once the BAT is read */
+		vm = shv_vm_create();
+		put_be(e, 4, 1000000);
+		pwrite_all(v.fd, e, 4, v.bat_pos + 15 * 4);
+		ASSERT_ERRNO(EINVAL, attach(vm->fd, 0, v.fd, XTS, key, 64, 512,
+					    VHD, NULL));
+		shv_vm_free(vm);
+		close(v.fd);
+		unlink(p2);
+	}
+	ASSERT_EQ(0, plugin_info(GCM, NULL));
+	ASSERT_EQ(0, shv_leak_check(&before, 100));
+	close(fd);
+	unlink(p1);
 }
 
 TEST_HARNESS_MAIN
