@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1441,6 +1442,155 @@ TEST(gcm_vhd_no_leak)
 	ASSERT_EQ(0, shv_leak_check(&before, 100));
 	close(fd);
 	unlink(p1);
+}
+
+/* ---- qemu-img: VHDs of another implementation ---- */
+
+static const char *qemu_img(void)
+{
+	static const char *const paths[] = {
+		"/usr/bin/qemu-img", "/bin/qemu-img", "/sbin/qemu-img",
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (!access(paths[i], X_OK))
+			return paths[i];
+	return NULL;
+}
+
+static int sh(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	r = system(cmd);
+	return r == -1 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r);
+}
+
+/*
+ * A dynamic VHD made by qemu-img (2 MiB blocks, BAT padded as qemu does)
+ * attaches; what shv writes there (allocating both blocks), qemu-img
+ * converts to raw, and that raw image reads back through shv as the same
+ * plaintext, the rest of each allocated block as zeros.  The other way:
+ * an image shv wrote raw (XTS, and GCM with its layout) converted by
+ * qemu-img to dynamic and fixed VHDs reads back through shv.
+ */
+TEST(vhd_qemu_img)
+{
+	struct shv_vm *vm = shv_vm_create();
+	const char *q = qemu_img();
+	const char *qv = "/tmp/shv-disk-q.vhd", *qr = "/tmp/shv-disk-q.raw";
+	const char *gr = "/tmp/shv-disk-g.raw", *gv = "/tmp/shv-disk-g.vhd";
+	const char *gf = "/tmp/shv-disk-gf.vhd";
+	uint8_t key[64], uuid[16], *src, *dst;
+	uint64_t nr;
+	int fd, i;
+	struct stat st;
+
+	NEED_PLUGIN(XTS);
+	NEED_PLUGIN(GCM);
+	if (!q) {
+		shv_vm_free(vm);
+		SKIP(return, "no qemu-img here");
+	}
+	fill_random(key, sizeof(key));
+	src = shv_gpa2hva(vm, BUF_GPA);
+	dst = shv_gpa2hva(vm, BUF2_GPA);
+	fill_random(src, BUF_LEN);
+
+	ASSERT_EQ(0, sh("%s create -q -f vpc -o subformat=dynamic,force_size=on %s 4M",
+			q, qv));
+	fd = open(qv, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, attach(vm->fd, 0, fd, XTS, key, 64, 512, VHD, &nr));
+	ASSERT_EQ(8192, nr);
+	ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, 0, 3000, 256,
+			     BUF_GPA));
+	ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, 0, 6000, 64,
+			     BUF_GPA + 256 * 512));
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
+	close(fd);
+	ASSERT_EQ(0, sh("%s convert -f vpc -O raw %s %s", q, qv, qr));
+	ASSERT_EQ(0, stat(qr, &st));
+	ASSERT_EQ(4 << 20, st.st_size);
+	fd = open(qr, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, attach(vm->fd, 0, fd, XTS, key, 64, 512, RAW, &nr));
+	ASSERT_EQ(8192, nr);
+	ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_READ, 0, 3000, 256,
+			     BUF2_GPA));
+	ASSERT_EQ(0, memcmp(src, dst, 256 * 512));
+	ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_READ, 0, 6000, 64,
+			     BUF2_GPA));
+	ASSERT_EQ(0, memcmp(src + 256 * 512, dst, 64 * 512));
+	/* the rest of the two blocks: encrypted zeros */
+	for (i = 0; i < 8192; i += 2048) {
+		unsigned int j;
+
+		memset(dst, 0xcc, 64 * 512);
+		ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_READ, 0, i, 64,
+				     BUF2_GPA));
+		for (j = 0; j < 64 * 512; j++)
+			ASSERT_EQ(0, dst[j]) TH_LOG("sector %u", i + j / 512);
+	}
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
+	close(fd);
+
+	/* a GCM disk written raw by shv, converted by qemu-img */
+	fd = make_image(gr, 4 << 20);
+	make_gcm_raw(fd, 4 << 20, 512, uuid);
+	ASSERT_EQ(0, attach(vm->fd, 0, fd, GCM, key, 32, 512, RAW, &nr));
+	ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, 0, 5000, 256,
+			     BUF_GPA));
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
+	close(fd);
+	ASSERT_EQ(0, sh("%s convert -f raw -O vpc -o subformat=dynamic,force_size=on %s %s",
+			q, gr, gv));
+	ASSERT_EQ(0, sh("%s convert -f raw -O vpc -o subformat=fixed,force_size=on %s %s",
+			q, gr, gf));
+	for (i = 0; i < 2; i++) {
+		uint64_t nr2;
+
+		fd = open(i ? gf : gv, O_RDWR);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, attach(vm->fd, 0, fd, GCM, key, 32, 512, VHD,
+				    &nr2));
+		ASSERT_EQ(nr, nr2);
+		memset(dst, 0, BUF_LEN);
+		ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_READ, 0, 5000,
+				     256, BUF2_GPA));
+		ASSERT_EQ(0, memcmp(src, dst, 256 * 512)) TH_LOG("%s",
+							       i ? gf : gv);
+		/* and it takes writes: qemu-img reads them back */
+		ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, 0, 100, 8,
+				     BUF_GPA));
+		ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
+		close(fd);
+		ASSERT_EQ(0, sh("%s convert -f vpc -O raw %s %s", q,
+				i ? gf : gv, qr));
+		fd = open(qr, O_RDWR);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, attach(vm->fd, 0, fd, GCM, key, 32, 512, RAW,
+				    NULL));
+		ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_READ, 0, 100, 8,
+				     BUF2_GPA));
+		ASSERT_EQ(0, memcmp(src, dst, 8 * 512));
+		ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
+		close(fd);
+	}
+	shv_vm_free(vm);
+	unlink(qv);
+	unlink(qr);
+	unlink(gr);
+	unlink(gv);
+	unlink(gf);
 }
 
 TEST_HARNESS_MAIN
