@@ -302,6 +302,7 @@ struct shv_disk_sector {
 struct shv_disk_ctx {
 	unsigned int per_chunk;		/* sectors */
 	void *reqs;			/* per_chunk * stride */
+	void *fill_reqs;		/* a whole chunk's, for new blocks */
 	u8 *meta;			/* authenticated: per_chunk entries */
 	struct page **bounce;		/* writes: SHV_DISK_CHUNK_PAGES */
 	struct bio_vec *bv;		/* SHV_DISK_CHUNK_PAGES + 1 */
@@ -462,16 +463,24 @@ static int shv_disk_bounce(struct shv_disk_ctx *c, size_t len)
 static int shv_disk_fill_zero(struct shv_disk *d, struct shv_disk_ctx *c,
 			      u64 vpos, loff_t fpos, u64 len)
 {
+	unsigned int per_chunk = SHV_DISK_CHUNK >> d->shift;
+
+	if (len && !c->fill_reqs) {
+		c->fill_reqs = kvmalloc_array(per_chunk, d->stride,
+					      GFP_KERNEL);
+		if (!c->fill_reqs)
+			return -ENOMEM;
+	}
 	while (len) {
-		unsigned int n = min_t(u64, c->per_chunk, len >> d->shift);
+		unsigned int n = min_t(u64, per_chunk, len >> d->shift);
 		size_t bytes = (size_t)n << d->shift;
 		int nbv, r;
 
 		nbv = shv_disk_bounce(c, bytes);
 		if (nbv < 0)
 			return nbv;
-		r = shv_disk_crypt(d, c->reqs, vpos >> d->shift, n, NULL, 0,
-				   c->bounce, NULL);
+		r = shv_disk_crypt(d, c->fill_reqs, vpos >> d->shift, n, NULL,
+				   0, c->bounce, NULL);
 		if (!r)
 			r = shv_disk_file_io(d, c->bv, nbv, bytes, fpos, true);
 		if (r)
@@ -1017,10 +1026,7 @@ static int shv_disk_rw(struct shv_vm *vm, struct shv_disk *d,
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
 	if (!c)
 		return -ENOMEM;
-	c->per_chunk = SHV_DISK_CHUNK >> d->shift;
-	/* filling a new dynamic block goes by whole chunks */
-	if (!(write && d->vhd))
-		c->per_chunk = min(c->per_chunk, left);
+	c->per_chunk = min_t(unsigned int, SHV_DISK_CHUNK >> d->shift, left);
 	c->reqs = kvmalloc_array(c->per_chunk, d->stride, GFP_KERNEL);
 	c->bv = kmalloc_array(SHV_DISK_CHUNK_PAGES + 1, sizeof(*c->bv),
 			      GFP_KERNEL);
@@ -1063,6 +1069,7 @@ out:
 	kfree(c->bounce);
 	kvfree(c->meta);
 	kfree(c->bv);
+	kvfree(c->fill_reqs);
 	kvfree(c->reqs);
 	kfree(c);
 	return r;
