@@ -707,6 +707,10 @@ static int shv_disk_attach(struct shv_vm *vm, struct shv_disk_attach __user *arg
 	} else {
 		d->nr_sectors = vsize >> d->shift;
 	}
+	/* metadata entries and BAT updates are not block-aligned I/O */
+	r = -EINVAL;
+	if ((d->meta_size || d->vhd) && (d->file->f_flags & O_DIRECT))
+		goto err_put;
 
 	key = kmalloc(a.key_size, GFP_KERNEL);
 	r = -ENOMEM;

@@ -509,8 +509,8 @@ struct shv_crypt_list {
  * nr_sectors, the disk size in sectors.
  * Errors: EBADF fd; EINVAL a bad field or format, a file that is not
  * regular or is open with O_APPEND, an image size that is 0 or not a
- * multiple of sector_size, a corrupt VHD or authenticated header; ENOENT
- * no such
+ * multiple of sector_size, a corrupt VHD or authenticated header, O_DIRECT
+ * with a dynamic VHD or an authenticated plug-in; ENOENT no such
  * plug-in; EOPNOTSUPP key or sector size not supported by it; EKEYREJECTED
  * the plug-in refused the key; ENOKEY/EKEYREVOKED/EKEYEXPIRED keyring;
  * EEXIST the disk number is in use; EFAULT.
