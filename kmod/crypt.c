@@ -4,7 +4,10 @@
  * the disks of a VM, image files whose sectors a plug-in encrypts.  Guest
  * reads and writes move between the image and guest memory here, in the
  * kernel: reads decrypt in place in guest memory, writes encrypt from
- * guest memory into bounce pages.  Documentation/crypt.rst.
+ * guest memory into bounce pages.  The container (raw, or VHD through
+ * disk_vhd.c) maps the virtual disk onto the file; for an authenticated
+ * plug-in the virtual disk holds a header and per-sector metadata before
+ * the data.  Documentation/crypt.rst.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -19,6 +22,8 @@
 #include <linux/key.h>
 #include <linux/log2.h>
 #include <linux/completion.h>
+#include <linux/crc32.h>
+#include <linux/highmem.h>
 #include <linux/uaccess.h>
 #include <keys/user-type.h>
 #include <crypto/skcipher.h>
@@ -26,6 +31,7 @@
 
 #include "shv.h"
 #include "shv_crypt.h"
+#include "disk_vhd.h"
 
 /* ---------------------------------------------------------------- */
 /* The plug-in registry */
@@ -54,7 +60,10 @@ int shv_crypt_register(struct shv_crypt_plugin *p)
 	if (!p->name || !p->name[0] ||
 	    strlen(p->name) >= SHV_CRYPT_NAME_LEN || !p->key_sizes[0] ||
 	    !p->sector_sizes || (p->sector_sizes & ~SHV_CRYPT_SECTOR_SIZES) ||
-	    !p->init || !p->exit || !p->reqsize || !p->transform)
+	    !p->init || !p->exit || !p->reqsize || !p->transform ||
+	    (p->caps & ~SHV_CRYPT_CAP_AUTH) ||
+	    !(p->caps & SHV_CRYPT_CAP_AUTH) != !p->meta_size ||
+	    p->meta_size > SHV_CRYPT_MAX_META_SIZE)
 		return -EINVAL;
 	for (i = 0; i < SHV_CRYPT_MAX_KEY_SIZES && p->key_sizes[i]; i++)
 		if (p->key_sizes[i] > SHV_CRYPT_MAX_KEY_SIZE)
@@ -263,11 +272,18 @@ EXPORT_SYMBOL_GPL(shv_crypt_skcipher_transform);
 struct shv_disk {
 	struct file *file;
 	struct shv_crypt_inst inst;
-	u64 nr_sectors;
+	struct shv_vhd *vhd;	/* a dynamic VHD; NULL: raw, or fixed VHD */
+	u64 nr_sectors;		/* guest sectors */
+	u64 data_offset;	/* the virtual sector of guest sector 0 */
+	u64 meta_pos;		/* authenticated: virtual byte of entry 0 */
 	u64 iv_offset;		/* 512-byte units */
 	u32 flags;		/* SHV_DISK_* */
+	unsigned int meta_size;	/* authenticated: bytes per entry; else 0 */
 	unsigned int shift;	/* log2(sector size) */
 	unsigned int stride;	/* bytes per struct shv_disk_sector */
+	/* authenticated or dynamic: writes exclude all other I/O */
+	bool serial;
+	struct rw_semaphore sem;
 };
 
 /* the I/O of up to SHV_DISK_CHUNK bytes at a time */
@@ -278,7 +294,19 @@ struct shv_disk {
 struct shv_disk_sector {
 	struct scatterlist src[2];
 	struct scatterlist dst[2];
+	int err;
 	struct shv_crypt_req req;	/* last: its ctx follows */
+};
+
+/* the buffers of one SHV_DISK_IO descriptor's chunks */
+struct shv_disk_ctx {
+	unsigned int per_chunk;		/* sectors */
+	void *reqs;			/* per_chunk * stride */
+	void *fill_reqs;		/* a whole chunk's, for new blocks */
+	u8 *meta;			/* authenticated: per_chunk entries */
+	struct page **bounce;		/* writes: SHV_DISK_CHUNK_PAGES */
+	struct bio_vec *bv;		/* SHV_DISK_CHUNK_PAGES + 1 */
+	struct page *guest[SHV_DISK_CHUNK_PAGES + 1];
 };
 
 struct shv_disk_batch {
@@ -297,13 +325,27 @@ static void shv_disk_batch_end(struct shv_disk_batch *b, int err)
 
 static void shv_disk_sector_done(struct shv_crypt_req *req, int err)
 {
-	shv_disk_batch_end(req->data, err);
+	struct shv_disk_batch *b = req->data;
+
+	container_of(req, struct shv_disk_sector, req)->err = err;
+	shv_disk_batch_end(b, err);
 }
 
 static void shv_disk_free(struct shv_disk *d)
 {
 	struct shv_crypt_plugin *p = d->inst.plugin;
+	int r;
 
+	if (d->vhd) {
+		/* the BAT entries of blocks allocated since the last flush */
+		if (!(d->flags & SHV_DISK_READONLY)) {
+			r = shv_vhd_flush(d->vhd);
+			if (r)
+				pr_warn_ratelimited("VHD flush at detach failed: %d\n",
+						    r);
+		}
+		shv_vhd_free(d->vhd);
+	}
 	p->exit(&d->inst);
 	fput(d->file);
 	shv_crypt_put(p);
@@ -355,6 +397,246 @@ out:
 	return r;
 }
 
+/* ---------------------------------------------------------------- */
+/* The container: virtual disk bytes to file positions */
+
+/* the file position of virtual byte pos; *len cut to what is contiguous */
+static loff_t shv_disk_map(struct shv_disk *d, u64 pos, u64 *len)
+{
+	if (!d->vhd)
+		return pos;	/* raw, fixed VHD */
+	return shv_vhd_map(d->vhd, pos, len);
+}
+
+static int shv_disk_crypt(struct shv_disk *d, void *reqs, u64 sector,
+			  unsigned int n, struct page **guest,
+			  unsigned int goff, struct page **bounce, u8 *meta);
+
+/* Read or write len bytes of the image at pos through a bvec array. */
+static int shv_disk_file_io(struct shv_disk *d, struct bio_vec *bv,
+			    unsigned int nbv, size_t len, loff_t pos,
+			    bool write)
+{
+	struct iov_iter it;
+	ssize_t r;
+
+	iov_iter_bvec(&it, write ? ITER_SOURCE : ITER_DEST, bv, nbv, len);
+	while (iov_iter_count(&it)) {
+		if (write) {
+			file_start_write(d->file);
+			r = vfs_iter_write(d->file, &it, &pos, 0);
+			file_end_write(d->file);
+		} else {
+			r = vfs_iter_read(d->file, &it, &pos, 0);
+		}
+		if (r < 0)
+			return r;
+		if (!r)
+			return -EIO;	/* the image shrank under us */
+	}
+	return 0;
+}
+
+/* bounce pages for len bytes, described in c->bv; the number of bvecs */
+static int shv_disk_bounce(struct shv_disk_ctx *c, size_t len)
+{
+	unsigned int nbv = DIV_ROUND_UP(len, PAGE_SIZE), i;
+
+	for (i = 0; i < nbv; i++) {
+		if (!c->bounce[i]) {
+			c->bounce[i] = alloc_page(GFP_KERNEL);
+			if (!c->bounce[i])
+				return -ENOMEM;
+		}
+		c->bv[i].bv_page = c->bounce[i];
+		c->bv[i].bv_len = min_t(size_t, PAGE_SIZE, len - i * PAGE_SIZE);
+		c->bv[i].bv_offset = 0;
+	}
+	return nbv;
+}
+
+/*
+ * Make the virtual sectors [vpos, vpos + len) at file position fpos of a
+ * new block read as zeros: the encryption of zero sectors (guest sector =
+ * virtual sector without an authenticated layout).
+ */
+static int shv_disk_fill_zero(struct shv_disk *d, struct shv_disk_ctx *c,
+			      u64 vpos, loff_t fpos, u64 len)
+{
+	unsigned int per_chunk = SHV_DISK_CHUNK >> d->shift;
+
+	if (len && !c->fill_reqs) {
+		c->fill_reqs = kvmalloc_array(per_chunk, d->stride,
+					      GFP_KERNEL);
+		if (!c->fill_reqs)
+			return -ENOMEM;
+	}
+	while (len) {
+		unsigned int n = min_t(u64, per_chunk, len >> d->shift);
+		size_t bytes = (size_t)n << d->shift;
+		int nbv, r;
+
+		nbv = shv_disk_bounce(c, bytes);
+		if (nbv < 0)
+			return nbv;
+		r = shv_disk_crypt(d, c->fill_reqs, vpos >> d->shift, n, NULL,
+				   0, c->bounce, NULL);
+		if (!r)
+			r = shv_disk_file_io(d, c->bv, nbv, bytes, fpos, true);
+		if (r)
+			return r;
+		vpos += bytes;
+		fpos += bytes;
+		len -= bytes;
+	}
+	return 0;
+}
+
+struct shv_disk_fill {
+	struct shv_disk *d;
+	struct shv_disk_ctx *c;
+	u64 keep, keep_end;	/* what the caller writes next */
+};
+
+static int shv_disk_fill(void *arg, u64 vstart, loff_t fpos, u64 len)
+{
+	struct shv_disk_fill *f = arg;
+	u64 keep = clamp(f->keep, vstart, vstart + len);
+	u64 keep_end = clamp(f->keep_end, keep, vstart + len);
+	int r;
+
+	/* an authenticated layout: zeros are "never written" */
+	if (f->d->meta_size)
+		return 0;
+	r = shv_disk_fill_zero(f->d, f->c, vstart, fpos, keep - vstart);
+	if (r)
+		return r;
+	return shv_disk_fill_zero(f->d, f->c, keep_end,
+				  fpos + (keep_end - vstart),
+				  vstart + len - keep_end);
+}
+
+/* allocate the dynamic VHD block of virtual byte pos; c for the fill */
+static int shv_disk_alloc(struct shv_disk *d, struct shv_disk_ctx *c,
+			  u64 pos, u64 keep_end)
+{
+	struct shv_disk_fill f = {
+		.d = d, .c = c, .keep = pos, .keep_end = keep_end,
+	};
+
+	return shv_vhd_alloc(d->vhd, pos, shv_disk_fill, &f);
+}
+
+enum { SHV_VIO_READ, SHV_VIO_WRITE, SHV_VIO_CLEAR };
+
+/*
+ * Plaintext bytes of the virtual disk (the authenticated header and
+ * metadata): READ (unallocated reads as zeros), WRITE (allocating), or
+ * CLEAR (write buf, zeros, where allocated).
+ */
+static int shv_disk_vio(struct shv_disk *d, u64 pos, void *buf, size_t len,
+			int mode)
+{
+	while (len) {
+		u64 n = len;
+		loff_t f = shv_disk_map(d, pos, &n), fp = f;
+		ssize_t r;
+
+		if (f == SHV_VHD_UNALLOCATED) {
+			if (mode == SHV_VIO_READ)
+				memset(buf, 0, n);
+			if (mode != SHV_VIO_WRITE)
+				goto next;
+			/* no fill: authenticated layouts only come here */
+			r = shv_disk_alloc(d, NULL, pos, pos + n);
+			if (r)
+				return r;
+			continue;
+		}
+		if (mode == SHV_VIO_READ)
+			r = kernel_read(d->file, buf, n, &fp);
+		else
+			r = kernel_write(d->file, buf, n, &fp);
+		if (r < 0)
+			return r;
+		if (r != n)
+			return -EIO;
+next:
+		pos += n;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* The authenticated layout: a header sector, metadata entries, data */
+
+#define SHV_AUTH_MAGIC		"SHVAUTH1"
+#define SHV_AUTH_VERSION	1
+
+struct shv_auth_header {
+	u8 magic[8];
+	__le32 version;
+	__le32 sector_size;
+	__le32 meta_size;
+	__le32 flags;
+	u8 uuid[16];
+	__le64 nr_sectors;
+	__le64 meta_offset;	/* sectors */
+	__le64 data_offset;	/* sectors */
+	char cipher[64];
+	u8 reserved[380];
+	__le32 crc32;		/* of the bytes before */
+} __packed;
+
+static_assert(sizeof(struct shv_auth_header) == 512);
+
+static int shv_disk_auth_open(struct shv_disk *d, u64 vsize,
+			      struct shv_crypt_plugin *p)
+{
+	u64 vs = vsize >> d->shift, nr, meta, data;
+	struct shv_auth_header *h;
+	int r;
+
+	h = kmalloc(sizeof(*h), GFP_KERNEL);
+	if (!h)
+		return -ENOMEM;
+	r = shv_disk_vio(d, 0, h, sizeof(*h), SHV_VIO_READ);
+	if (r)
+		goto out;
+	r = -EINVAL;
+	if (memcmp(h->magic, SHV_AUTH_MAGIC, 8) ||
+	    le32_to_cpu(h->crc32) != ~crc32_le(~0, (u8 *)h,
+					       offsetof(typeof(*h), crc32)) ||
+	    le32_to_cpu(h->version) != SHV_AUTH_VERSION ||
+	    le32_to_cpu(h->sector_size) != 1u << d->shift ||
+	    le32_to_cpu(h->meta_size) != p->meta_size || h->flags ||
+	    strncmp(h->cipher, p->name, sizeof(h->cipher)) ||
+	    memchr_inv(h->reserved, 0, sizeof(h->reserved)))
+		goto out;
+	nr = le64_to_cpu(h->nr_sectors);
+	meta = le64_to_cpu(h->meta_offset);
+	data = le64_to_cpu(h->data_offset);
+	/* header, metadata, data: in this order, in the virtual disk */
+	if (!nr || nr > vs || !meta || meta > vs || data > vs ||
+	    meta + DIV_ROUND_UP(nr * p->meta_size, 1u << d->shift) > data ||
+	    nr > vs - data)
+		goto out;
+	d->nr_sectors = nr;
+	d->data_offset = data;
+	d->meta_pos = meta << d->shift;
+	d->meta_size = p->meta_size;
+	memcpy(d->inst.uuid, h->uuid, sizeof(d->inst.uuid));
+	r = 0;
+out:
+	kfree(h);
+	return r;
+}
+
+/* ---------------------------------------------------------------- */
+/* Attach and detach */
+
 static int shv_disk_attach(struct shv_vm *vm, struct shv_disk_attach __user *arg)
 {
 	const unsigned int known = SHV_DISK_READONLY |
@@ -365,11 +647,13 @@ static int shv_disk_attach(struct shv_vm *vm, struct shv_disk_attach __user *arg
 	struct inode *inode;
 	u8 *key = NULL;
 	loff_t size;
+	u64 vsize;
 	int r;
 
 	if (copy_from_user(&a, arg, sizeof(a)))
 		return -EFAULT;
-	if (a.disk >= SHV_CRYPT_MAX_DISKS || (a.flags & ~known) || a.pad ||
+	if (a.disk >= SHV_CRYPT_MAX_DISKS || (a.flags & ~known) ||
+	    a.format > SHV_DISK_FORMAT_VHD ||
 	    memchr_inv(a.reserved, 0, sizeof(a.reserved)))
 		return -EINVAL;
 	if (!is_power_of_2(a.sector_size) || a.sector_size < 512 ||
@@ -383,6 +667,7 @@ static int shv_disk_attach(struct shv_vm *vm, struct shv_disk_attach __user *arg
 	d = kzalloc(sizeof(*d), GFP_KERNEL_ACCOUNT);
 	if (!d)
 		return -ENOMEM;
+	init_rwsem(&d->sem);
 	d->file = fget(a.fd);
 	if (!d->file) {
 		r = -EBADF;
@@ -398,16 +683,34 @@ static int shv_disk_attach(struct shv_vm *vm, struct shv_disk_attach __user *arg
 	    (!(a.flags & SHV_DISK_READONLY) &&
 	     !(d->file->f_mode & FMODE_WRITE)))
 		goto err_fput;
+	d->shift = ilog2(a.sector_size);
 	size = i_size_read(inode);
-	r = -EINVAL;
-	if (!size || (size & (a.sector_size - 1)))
+	vsize = size;
+	if (a.format == SHV_DISK_FORMAT_VHD) {
+		r = shv_vhd_open(d->file, a.sector_size, &vsize, &d->vhd);
+		if (r)
+			goto err_fput;
+	} else if (!size || (size & (a.sector_size - 1))) {
+		r = -EINVAL;
 		goto err_fput;
+	}
 
 	p = shv_crypt_get(a.cipher, a.sector_size, a.key_size);
 	if (IS_ERR(p)) {
 		r = PTR_ERR(p);
 		goto err_fput;
 	}
+	if (p->caps & SHV_CRYPT_CAP_AUTH) {
+		r = shv_disk_auth_open(d, vsize, p);
+		if (r)
+			goto err_put;
+	} else {
+		d->nr_sectors = vsize >> d->shift;
+	}
+	/* metadata entries and BAT updates are not block-aligned I/O */
+	r = -EINVAL;
+	if ((d->meta_size || d->vhd) && (d->file->f_flags & O_DIRECT))
+		goto err_put;
 
 	key = kmalloc(a.key_size, GFP_KERNEL);
 	r = -ENOMEM;
@@ -431,10 +734,9 @@ static int shv_disk_attach(struct shv_vm *vm, struct shv_disk_attach __user *arg
 	if (r)
 		goto err_put;
 
-	d->nr_sectors = size >> ilog2(a.sector_size);
 	d->iv_offset = a.iv_offset;
 	d->flags = a.flags;
-	d->shift = ilog2(a.sector_size);
+	d->serial = d->meta_size || d->vhd;
 	d->stride = ALIGN(sizeof(struct shv_disk_sector) +
 			  p->reqsize(&d->inst), CRYPTO_MINALIGN);
 
@@ -456,6 +758,7 @@ err_put:
 	kfree_sensitive(key);
 	shv_crypt_put(p);
 err_fput:
+	shv_vhd_free(d->vhd);
 	fput(d->file);
 err_free:
 	kfree(d);
@@ -487,6 +790,9 @@ void shv_disks_destroy(struct shv_vm *vm)
 		if (vm->disks[i])
 			shv_disk_free(vm->disks[i]);
 }
+
+/* ---------------------------------------------------------------- */
+/* Guest I/O */
 
 /* Pin the guest pages behind [gpa, gpa + len); returns how many. */
 static int shv_disk_pin(struct shv_vm *vm, u64 gpa, size_t len, bool write,
@@ -520,58 +826,52 @@ static int shv_disk_pin(struct shv_vm *vm, u64 gpa, size_t len, bool write,
 	return n;
 }
 
-/* Read or write len bytes of the image at pos through a bvec array. */
-static int shv_disk_file_io(struct shv_disk *d, struct bio_vec *bv,
-			    unsigned int nbv, size_t len, loff_t pos,
-			    bool write)
-{
-	struct iov_iter it;
-	ssize_t r;
-
-	iov_iter_bvec(&it, write ? ITER_SOURCE : ITER_DEST, bv, nbv, len);
-	while (iov_iter_count(&it)) {
-		if (write) {
-			file_start_write(d->file);
-			r = vfs_iter_write(d->file, &it, &pos, 0);
-			file_end_write(d->file);
-		} else {
-			r = vfs_iter_read(d->file, &it, &pos, 0);
-		}
-		if (r < 0)
-			return r;
-		if (!r)
-			return -EIO;	/* the image shrank under us */
-	}
-	return 0;
-}
-
-/* the scatterlist of sector_size bytes at byte off of the pinned pages */
+/* len bytes at byte off of the pinned pages (NULL: the zero page) */
 static void shv_disk_sg(struct scatterlist *sg, struct page **pages,
 			size_t off, unsigned int len)
 {
 	unsigned int po = offset_in_page(off);
 	unsigned int first = min_t(unsigned int, len, PAGE_SIZE - po);
+	struct page *p0 = pages ? pages[off >> PAGE_SHIFT] : ZERO_PAGE(0);
 
 	if (first == len) {
 		sg_init_table(sg, 1);
-		sg_set_page(sg, pages[off >> PAGE_SHIFT], len, po);
+		sg_set_page(sg, p0, len, po);
 		return;
 	}
 	sg_init_table(sg, 2);
-	sg_set_page(&sg[0], pages[off >> PAGE_SHIFT], first, po);
-	sg_set_page(&sg[1], pages[(off >> PAGE_SHIFT) + 1], len - first, 0);
+	sg_set_page(&sg[0], p0, first, po);
+	sg_set_page(&sg[1], pages ? pages[(off >> PAGE_SHIFT) + 1] :
+		    ZERO_PAGE(0), len - first, 0);
+}
+
+/* zero len bytes at byte off of the pinned pages */
+static void shv_disk_zero(struct page **pages, size_t off, size_t len)
+{
+	while (len) {
+		unsigned int po = offset_in_page(off);
+		unsigned int l = min_t(size_t, len, PAGE_SIZE - po);
+
+		memzero_page(pages[off >> PAGE_SHIFT], po, l);
+		off += l;
+		len -= l;
+	}
 }
 
 /*
  * Encrypt (guest -> bounce) or decrypt (guest, in place) n sectors from
  * sector on, all requests in flight at once; sleeps until all are done.
+ * guest NULL encrypts zero sectors.  With an authenticated layout, meta
+ * holds the n entries: filled by encryption, checked by decryption; an
+ * entry of zeros (never written) decrypts to a zero sector.  A sector
+ * that fails to decrypt is zeroed in guest memory.
  */
 static int shv_disk_crypt(struct shv_disk *d, void *reqs, u64 sector,
 			  unsigned int n, struct page **guest,
-			  unsigned int goff, struct page **bounce)
+			  unsigned int goff, struct page **bounce, u8 *meta)
 {
 	bool encrypt = bounce;
-	unsigned int ss = 1u << d->shift, i;
+	unsigned int ss = 1u << d->shift, ms = d->meta_size, i, started;
 	struct shv_disk_batch b;
 	int r;
 
@@ -583,6 +883,11 @@ static int shv_disk_crypt(struct shv_disk *d, void *reqs, u64 sector,
 		size_t boff = (size_t)i << d->shift;
 		u64 iv = ((sector + i) << (d->shift - 9)) + d->iv_offset;
 
+		s->err = 0;
+		if (meta && !encrypt && !memchr_inv(meta + i * ms, 0, ms)) {
+			shv_disk_zero(guest, goff + boff, ss);
+			continue;
+		}
 		if (d->flags & SHV_DISK_IV_LARGE_SECTORS)
 			iv >>= d->shift - 9;
 		shv_disk_sg(s->src, guest, goff + boff, ss);
@@ -597,70 +902,104 @@ static int shv_disk_crypt(struct shv_disk *d, void *reqs, u64 sector,
 		s->req.inst = &d->inst;
 		s->req.iv_sector = iv;
 		s->req.src = s->src;
+		s->req.meta = meta ? meta + i * ms : NULL;
 		s->req.encrypt = encrypt;
 		s->req.complete = shv_disk_sector_done;
 		s->req.data = &b;
 		atomic_inc(&b.pending);
 		r = d->inst.plugin->transform(&s->req);
 		if (r != -EINPROGRESS) {
+			s->err = r;
 			shv_disk_batch_end(&b, r);
-			if (r)
+			/* a sector that does not authenticate: go on */
+			if (r && r != -EBADMSG)
 				break;
 		}
 	}
+	started = i < n ? i + 1 : n;
 	shv_disk_batch_end(&b, 0);
 	wait_for_completion(&b.done);
-	return b.err ? -EIO : 0;
+	if (!b.err)
+		return 0;
+	/* no ciphertext or unauthenticated plaintext left in the guest */
+	for (i = 0; !encrypt && i < n; i++) {
+		struct shv_disk_sector *s = reqs + i * d->stride;
+
+		if (i >= started || s->err)
+			shv_disk_zero(guest, goff + ((size_t)i << d->shift),
+				      ss);
+	}
+	return -EIO;
 }
 
 static int shv_disk_rw_chunk(struct shv_vm *vm, struct shv_disk *d,
-			     u64 sector, unsigned int n, u64 gpa, bool write,
-			     void *reqs, struct page **guest,
-			     struct page **bounce, struct bio_vec *bv)
+			     struct shv_disk_ctx *c, u64 sector,
+			     unsigned int n, u64 gpa, bool write)
 {
 	size_t len = (size_t)n << d->shift, done;
-	unsigned int goff = offset_in_page(gpa), nbv, i;
-	loff_t pos = sector << d->shift;
-	int np, r;
+	u64 vpos = (sector + d->data_offset) << d->shift, maplen = len;
+	u64 meta_pos = d->meta_pos + sector * d->meta_size;
+	size_t meta_len = (size_t)n * d->meta_size;
+	unsigned int goff = offset_in_page(gpa), i;
+	u8 *meta = d->meta_size ? c->meta : NULL;
+	struct page **guest = c->guest;
+	loff_t pos;
+	int np, nbv, r;
 
 	np = shv_disk_pin(vm, gpa, len, !write, guest);
 	if (np < 0)
 		return np;
+	/* shv_disk_rw() cut the chunk at the block end: maplen stays len */
+	pos = shv_disk_map(d, vpos, &maplen);
 
 	if (write) {
-		nbv = DIV_ROUND_UP(len, PAGE_SIZE);
-		for (i = 0; i < nbv; i++) {
-			if (!bounce[i]) {
-				bounce[i] = alloc_page(GFP_KERNEL);
-				if (!bounce[i]) {
-					r = -ENOMEM;
-					goto out;
-				}
-			}
-			bv[i].bv_page = bounce[i];
-			bv[i].bv_len = min_t(size_t, PAGE_SIZE,
-					     len - i * PAGE_SIZE);
-			bv[i].bv_offset = 0;
+		if (pos == SHV_VHD_UNALLOCATED) {
+			r = shv_disk_alloc(d, c, vpos, vpos + len);
+			if (r)
+				goto out;
+			pos = shv_disk_map(d, vpos, &maplen);
 		}
-		r = shv_disk_crypt(d, reqs, sector, n, guest, goff, bounce);
+		nbv = shv_disk_bounce(c, len);
+		if (nbv < 0) {
+			r = nbv;
+			goto out;
+		}
+		r = shv_disk_crypt(d, c->reqs, sector, n, guest, goff,
+				   c->bounce, meta);
 		if (!r)
-			r = shv_disk_file_io(d, bv, nbv, len, pos, true);
+			r = shv_disk_file_io(d, c->bv, nbv, len, pos, true);
+		/* the entries after the data (crypt.rst: crashes) */
+		if (!r && meta)
+			r = shv_disk_vio(d, meta_pos, meta, meta_len,
+					 SHV_VIO_WRITE);
 		goto out;
 	}
 
+	if (meta) {
+		r = shv_disk_vio(d, meta_pos, meta, meta_len, SHV_VIO_READ);
+		if (r)
+			goto out;
+	}
+	if (pos == SHV_VHD_UNALLOCATED) {
+		/* zeros, in plaintext; a written entry there is a lie */
+		shv_disk_zero(guest, goff, len);
+		r = meta && memchr_inv(meta, 0, meta_len) ? -EIO : 0;
+		goto out;
+	}
 	/* read the ciphertext straight into guest memory, decrypt there */
 	for (i = 0, done = 0; done < len; i++) {
 		unsigned int off = i ? 0 : goff;
 		unsigned int l = min_t(size_t, PAGE_SIZE - off, len - done);
 
-		bv[i].bv_page = guest[i];
-		bv[i].bv_len = l;
-		bv[i].bv_offset = off;
+		c->bv[i].bv_page = guest[i];
+		c->bv[i].bv_len = l;
+		c->bv[i].bv_offset = off;
 		done += l;
 	}
-	r = shv_disk_file_io(d, bv, i, len, pos, false);
+	r = shv_disk_file_io(d, c->bv, i, len, pos, false);
 	if (!r)
-		r = shv_disk_crypt(d, reqs, sector, n, guest, goff, NULL);
+		r = shv_disk_crypt(d, c->reqs, sector, n, guest, goff, NULL,
+				   meta);
 out:
 	if (write)
 		unpin_user_pages(guest, np);
@@ -669,54 +1008,110 @@ out:
 	return r;
 }
 
+static int shv_disk_flush(struct shv_disk *d)
+{
+	if (d->vhd)
+		return shv_vhd_flush(d->vhd);
+	return vfs_fsync(d->file, 1);
+}
+
 static int shv_disk_rw(struct shv_vm *vm, struct shv_disk *d,
 		       struct shv_disk_io *io, bool write)
 {
-	unsigned int per_chunk = min_t(unsigned int, SHV_DISK_CHUNK >> d->shift,
-				       io->nr_sectors), i;
-	struct page *guest[SHV_DISK_CHUNK_PAGES + 1];
-	struct page **bounce = NULL;
-	struct bio_vec *bv;
 	u64 gpa = io->gpa, sector = io->sector;
-	unsigned int left = io->nr_sectors;
-	void *reqs;
+	unsigned int left = io->nr_sectors, i;
+	struct shv_disk_ctx *c;
 	int r = 0;
 
 	if (gpa + ((u64)left << d->shift) < gpa ||
 	    gpa + ((u64)left << d->shift) > (1ull << SHV_MAX_PHYS_BITS))
 		return -EFAULT;
 
-	reqs = kvmalloc_array(per_chunk, d->stride, GFP_KERNEL);
-	bv = kmalloc_array(SHV_DISK_CHUNK_PAGES + 1, sizeof(*bv), GFP_KERNEL);
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return -ENOMEM;
+	c->per_chunk = min_t(unsigned int, SHV_DISK_CHUNK >> d->shift, left);
+	c->reqs = kvmalloc_array(c->per_chunk, d->stride, GFP_KERNEL);
+	c->bv = kmalloc_array(SHV_DISK_CHUNK_PAGES + 1, sizeof(*c->bv),
+			      GFP_KERNEL);
 	if (write)
-		bounce = kcalloc(SHV_DISK_CHUNK_PAGES, sizeof(*bounce),
-				 GFP_KERNEL);
-	if (!reqs || !bv || (write && !bounce)) {
+		c->bounce = kcalloc(SHV_DISK_CHUNK_PAGES, sizeof(*c->bounce),
+				    GFP_KERNEL);
+	if (d->meta_size)
+		c->meta = kvmalloc_array(c->per_chunk, d->meta_size,
+					 GFP_KERNEL);
+	if (!c->reqs || !c->bv || (write && !c->bounce) ||
+	    (d->meta_size && !c->meta)) {
 		r = -ENOMEM;
 		goto out;
 	}
 	while (left && !r) {
-		unsigned int n = min(left, per_chunk);
+		unsigned int n = min(left, c->per_chunk);
+		u64 len = (u64)n << d->shift;
 
-		r = shv_disk_rw_chunk(vm, d, sector, n, gpa, write, reqs,
-				      guest, bounce, bv);
+		/* not across a dynamic VHD block */
+		shv_disk_map(d, (sector + d->data_offset) << d->shift, &len);
+		n = len >> d->shift;
+		r = shv_disk_rw_chunk(vm, d, c, sector, n, gpa, write);
 		sector += n;
 		gpa += (u64)n << d->shift;
 		left -= n;
 	}
-	if (!r && write && (io->flags & SHV_DISK_IO_FUA))
-		r = vfs_fsync_range(d->file, io->sector << d->shift,
-				    ((io->sector + io->nr_sectors) << d->shift) - 1,
-				    1);
+	if (!r && write && (io->flags & SHV_DISK_IO_FUA)) {
+		if (d->vhd || d->meta_size)
+			r = shv_disk_flush(d);
+		else
+			r = vfs_fsync_range(d->file, io->sector << d->shift,
+					    ((io->sector + io->nr_sectors) <<
+					     d->shift) - 1, 1);
+	}
 out:
-	if (bounce)
+	if (c->bounce)
 		for (i = 0; i < SHV_DISK_CHUNK_PAGES; i++)
-			if (bounce[i])
-				__free_page(bounce[i]);
-	kfree(bounce);
-	kfree(bv);
-	kvfree(reqs);
+			if (c->bounce[i])
+				__free_page(c->bounce[i]);
+	kfree(c->bounce);
+	kvfree(c->meta);
+	kfree(c->bv);
+	kvfree(c->fill_reqs);
+	kvfree(c->reqs);
+	kfree(c);
 	return r;
+}
+
+/* Clear the sectors' metadata entries, then punch their data out. */
+static int shv_disk_discard(struct shv_disk *d, struct shv_disk_io *io)
+{
+	u64 pos = (io->sector + d->data_offset) << d->shift;
+	u64 left = (u64)io->nr_sectors << d->shift;
+	int r;
+
+	if (d->meta_size) {
+		size_t len = (size_t)io->nr_sectors * d->meta_size;
+		void *zero = kvzalloc(len, GFP_KERNEL);
+
+		if (!zero)
+			return -ENOMEM;
+		r = shv_disk_vio(d, d->meta_pos + io->sector * d->meta_size,
+				 zero, len, SHV_VIO_CLEAR);
+		kvfree(zero);
+		if (r)
+			return r;
+	}
+	while (left) {
+		u64 n = left;
+		loff_t f = shv_disk_map(d, pos, &n);
+
+		if (f != SHV_VHD_UNALLOCATED) {
+			r = vfs_fallocate(d->file, FALLOC_FL_PUNCH_HOLE |
+					  FALLOC_FL_KEEP_SIZE, f, n);
+			if (r)
+				return r;
+		}
+		pos += n;
+		left -= n;
+	}
+	return 0;
 }
 
 static int shv_disk_do_io(struct shv_vm *vm, struct shv_disk *d,
@@ -731,7 +1126,7 @@ static int shv_disk_do_io(struct shv_vm *vm, struct shv_disk *d,
 	if (io->op == SHV_DISK_OP_FLUSH) {
 		if (io->sector || io->nr_sectors || io->gpa)
 			return -EINVAL;
-		return vfs_fsync(d->file, 1);
+		return shv_disk_flush(d);
 	}
 	if (!io->nr_sectors || io->nr_sectors > SHV_DISK_MAX_IO_SECTORS ||
 	    io->sector >= d->nr_sectors ||
@@ -747,11 +1142,29 @@ static int shv_disk_do_io(struct shv_vm *vm, struct shv_disk *d,
 	default:
 		if (io->gpa)
 			return -EINVAL;
-		return vfs_fallocate(d->file, FALLOC_FL_PUNCH_HOLE |
-				     FALLOC_FL_KEEP_SIZE,
-				     io->sector << d->shift,
-				     (loff_t)io->nr_sectors << d->shift);
+		return shv_disk_discard(d, io);
 	}
+}
+
+/* authenticated or dynamic disks: reads in parallel, the rest alone */
+static int shv_disk_do_io_locked(struct shv_vm *vm, struct shv_disk *d,
+				 struct shv_disk_io *io)
+{
+	bool shared = io->op == SHV_DISK_OP_READ;
+	int r;
+
+	if (!d->serial)
+		return shv_disk_do_io(vm, d, io);
+	if (shared)
+		down_read(&d->sem);
+	else
+		down_write(&d->sem);
+	r = shv_disk_do_io(vm, d, io);
+	if (shared)
+		up_read(&d->sem);
+	else
+		up_write(&d->sem);
+	return r;
 }
 
 static long shv_disk_io(struct shv_vm *vm, struct shv_disk_ios __user *arg)
@@ -778,7 +1191,7 @@ static long shv_disk_io(struct shv_vm *vm, struct shv_disk_ios __user *arg)
 		goto out;
 	}
 	for (i = 0; i < hdr.nr; i++) {
-		ios[i].result = shv_disk_do_io(vm, d, &ios[i]);
+		ios[i].result = shv_disk_do_io_locked(vm, d, &ios[i]);
 		if (ios[i].result)
 			break;
 	}

@@ -17,6 +17,12 @@
  * without calling req->complete().  Many requests of one instance are in
  * flight at a time.  ->exit() frees the instance's state; the key must not
  * survive it (crypto_free_*() wipes a transform's key schedule).
+ *
+ * An authenticated plug-in (caps SHV_CRYPT_CAP_AUTH) also has meta_size
+ * bytes of metadata per sector (nonce, tag), which the disk layer keeps in
+ * a metadata area of the image and passes in req->meta: ->transform()
+ * fills it when encrypting and checks it when decrypting (-EBADMSG when
+ * the sector does not authenticate).  inst->uuid identifies the image.
  */
 #ifndef SHV_CRYPT_H
 #define SHV_CRYPT_H
@@ -35,6 +41,7 @@ struct shv_crypt_inst {
 	struct shv_crypt_plugin *plugin;
 	unsigned int sector_size;	/* bytes */
 	unsigned int key_size;		/* bytes */
+	u8 uuid[16];			/* authenticated: the image's UUID */
 	void *priv;			/* the plug-in's */
 };
 
@@ -42,8 +49,10 @@ struct shv_crypt_inst {
 struct shv_crypt_req {
 	struct shv_crypt_inst *inst;
 	u64 iv_sector;		/* the sector number that makes the IV */
-	struct scatterlist *src;	/* sector_size bytes; dst may equal src */
+	/* sector_size bytes, at most two entries each; dst may equal src */
+	struct scatterlist *src;
 	struct scatterlist *dst;
+	u8 *meta;		/* authenticated: the sector's meta_size bytes */
 	bool encrypt;
 	void (*complete)(struct shv_crypt_req *req, int err);
 	void *data;		/* the caller's */
@@ -58,6 +67,8 @@ struct shv_crypt_plugin {
 	u32 sector_sizes;	/* OR of the sizes supported, 512..4096 */
 	u32 iv_scheme;		/* SHV_CRYPT_IV_* */
 	u32 caps;		/* SHV_CRYPT_CAP_* */
+	/* SHV_CRYPT_CAP_AUTH: metadata bytes per sector, 1..64; else 0 */
+	unsigned int meta_size;
 
 	int (*init)(struct shv_crypt_inst *inst, const u8 *key);
 	void (*exit)(struct shv_crypt_inst *inst);
@@ -69,6 +80,8 @@ struct shv_crypt_plugin {
 	struct list_head list;
 	unsigned int users;
 };
+
+#define SHV_CRYPT_MAX_META_SIZE	64
 
 int shv_crypt_register(struct shv_crypt_plugin *p);
 void shv_crypt_unregister(struct shv_crypt_plugin *p);

@@ -24,6 +24,7 @@ PKGS=(
 	busybox-static		# the initramfs userland
 	cpio xz-utils
 	cryptsetup-bin		# dm-crypt interop tests (crypt_test) in the rig
+	qemu-utils		# qemu-img: VHD interop tests (disk_test) in the rig
 	# the Bochs rig (VMX): scripts/bochs.sh
 	bochs bochs-term bochsbios vgabios
 	isolinux syslinux-common xorriso

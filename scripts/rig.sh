@@ -445,15 +445,15 @@ add_kmod() {	# name [list]
 
 # What the encrypted-disk tests need beside shv.ko (check and shell):
 # the plug-ins, the kernel ciphers they use (nothing autoloads without
-# modules.dep), AF_ALG, dm-crypt and loop, and cryptsetup with its
-# libraries.  Documentation/crypt.rst.
+# modules.dep), AF_ALG, dm-crypt and loop, cryptsetup and qemu-img with
+# their libraries.  Documentation/crypt.rst.
 add_crypt() {
 	local f cs
 	for f in "$(dirname "$SHV_KO")"/shv-*.ko; do
 		[[ -f $f ]] && cp "$f" "$IRD/"
 	done
-	for f in gf128mul ecb xts essiv authenc af-alg algif-skcipher \
-		 dm-mod dm-crypt loop; do
+	for f in gf128mul ecb xts essiv authenc ctr ghash-generic gcm \
+		 af-alg algif-skcipher algif-aead dm-mod dm-crypt loop; do
 		add_kmod "$f" CRYPT_MODULES
 	done
 	cs=$(command -v cryptsetup || true)
@@ -467,6 +467,15 @@ add_crypt() {
 	else
 		warn "no cryptsetup on the host: the dm-crypt tests will skip" \
 		     "(apt-get install cryptsetup-bin)"
+	fi
+	# qemu-img: VHD files made and read by another implementation
+	if [[ -x /usr/bin/qemu-img ]]; then
+		mkdir -p "$IRD/usr/bin"
+		cp /usr/bin/qemu-img "$IRD/usr/bin/qemu-img"
+		add_libs "$IRD/usr/bin/qemu-img"
+	else
+		warn "no qemu-img on the host: the VHD interop test will skip" \
+		     "(apt-get install qemu-utils)"
 	fi
 }
 

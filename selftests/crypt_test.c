@@ -687,9 +687,9 @@ TEST(bad_attach)
 	a.reserved[2] = 1;
 	ASSERT_ERRNO(EINVAL, ioctl(vm->fd, SHV_DISK_ATTACH, &a));
 	a.reserved[2] = 0;
-	a.pad = 1;
+	a.format = 2;	/* no such format */
 	ASSERT_ERRNO(EINVAL, ioctl(vm->fd, SHV_DISK_ATTACH, &a));
-	a.pad = 0;
+	a.format = 0;
 	ASSERT_EQ(0, plugin_users(XTS));
 
 	/* a good one, its size reported; the number taken */

@@ -472,6 +472,7 @@ struct shv_vcpu_stats {
 /* IV schemes, dm-crypt's names (crypt.rst) */
 #define SHV_CRYPT_IV_PLAIN64	1	/* le64 sector number */
 #define SHV_CRYPT_IV_ESSIV	2	/* E_salt(le64 sector), salt = H(key) */
+#define SHV_CRYPT_IV_RANDOM	3	/* random nonce per write, in metadata */
 
 /* plug-in capabilities */
 #define SHV_CRYPT_CAP_AUTH	(1u << 0)	/* authenticated: tags per sector */
@@ -505,10 +506,11 @@ struct shv_crypt_list {
  * bytes.  iv_offset is added to the IV sector in 512-byte units, as
  * dm-crypt's <iv_offset>; the IV sector of a sector counts 512-byte units
  * unless SHV_DISK_IV_LARGE_SECTORS (dm-crypt's iv_large_sectors).  Out:
- * nr_sectors, the image size in sectors.
- * Errors: EBADF fd; EINVAL a bad field, a file that is not regular or is
- * open with O_APPEND, an image size that is 0 or not a multiple of
- * sector_size; ENOENT no such
+ * nr_sectors, the disk size in sectors.
+ * Errors: EBADF fd; EINVAL a bad field or format, a file that is not
+ * regular or is open with O_APPEND, an image size that is 0 or not a
+ * multiple of sector_size, a corrupt VHD or authenticated header, O_DIRECT
+ * with a dynamic VHD or an authenticated plug-in; ENOENT no such
  * plug-in; EOPNOTSUPP key or sector size not supported by it; EKEYREJECTED
  * the plug-in refused the key; ENOKEY/EKEYREVOKED/EKEYEXPIRED keyring;
  * EEXIST the disk number is in use; EFAULT.
@@ -516,6 +518,17 @@ struct shv_crypt_list {
 #define SHV_DISK_READONLY		(1u << 0)
 #define SHV_DISK_IV_LARGE_SECTORS	(1u << 1)
 #define SHV_DISK_KEY_KEYRING		(1u << 2)
+
+/*
+ * format: the container (crypt.rst).  RAW, the file is the virtual disk;
+ * VHD, a Microsoft VHD file, fixed or dynamic, whose footer, dynamic
+ * header and BAT are checked (EINVAL when corrupt or truncated) and stay
+ * plaintext.  With an authenticated plug-in (SHV_CRYPT_CAP_AUTH) the
+ * virtual disk holds a header and per-sector metadata before the data
+ * sectors, and nr_sectors counts the data sectors only.
+ */
+#define SHV_DISK_FORMAT_RAW		0
+#define SHV_DISK_FORMAT_VHD		1
 
 struct shv_disk_attach {
 	__u32 disk;
@@ -525,7 +538,7 @@ struct shv_disk_attach {
 	__u64 iv_offset;	/* 512-byte units */
 	__u64 key;		/* user pointer: key bytes or description */
 	__u32 key_size;		/* bytes */
-	__u32 pad;
+	__u32 format;		/* SHV_DISK_FORMAT_* (was pad: 0 is raw) */
 	char cipher[SHV_CRYPT_NAME_LEN];
 	__u64 nr_sectors;	/* out */
 	__u64 reserved[3];
