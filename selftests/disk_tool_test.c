@@ -1,0 +1,1027 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * disk_tool_test: shv-disk, the image tool (Documentation/shv-disk.rst).
+ * Images it encrypts are opened by dm-crypt (cryptsetup plain mode) and by
+ * shv's plug-ins (SHV_DISK_ATTACH, SHV_DISK_IO) and read back the same
+ * plaintext, and the other way round; re-keying, also killed at every
+ * step of a chunk and by a SIGKILL from outside, then resumed; raw <-> VHD
+ * conversions; check finding damaged VHDs; bad arguments.
+ *
+ * The tool is $SHV_DISK, or /shv-disk (the rig), or ../user/tools/shv-disk.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "shv_util.h"
+
+#define XTS	"aes-xts-plain64"
+#define ESSIV	"aes-cbc-essiv:sha256"
+#define DIR	"/tmp/shv-disk-test"
+#define IMG	DIR "/disk.img"
+#define IMG2	DIR "/disk2.img"
+#define VHD	DIR "/disk.vhd"
+#define KEY1	DIR "/key1"
+#define KEY2	DIR "/key2"
+#define JOURNAL	IMG ".shv-reencrypt"
+
+#define MEM_GPA	0x100000ull	/* 1 MiB of guest memory for the kernel */
+#define MEM_LEN	(1u << 20)
+
+static char out[1 << 16];	/* the last command's stdout and stderr */
+
+static const char *tool(void)
+{
+	static const char *const paths[] = {
+		"/shv-disk", "../user/tools/shv-disk", "../../user/tools/shv-disk",
+	};
+	const char *e = getenv("SHV_DISK");
+	unsigned int i;
+
+	if (e && *e)
+		return e;
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (!access(paths[i], X_OK))
+			return paths[i];
+	return NULL;
+}
+
+/*
+ * Run shv-disk with the arguments (NULL-terminated), the environment
+ * entry env (or NULL) added; out gets its output.  Returns the exit status,
+ * or 128 + the signal that killed it.
+ */
+static int run_env(const char *env, const char *arg, ...)
+{
+	const char *argv[40];
+	int pfd[2], st, n = 0;
+	size_t len = 0;
+	va_list ap;
+	pid_t pid;
+
+	argv[n++] = tool();
+	va_start(ap, arg);
+	for (; arg && n < 39; arg = va_arg(ap, const char *))
+		argv[n++] = arg;
+	va_end(ap);
+	argv[n] = NULL;
+	SHV_CHECK(argv[0], "no shv-disk");
+	SHV_CHECK(!pipe(pfd), "pipe");
+	pid = fork();
+	SHV_CHECK(pid >= 0, "fork");
+	if (!pid) {
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		close(pfd[0]);
+		if (env)
+			putenv((char *)env);
+		execv(argv[0], (char **)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		ssize_t r = read(pfd[0], out + len, sizeof(out) - 1 - len);
+
+		if (r <= 0)
+			break;
+		len += r;
+	}
+	out[len] = 0;
+	close(pfd[0]);
+	SHV_CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define run(...) run_env(NULL, __VA_ARGS__, NULL)
+
+static void fill_random(void *p, size_t len)
+{
+	int fd = open("/dev/urandom", O_RDONLY);
+	size_t done = 0;
+
+	SHV_CHECK(fd >= 0, "/dev/urandom");
+	while (done < len) {
+		ssize_t r = read(fd, (char *)p + done, len - done);
+
+		SHV_CHECK(r > 0, "read /dev/urandom");
+		done += r;
+	}
+	close(fd);
+}
+
+static void write_file(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	SHV_CHECK(fd >= 0, "create %s", path);
+	SHV_CHECK(write(fd, buf, len) == (ssize_t)len, "write %s", path);
+	close(fd);
+}
+
+static size_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? (size_t)-1 : (size_t)st.st_size;
+}
+
+static uint8_t *read_all(const char *path, size_t *lenp)
+{
+	size_t len = file_size(path);
+	uint8_t *buf;
+	int fd;
+
+	SHV_CHECK(len != (size_t)-1, "stat %s", path);
+	buf = malloc(len + 1);
+	fd = open(path, O_RDONLY);
+	SHV_CHECK(buf && fd >= 0, "open %s", path);
+	SHV_CHECK(pread(fd, buf, len, 0) == (ssize_t)len, "read %s", path);
+	close(fd);
+	if (lenp)
+		*lenp = len;
+	return buf;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	size_t len;
+	uint8_t *p = read_all(from, &len);
+
+	write_file(to, p, len);
+	free(p);
+}
+
+static void patch_file(const char *path, off_t off, const void *p,
+		       size_t len)
+{
+	int fd = open(path, O_WRONLY);
+
+	SHV_CHECK(fd >= 0 && pwrite(fd, p, len, off) == (ssize_t)len,
+		  "patch %s", path);
+	close(fd);
+}
+
+/* a fresh directory, two random 512-bit keys */
+static void setup_dir(uint8_t *k1, uint8_t *k2)
+{
+	uint8_t a[64], b[64];
+
+	SHV_CHECK(!system("rm -rf " DIR " && mkdir -p " DIR), "mkdir");
+	fill_random(a, 64);
+	fill_random(b, 64);
+	write_file(KEY1, a, 64);
+	write_file(KEY2, b, 64);
+	if (k1)
+		memcpy(k1, a, 64);
+	if (k2)
+		memcpy(k2, b, 64);
+}
+
+/* a raw plaintext image of len random bytes, with a zero stretch */
+static uint8_t *make_plain(const char *path, size_t len)
+{
+	uint8_t *p = malloc(len);
+
+	SHV_CHECK(p, "malloc");
+	fill_random(p, len);
+	memset(p + len / 4, 0, len / 4);
+	write_file(path, p, len);
+	return p;
+}
+
+#define NEED_TOOL() do {						\
+	if (!tool())							\
+		SKIP(return, "no shv-disk binary");			\
+} while (0)
+
+/* AF_ALG (the rig loads it): the tool dies saying so without it */
+#define NEED_AF_ALG() do {						\
+	int s_ = socket(38 /* AF_ALG */, SOCK_SEQPACKET, 0);		\
+	if (s_ < 0)							\
+		SKIP(return, "no AF_ALG here");				\
+	close(s_);							\
+} while (0)
+
+/* ---- dm-crypt through cryptsetup plain mode ---- */
+
+static const char *cryptsetup(void)
+{
+	static const char *const paths[] = {
+		"/sbin/cryptsetup", "/usr/sbin/cryptsetup", "/bin/cryptsetup",
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (!access(paths[i], X_OK))
+			return paths[i];
+	return NULL;
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	r = system(cmd);
+	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+#define DM_NAME	"shvdisktooltest"
+#define DM_DEV	"/dev/mapper/" DM_NAME
+
+static int dm_open(const char *img, const char *cipher, unsigned int bits,
+		   unsigned int ss, unsigned int skip)
+{
+	return sh("%s open --batch-mode --type plain --cipher %s --key-size %u --key-file " KEY1 " --sector-size %u --skip %u --disable-locks %s " DM_NAME " </dev/null 2>&1",
+		  cryptsetup(), cipher, bits, ss, skip, img);
+}
+
+static void dm_close(void)
+{
+	sh("%s close --batch-mode --disable-locks " DM_NAME " </dev/null 2>&1",
+	   cryptsetup());
+}
+
+/* read or write the whole dm-crypt device */
+static int dm_io(bool write, uint8_t *buf, size_t len)
+{
+	int fd = open(DM_DEV, O_RDWR), ok;
+
+	if (fd < 0)
+		return -1;
+	if (write)
+		ok = pwrite(fd, buf, len, 0) == (ssize_t)len && !fsync(fd);
+	else
+		ok = pread(fd, buf, len, 0) == (ssize_t)len;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * shv-disk encrypts a plaintext image in place, dm-crypt reads the
+ * plaintext; dm-crypt writes new plaintext, shv-disk decrypts it in place.
+ */
+static void dm_interop(struct __test_metadata *_metadata, const char *cipher,
+		       unsigned int bits, unsigned int ss, unsigned int skip)
+{
+	size_t len = 1 << 20;
+	uint8_t *plain, *buf = malloc(len), *img;
+	char sector[16], bitstr[16], skipstr[16];
+
+	NEED_TOOL();
+	NEED_AF_ALG();
+	if (!cryptsetup())
+		SKIP(return, "no cryptsetup");
+	setup_dir(NULL, NULL);
+	plain = make_plain(IMG, len);
+	snprintf(sector, sizeof(sector), "%u", ss);
+	snprintf(bitstr, sizeof(bitstr), "%u", bits);
+	snprintf(skipstr, sizeof(skipstr), "%u", skip);
+	ASSERT_EQ(0, run("encrypt", IMG, "--cipher", cipher, "--keyfile",
+			 KEY1, "--key-size", bitstr, "--sector", sector,
+			 "--iv-offset", skipstr, "--chunk", "256K")) {
+		TH_LOG("%s", out);
+	}
+	ASSERT_NE(0, access(JOURNAL, F_OK));
+	img = read_all(IMG, NULL);
+	for (size_t i = 0; i < len; i += ss)
+		ASSERT_NE(0, memcmp(img + i, plain + i, ss));
+	free(img);
+
+	ASSERT_EQ(0, dm_open(IMG, cipher, bits, ss, skip));
+	memset(buf, 0, len);
+	EXPECT_EQ(0, dm_io(false, buf, len));
+	EXPECT_EQ(0, memcmp(buf, plain, len));
+	/* dm-crypt writes other plaintext */
+	fill_random(buf, len);
+	EXPECT_EQ(0, dm_io(true, buf, len));
+	dm_close();
+	ASSERT_TRUE(_metadata->passed);
+
+	ASSERT_EQ(0, run("decrypt", IMG, "--cipher", cipher, "--keyfile",
+			 KEY1, "--key-size", bitstr, "--sector", sector,
+			 "--iv-offset", skipstr)) {
+		TH_LOG("%s", out);
+	}
+	img = read_all(IMG, NULL);
+	ASSERT_EQ(0, memcmp(img, buf, len));
+	free(img);
+	free(buf);
+	free(plain);
+}
+
+TEST(dmcrypt_xts_512)		{ dm_interop(_metadata, XTS, 512, 512, 0); }
+TEST(dmcrypt_xts_4096_skip)	{ dm_interop(_metadata, XTS, 512, 4096, 16); }
+TEST(dmcrypt_xts256_512_skip)	{ dm_interop(_metadata, XTS, 256, 512, 7); }
+TEST(dmcrypt_essiv_512)		{ dm_interop(_metadata, ESSIV, 256, 512, 0); }
+TEST(dmcrypt_essiv_4096)	{ dm_interop(_metadata, ESSIV, 128, 4096, 0); }
+
+/* ---- shv's own plug-ins ---- */
+
+static int plugin_loaded(const char *name)
+{
+	struct {
+		struct shv_crypt_list h;
+		struct shv_crypt_plugin_info p[SHV_CRYPT_MAX_PLUGINS];
+	} l = { .h.nr = SHV_CRYPT_MAX_PLUGINS };
+	int sys, n, i;
+
+	if (access("/dev/shv", F_OK))
+		return 0;
+	sys = shv_open_dev();
+	n = ioctl(sys, SHV_CRYPT_LIST, &l);
+	close(sys);
+	for (i = 0; i < n && i < SHV_CRYPT_MAX_PLUGINS; i++)
+		if (!strcmp(l.p[i].name, name))
+			return 1;
+	return 0;
+}
+
+static int disk_io(int vm_fd, uint32_t op, uint64_t sector, uint32_t nr,
+		   uint64_t gpa)
+{
+	struct {
+		struct shv_disk_ios h;
+		struct shv_disk_io io;
+	} q = {
+		.h = { .disk = 0, .nr = 1 },
+		.io = { .op = op, .sector = sector, .nr_sectors = nr,
+			.gpa = gpa },
+	};
+
+	if (ioctl(vm_fd, SHV_DISK_IO, &q) < 0)
+		return -1000 - errno;
+	return q.io.result;
+}
+
+/*
+ * shv-disk encrypts, the plug-in reads the plaintext; the plug-in writes,
+ * shv-disk decrypts.  The image is image (raw or a fixed VHD: its data
+ * sectors come first).
+ */
+static void plugin_interop(struct __test_metadata *_metadata,
+			   const char *cipher, unsigned int key_size,
+			   unsigned int ss, uint64_t iv_offset, bool large)
+{
+	size_t len = MEM_LEN;
+	uint8_t key[64], *plain, *mem, *img;
+	struct shv_disk_attach a = {
+		.sector_size = ss, .iv_offset = iv_offset,
+		.flags = large ? SHV_DISK_IV_LARGE_SECTORS : 0,
+		.key_size = key_size,
+	};
+	char sector[16], bits[16], ivo[16];
+	struct shv_vm *vm;
+	int fd;
+
+	NEED_TOOL();
+	NEED_AF_ALG();
+	if (!plugin_loaded(cipher))
+		SKIP(return, "plug-in %s not loaded", cipher);
+	setup_dir(key, NULL);
+	plain = make_plain(IMG, len);
+	snprintf(sector, sizeof(sector), "%u", ss);
+	snprintf(bits, sizeof(bits), "%u", key_size * 8);
+	snprintf(ivo, sizeof(ivo), "%llu", (unsigned long long)iv_offset);
+	ASSERT_EQ(0, run("encrypt", IMG, "--cipher", cipher, "--keyfile",
+			 KEY1, "--key-size", bits, "--sector", sector,
+			 "--iv-offset", ivo, large ? "--iv-large-sectors" :
+			 "--quiet")) {
+		TH_LOG("%s", out);
+	}
+
+	vm = shv_vm_create();
+	mem = shv_vm_add_mem(vm, 1, MEM_GPA, MEM_LEN, 0);
+	ASSERT_NE(NULL, mem);
+	fd = open(IMG, O_RDWR);
+	ASSERT_GE(fd, 0);
+	a.fd = fd;
+	a.key = (uintptr_t)key;
+	strcpy(a.cipher, cipher);
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_ATTACH, &a));
+	ASSERT_EQ(len / ss, a.nr_sectors);
+	memset(mem, 0, len);
+	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_READ, 0, len / ss, MEM_GPA));
+	ASSERT_EQ(0, memcmp(mem, plain, len));
+
+	/* the plug-in writes new plaintext; shv-disk decrypts it */
+	fill_random(mem, len);
+	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_WRITE, 0, len / ss, MEM_GPA));
+	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_FLUSH, 0, 0, 0));
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
+	close(fd);
+	ASSERT_EQ(0, run("decrypt", IMG, "--cipher", cipher, "--keyfile",
+			 KEY1, "--key-size", bits, "--sector", sector,
+			 "--iv-offset", ivo, large ? "--iv-large-sectors" :
+			 "--quiet")) {
+		TH_LOG("%s", out);
+	}
+	img = read_all(IMG, NULL);
+	ASSERT_EQ(0, memcmp(img, mem, len));
+	free(img);
+	free(plain);
+	shv_vm_free(vm);
+}
+
+TEST(plugin_xts_512)	{ plugin_interop(_metadata, XTS, 64, 512, 0, false); }
+TEST(plugin_xts_4096_off) { plugin_interop(_metadata, XTS, 64, 4096, 40,
+					   false); }
+TEST(plugin_xts256_4096_large) { plugin_interop(_metadata, XTS, 32, 4096, 8,
+						true); }
+TEST(plugin_essiv_512)	{ plugin_interop(_metadata, ESSIV, 32, 512, 3,
+					 false); }
+TEST(plugin_essiv_4096)	{ plugin_interop(_metadata, ESSIV, 16, 4096, 0,
+					 false); }
+
+/* ---- re-keying ---- */
+
+/* the image decrypted with KEY2 (and cipher) is plain */
+static void expect_plain(struct __test_metadata *_metadata,
+			 const char *path, const char *cipher,
+			 const char *keyfile, const uint8_t *plain, size_t len)
+{
+	uint8_t *img;
+
+	ASSERT_EQ(0, run("decrypt", path, "--cipher", cipher, "--keyfile",
+			 keyfile, "--progress", "none")) {
+		TH_LOG("%s", out);
+	}
+	img = read_all(path, NULL);
+	ASSERT_EQ(0, memcmp(img, plain, len));
+	free(img);
+}
+
+TEST(rekey)
+{
+	size_t len = 1 << 20;
+	uint8_t *plain, *img1, *img2;
+
+	NEED_TOOL();
+	NEED_AF_ALG();
+	setup_dir(NULL, NULL);
+	plain = make_plain(IMG, len);
+	ASSERT_EQ(0, run("encrypt", IMG, "--keyfile", KEY1));
+	img1 = read_all(IMG, NULL);
+	ASSERT_EQ(0, run("rekey", IMG, "--old-keyfile", KEY1, "--new-keyfile",
+			 KEY2, "--chunk", "128K")) {
+		TH_LOG("%s", out);
+	}
+	img2 = read_all(IMG, NULL);
+	for (size_t i = 0; i < len; i += 512)
+		ASSERT_NE(0, memcmp(img1 + i, img2 + i, 512));
+	/* the old key gives something else now */
+	ASSERT_EQ(0, run("decrypt", IMG, "--keyfile", KEY1));
+	free(img1);
+	img1 = read_all(IMG, NULL);
+	ASSERT_NE(0, memcmp(img1, plain, 512));
+	write_file(IMG, img2, len);
+	expect_plain(_metadata, IMG, XTS, KEY2, plain, len);
+
+	/* to another cipher: XTS with KEY1 -> essiv with the first 32 bytes of KEY2 */
+	ASSERT_EQ(0, run("encrypt", IMG, "--keyfile", KEY1));
+	ASSERT_EQ(0, run("rekey", IMG, "--old-keyfile", KEY1, "--new-keyfile",
+			 KEY2, "--new-cipher", ESSIV)) {
+		TH_LOG("%s", out);
+	}
+	expect_plain(_metadata, IMG, ESSIV, KEY2, plain, len);
+	free(img1);
+	free(img2);
+	free(plain);
+}
+
+/*
+ * Killed at a step of chunk 5 of 16; the journal says so; a resume with
+ * the wrong key or another command is refused; with the same keys it
+ * finishes and the image decrypts with the new key.
+ */
+static void rekey_crash(struct __test_metadata *_metadata, const char *step)
+{
+	size_t len = 1 << 20;
+	char env[64];
+	uint8_t *plain;
+
+	NEED_TOOL();
+	NEED_AF_ALG();
+	setup_dir(NULL, NULL);
+	plain = make_plain(IMG, len);
+	ASSERT_EQ(0, run("encrypt", IMG, "--keyfile", KEY1));
+	snprintf(env, sizeof(env), "SHV_DISK_CRASH=%s:5", step);
+	ASSERT_EQ(128 + SIGKILL, run_env(env, "rekey", IMG, "--old-keyfile",
+					 KEY1, "--new-keyfile", KEY2,
+					 "--chunk", "64K", NULL)) {
+		TH_LOG("%s", out);
+	}
+	ASSERT_EQ(0, access(JOURNAL, F_OK));
+	ASSERT_EQ(2, run("check", IMG));
+	ASSERT_NE(NULL, strstr(out, "interrupted rekey"));
+	ASSERT_EQ(0, run("info", IMG));
+	ASSERT_NE(NULL, strstr(out, "interrupted rekey")) TH_LOG("%s", out);
+	/* not with the keys swapped, nor another command, nor convert */
+	ASSERT_EQ(1, run("rekey", IMG, "--old-keyfile", KEY2, "--new-keyfile",
+			 KEY1));
+	ASSERT_NE(NULL, strstr(out, "key is not the one")) TH_LOG("%s", out);
+	ASSERT_EQ(1, run("decrypt", IMG, "--keyfile", KEY1));
+	ASSERT_NE(NULL, strstr(out, "interrupted rekey")) TH_LOG("%s", out);
+	ASSERT_EQ(1, run("convert", IMG, VHD, "--format", "vhd-dynamic"));
+	ASSERT_EQ(0, access(JOURNAL, F_OK));
+	/* resumed, even with another --chunk (the journal's holds) */
+	ASSERT_EQ(0, run("rekey", IMG, "--old-keyfile", KEY1, "--new-keyfile",
+			 KEY2, "--chunk", "1M")) {
+		TH_LOG("%s", out);
+	}
+	ASSERT_NE(NULL, strstr(out, "resuming")) TH_LOG("%s", out);
+	ASSERT_NE(0, access(JOURNAL, F_OK));
+	expect_plain(_metadata, IMG, XTS, KEY2, plain, len);
+	free(plain);
+}
+
+TEST(rekey_crash_journal)	{ rekey_crash(_metadata, "journal"); }
+TEST(rekey_crash_torn)		{ rekey_crash(_metadata, "torn"); }
+TEST(rekey_crash_image)		{ rekey_crash(_metadata, "image"); }
+TEST(rekey_crash_header)	{ rekey_crash(_metadata, "header"); }
+
+/* an encrypt killed, and a decrypt killed, resume too */
+TEST(encrypt_decrypt_crash)
+{
+	size_t len = 1 << 20;
+	uint8_t *plain, *img;
+
+	NEED_TOOL();
+	NEED_AF_ALG();
+	setup_dir(NULL, NULL);
+	plain = make_plain(IMG, len);
+	ASSERT_EQ(128 + SIGKILL, run_env("SHV_DISK_CRASH=torn:3", "encrypt",
+					 IMG, "--keyfile", KEY1, "--chunk",
+					 "128K", NULL));
+	ASSERT_EQ(0, run("encrypt", IMG, "--keyfile", KEY1)) TH_LOG("%s", out);
+	ASSERT_EQ(128 + SIGKILL, run_env("SHV_DISK_CRASH=image:7", "decrypt",
+					 IMG, "--keyfile", KEY1, "--chunk",
+					 "64K", NULL));
+	ASSERT_EQ(0, run("decrypt", IMG, "--keyfile", KEY1)) TH_LOG("%s", out);
+	img = read_all(IMG, NULL);
+	ASSERT_EQ(0, memcmp(img, plain, len));
+	free(img);
+	free(plain);
+}
+
+/* the journal's boundary: of the header slot with the higher seq */
+static uint64_t journal_boundary(void)
+{
+	uint8_t h[1024];
+	uint64_t seq[2] = { 0 }, b[2] = { 0 };
+	int fd = open(JOURNAL, O_RDONLY), i, best = -1;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, h, sizeof(h), 0) != sizeof(h)) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	for (i = 0; i < 2; i++) {
+		if (memcmp(h + 512 * i, "SHVRENC1", 8))
+			continue;
+		memcpy(&seq[i], h + 512 * i + 16, 8);
+		memcpy(&b[i], h + 512 * i + 24, 8);
+		if (best < 0 || seq[i] > seq[best])
+			best = i;
+	}
+	return best < 0 ? 0 : b[best];
+}
+
+/*
+ * SIGKILL from outside while the rekey runs (once the journal shows
+ * progress), then resume.
+ */
+TEST(rekey_sigkill)
+{
+	size_t len = 4 << 20;
+	uint8_t *plain;
+	int tries, killed = 0;
+
+	NEED_TOOL();
+	NEED_AF_ALG();
+	setup_dir(NULL, NULL);
+	plain = make_plain(IMG, len);
+	ASSERT_EQ(0, run("encrypt", IMG, "--keyfile", KEY1, "--quiet"));
+	for (tries = 0; tries < 3 && !killed; tries++) {
+		struct timespec ts = { 0, 2000000 };
+		pid_t pid = fork();
+		int st, i;
+
+		ASSERT_GE(pid, 0);
+		if (!pid) {
+			int nul = open("/dev/null", O_WRONLY);
+
+			dup2(nul, 1);
+			dup2(nul, 2);
+			execl(tool(), tool(), "rekey", IMG, "--old-keyfile", KEY1,
+			      "--new-keyfile", KEY2, "--chunk", "16K", NULL);
+			_exit(127);
+		}
+		/* wait for some progress, up to 20 s */
+		for (i = 0; i < 10000 && !journal_boundary(); i++)
+			nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		ASSERT_EQ(pid, waitpid(pid, &st, 0));
+		killed = WIFSIGNALED(st) && !access(JOURNAL, F_OK);
+		TH_LOG("try %d: %s at %llu bytes", tries,
+		       killed ? "killed" : "finished first",
+		       (unsigned long long)journal_boundary());
+		if (!killed) {
+			/* it finished: back to KEY1 for another try */
+			ASSERT_EQ(0, run("rekey", IMG, "--old-keyfile", KEY2,
+					 "--new-keyfile", KEY1));
+		}
+	}
+	ASSERT_TRUE(killed);
+	ASSERT_LT(journal_boundary(), len);
+	ASSERT_EQ(0, run("rekey", IMG, "--old-keyfile", KEY1, "--new-keyfile",
+			 KEY2, "--progress", "plain")) {
+		TH_LOG("%s", out);
+	}
+	ASSERT_NE(NULL, strstr(out, "resuming"));
+	ASSERT_NE(NULL, strstr(out, "100.0%")) TH_LOG("%s", out);
+	expect_plain(_metadata, IMG, XTS, KEY2, plain, len);
+	free(plain);
+}
+
+/* the progress bar on a terminal: \r-updated, percent, MiB/s, ETA */
+TEST(progress_bar_tty)
+{
+	int master, st;
+	size_t len = 0;
+	pid_t pid;
+
+	NEED_TOOL();
+	NEED_AF_ALG();
+	setup_dir(NULL, NULL);
+	free(make_plain(IMG, 1 << 20));
+	pid = forkpty(&master, NULL, NULL, NULL);
+	if (pid < 0)
+		SKIP(return, "no pty: %s", strerror(errno));
+	if (!pid) {
+		execl(tool(), tool(), "encrypt", IMG, "--keyfile", KEY1,
+		      "--chunk", "64K", NULL);
+		_exit(127);
+	}
+	for (;;) {
+		ssize_t r = read(master, out + len, sizeof(out) - 1 - len);
+
+		if (r <= 0)
+			break;
+		len += r;
+	}
+	out[len] = 0;
+	close(master);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st) && !WEXITSTATUS(st)) TH_LOG("%s", out);
+	ASSERT_NE(NULL, strstr(out, "\r")) TH_LOG("%s", out);
+	ASSERT_NE(NULL, strstr(out, "[########################################] 100.0%"));
+	ASSERT_NE(NULL, strstr(out, "MiB/s ETA "));
+}
+
+/* ---- VHD: conversions, encryption, check ---- */
+
+/* blocks_stored: how many blocks "info" says are allocated */
+static int blocks_stored(const char *path)
+{
+	const char *p;
+	int n;
+
+	if (run("info", path))
+		return -1;
+	p = strstr(out, "vhd blocks: ");
+	if (!p || sscanf(p, "vhd blocks: %d", &n) != 1)
+		return -1;
+	return n;
+}
+
+TEST(convert_roundtrip)
+{
+	size_t len = 8 << 20, n;
+	uint8_t *plain, *back;
+
+	NEED_TOOL();
+	setup_dir(NULL, NULL);
+	plain = malloc(len);
+	ASSERT_NE(NULL, plain);
+	memset(plain, 0, len);
+	/* data in blocks 0 and 2 (2 MiB each), block 1 and 3 zero */
+	fill_random(plain + 4096, 8192);
+	fill_random(plain + (4 << 20) + 512, 1 << 20);
+	write_file(IMG, plain, len);
+	ASSERT_EQ(0, run("convert", IMG, VHD, "--format", "vhd-dynamic")) {
+		TH_LOG("%s", out);
+	}
+	ASSERT_EQ(2, blocks_stored(VHD));
+	ASSERT_LT(file_size(VHD), 5u << 20);
+	ASSERT_EQ(0, run("check", VHD)) TH_LOG("%s", out);
+	ASSERT_EQ(0, run("convert", VHD, IMG2, "--format", "raw"));
+	back = read_all(IMG2, &n);
+	ASSERT_EQ(len, n);
+	ASSERT_EQ(0, memcmp(plain, back, len));
+	free(back);
+	/* dynamic -> fixed -> dynamic (small blocks) -> raw */
+	unlink(IMG2);
+	ASSERT_EQ(0, run("convert", VHD, DIR "/f.vhd", "--format",
+			 "vhd-fixed"));
+	ASSERT_EQ(len + 512, file_size(DIR "/f.vhd"));
+	ASSERT_EQ(0, run("check", DIR "/f.vhd")) TH_LOG("%s", out);
+	ASSERT_EQ(0, run("convert", DIR "/f.vhd", DIR "/s.vhd", "--format",
+			 "vhd-dynamic", "--block-size", "64K"));
+	ASSERT_EQ(1 + 17, blocks_stored(DIR "/s.vhd"));
+	ASSERT_EQ(0, run("convert", DIR "/s.vhd", IMG2, "--format", "raw"));
+	back = read_all(IMG2, &n);
+	ASSERT_EQ(len, n);
+	ASSERT_EQ(0, memcmp(plain, back, len));
+	free(back);
+	free(plain);
+	/* not over an existing file */
+	ASSERT_EQ(1, run("convert", VHD, IMG2, "--format", "raw"));
+	ASSERT_NE(NULL, strstr(out, "exists"));
+}
+
+/*
+ * An encrypted raw image (made by create --cipher: encrypted zeros) with
+ * some data; to a dynamic VHD with the key: the blocks that decrypt to
+ * zeros are left out; back to raw with the key: the same bytes.  The VHD's
+ * data sectors are those of the raw image (IV = virtual sector), its
+ * metadata plaintext; encrypting or decrypting the VHD in place works on
+ * its data only.
+ */
+TEST(encrypted_vhd)
+{
+	size_t len = 8 << 20, n;
+	uint8_t *enc, *back, data[65536];
+
+	NEED_TOOL();
+	NEED_AF_ALG();
+	setup_dir(NULL, NULL);
+	ASSERT_EQ(0, run("create", IMG, "--size", "8M", "--cipher", XTS,
+			 "--keyfile", KEY1)) TH_LOG("%s", out);
+	/* plaintext data at 2 MiB + 4 KiB, encrypted through a tool round */
+	ASSERT_EQ(0, run("decrypt", IMG, "--keyfile", KEY1));
+	back = read_all(IMG, &n);
+	ASSERT_EQ(len, n);
+	ASSERT_TRUE(back[0] == 0 && !memcmp(back, back + 1, len - 1));
+	free(back);
+	fill_random(data, sizeof(data));
+	patch_file(IMG, (2 << 20) + 4096, data, sizeof(data));
+	ASSERT_EQ(0, run("encrypt", IMG, "--keyfile", KEY1));
+	enc = read_all(IMG, NULL);
+
+	ASSERT_EQ(0, run("convert", IMG, VHD, "--format", "vhd-dynamic",
+			 "--cipher", XTS, "--keyfile", KEY1)) TH_LOG("%s", out);
+	ASSERT_EQ(1, blocks_stored(VHD));
+	ASSERT_EQ(0, run("convert", VHD, IMG2, "--format", "raw", "--cipher",
+			 XTS, "--keyfile", KEY1)) TH_LOG("%s", out);
+	back = read_all(IMG2, NULL);
+	ASSERT_EQ(0, memcmp(enc, back, len));
+	free(back);
+
+	/* decrypting the VHD in place gives the plaintext in its block */
+	ASSERT_EQ(0, run("decrypt", VHD, "--keyfile", KEY1)) TH_LOG("%s", out);
+	ASSERT_EQ(0, run("check", VHD)) TH_LOG("%s", out);
+	unlink(IMG2);
+	ASSERT_EQ(0, run("convert", VHD, IMG2, "--format", "raw"));
+	back = read_all(IMG2, NULL);
+	ASSERT_EQ(0, memcmp(back + (2 << 20) + 4096, data, sizeof(data)));
+	ASSERT_TRUE(back[0] == 0 && !memcmp(back, back + 1, (2 << 20) + 4095));
+	free(back);
+	/* and encrypting it again gives the raw image's sectors there */
+	ASSERT_EQ(0, run("encrypt", VHD, "--keyfile", KEY1, "--sector", "4096",
+			 "--chunk", "256K")) TH_LOG("%s", out);
+	ASSERT_EQ(0, run("encrypt", IMG2, "--keyfile", KEY1, "--sector",
+			 "4096"));
+	unlink(DIR "/x.raw");
+	ASSERT_EQ(0, run("convert", VHD, DIR "/x.raw", "--format", "raw"));
+	back = read_all(DIR "/x.raw", NULL);
+	enc = read_all(IMG2, NULL);
+	ASSERT_EQ(0, memcmp(back + (2 << 20), enc + (2 << 20), 2 << 20));
+	free(back);
+	free(enc);
+}
+
+/* VHDs written by shv-disk as the kernel plug-in reads a fixed VHD: raw + footer */
+TEST(vhd_fixed_plugin)
+{
+	size_t len = MEM_LEN;
+	uint8_t key[64], *plain, *mem;
+	struct shv_disk_attach a = { .sector_size = 512, .key_size = 64 };
+	struct shv_vm *vm;
+	int fd;
+
+	NEED_TOOL();
+	NEED_AF_ALG();
+	if (!plugin_loaded(XTS))
+		SKIP(return, "plug-in not loaded");
+	setup_dir(key, NULL);
+	plain = make_plain(IMG, len);
+	ASSERT_EQ(0, run("convert", IMG, VHD, "--format", "vhd-fixed"));
+	ASSERT_EQ(0, run("encrypt", VHD, "--keyfile", KEY1));
+	ASSERT_EQ(0, run("check", VHD));
+	/* the data sectors, without the footer, as a raw disk */
+	ASSERT_EQ(0, truncate(VHD, len));
+	vm = shv_vm_create();
+	mem = shv_vm_add_mem(vm, 1, MEM_GPA, MEM_LEN, 0);
+	fd = open(VHD, O_RDWR);
+	ASSERT_GE(fd, 0);
+	a.fd = fd;
+	a.key = (uintptr_t)key;
+	strcpy(a.cipher, XTS);
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_ATTACH, &a));
+	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_READ, 0, len / 512, MEM_GPA));
+	ASSERT_EQ(0, memcmp(mem, plain, len));
+	shv_vm_free(vm);
+	close(fd);
+	free(plain);
+}
+
+/* check finds damage in the footer, the header and the BAT */
+TEST(check_damage)
+{
+	uint8_t b, bat[4];
+	size_t sz;
+
+	NEED_TOOL();
+	setup_dir(NULL, NULL);
+	free(make_plain(IMG, 4 << 20));
+	ASSERT_EQ(0, run("convert", IMG, VHD, "--format", "vhd-dynamic",
+			 "--block-size", "1M"));
+	ASSERT_EQ(0, run("check", VHD));
+	sz = file_size(VHD);
+	copy_file(VHD, DIR "/good.vhd");
+
+	/* a flipped byte in the footer's size: checksum */
+	b = 0x40;
+	patch_file(VHD, sz - 512 + 48 + 4, &b, 1);
+	ASSERT_EQ(2, run("check", VHD));
+	ASSERT_NE(NULL, strstr(out, "footer: bad checksum")) TH_LOG("%s", out);
+	ASSERT_EQ(1, run("decrypt", VHD, "--keyfile", KEY1));
+	ASSERT_NE(NULL, strstr(out, "damaged")) TH_LOG("%s", out);
+
+	/* the footer gone: its copy at the start is reported */
+	copy_file(DIR "/good.vhd", VHD);
+	ASSERT_EQ(0, truncate(VHD, sz - 512));
+	ASSERT_EQ(2, run("check", VHD));
+	ASSERT_NE(NULL, strstr(out, "copy at the start is intact"))
+		TH_LOG("%s", out);
+
+	/* the copy at offset 0 differs */
+	copy_file(DIR "/good.vhd", VHD);
+	b = 0xff;
+	patch_file(VHD, 100, &b, 1);
+	ASSERT_EQ(2, run("check", VHD));
+	ASSERT_NE(NULL, strstr(out, "copy at offset 0 differs"));
+
+	/* a BAT entry past the end of the file */
+	copy_file(DIR "/good.vhd", VHD);
+	memset(bat, 0x7f, 4);
+	patch_file(VHD, 1536 + 4, bat, 4);
+	ASSERT_EQ(2, run("check", VHD));
+	ASSERT_NE(NULL, strstr(out, "goes past the footer")) TH_LOG("%s", out);
+
+	/* two BAT entries for one block */
+	copy_file(DIR "/good.vhd", VHD);
+	{
+		int fd = open(VHD, O_RDWR);
+
+		ASSERT_EQ(4, pread(fd, bat, 4, 1536));
+		ASSERT_EQ(4, pwrite(fd, bat, 4, 1536 + 8));
+		close(fd);
+	}
+	ASSERT_EQ(2, run("check", VHD));
+	ASSERT_NE(NULL, strstr(out, "overlap")) TH_LOG("%s", out);
+
+	/* the dynamic header's checksum, and its cookie */
+	copy_file(DIR "/good.vhd", VHD);
+	b = 0x01;
+	patch_file(VHD, 512 + 28, &b, 1);
+	ASSERT_EQ(2, run("check", VHD));
+	ASSERT_NE(NULL, strstr(out, "header: bad checksum")) TH_LOG("%s", out);
+	copy_file(DIR "/good.vhd", VHD);
+	patch_file(VHD, 512, "xxxxxxxx", 8);
+	ASSERT_EQ(2, run("check", VHD));
+	ASSERT_NE(NULL, strstr(out, "no dynamic disk header cookie"));
+
+	/* a fixed VHD cut short */
+	ASSERT_EQ(0, run("convert", DIR "/good.vhd", DIR "/f.vhd", "--format",
+			 "vhd-fixed"));
+	ASSERT_EQ(0, run("check", DIR "/f.vhd"));
+	{
+		size_t fs = file_size(DIR "/f.vhd");
+		uint8_t *f = read_all(DIR "/f.vhd", NULL);
+
+		/* footer moved 4 KiB down: the data part is short */
+		write_file(DIR "/f.vhd", f, fs - 4096 - 512);
+		patch_file(DIR "/f.vhd", fs - 4096 - 512, f + fs - 512, 512);
+		free(f);
+	}
+	ASSERT_EQ(2, run("check", DIR "/f.vhd"));
+	ASSERT_NE(NULL, strstr(out, "fixed disk of")) TH_LOG("%s", out);
+	/* a raw image whose size is no whole 4 KiB sectors */
+	write_file(IMG2, "x", 1000);
+	ASSERT_EQ(2, run("check", IMG2, "--sector", "4096"));
+	ASSERT_EQ(0, run("check", DIR "/good.vhd"));
+}
+
+/* ---- bad arguments: a clear message and exit status 1 ---- */
+
+static void expect_error(struct __test_metadata *_metadata, int rc,
+			 const char *msg)
+{
+	EXPECT_EQ(1, rc) TH_LOG("for '%s': %s", msg, out);
+	EXPECT_NE(NULL, strstr(out, msg)) TH_LOG("wanted '%s' in: %s", msg,
+						 out);
+}
+
+TEST(bad_arguments)
+{
+	uint8_t key[64];
+
+	NEED_TOOL();
+	setup_dir(NULL, NULL);
+	free(make_plain(IMG, 64 << 10));
+	expect_error(_metadata, run("frobnicate", IMG), "unknown command");
+	expect_error(_metadata, run("create", IMG2), "--size is needed");
+	expect_error(_metadata, run("create", IMG2, "--size", "12Q"),
+		     "is not a size");
+	expect_error(_metadata, run("create", IMG2, "--size", "1000"),
+		     "not a multiple");
+	expect_error(_metadata, run("create", IMG, "--size", "1M"), "exists");
+	expect_error(_metadata, run("create", IMG2, "--size", "1M",
+				    "--format", "qcow2"), "--format qcow2");
+	expect_error(_metadata, run("create", IMG2, "--size", "4M",
+				    "--format", "vhd-dynamic", "--block-size",
+				    "3M"), "power of two");
+	expect_error(_metadata, run("create", IMG2, "--size", "1M",
+				    "--block-size", "1M"), "vhd-dynamic");
+	expect_error(_metadata, run("encrypt", IMG, "--cipher", "rot13",
+				    "--keyfile", KEY1), "unknown cipher 'rot13'");
+	expect_error(_metadata, run("encrypt", IMG), "a key is needed");
+	expect_error(_metadata, run("encrypt", IMG, "--keyfile",
+				    DIR "/nokey"), "nokey");
+	write_file(DIR "/short", "0123456789", 10);
+	expect_error(_metadata, run("encrypt", IMG, "--keyfile",
+				    DIR "/short"), "10 bytes");
+	expect_error(_metadata, run("encrypt", IMG, "--keyfile", KEY1,
+				    "--key-size", "128"), "not a key size");
+	memset(key, 0x5a, sizeof(key));
+	write_file(DIR "/weak", key, 64);
+	expect_error(_metadata, run("encrypt", IMG, "--keyfile",
+				    DIR "/weak"), "weak XTS key");
+	expect_error(_metadata, run("encrypt", IMG, "--keyfile", KEY1,
+				    "--sector", "1000"), "--sector 1000");
+	expect_error(_metadata, run("encrypt", IMG, "--keyfile", KEY1,
+				    "--size", "1M"), "does not apply");
+	expect_error(_metadata, run("encrypt", IMG, "--keyfile", KEY1,
+				    "--keyid", "user:x"), "not both");
+	expect_error(_metadata, run("encrypt", IMG, "--keyid", "logon:x"),
+		     "logon keys cannot be read");
+	expect_error(_metadata, run("encrypt", IMG), "a key is needed");
+	expect_error(_metadata, run("encrypt", IMG, IMG2, "--keyfile", KEY1),
+		     "expected one IMAGE");
+	expect_error(_metadata, run("encrypt", DIR "/none.img", "--keyfile",
+				    KEY1), "none.img");
+	expect_error(_metadata, run("rekey", IMG, "--old-keyfile", KEY1),
+		     "the new key is needed");
+	expect_error(_metadata, run("rekey", IMG, "--old-keyfile", KEY1,
+				    "--new-keyfile", KEY1),
+		     "the new key is the old key");
+	expect_error(_metadata, run("rekey", IMG, "--keyfile", KEY1,
+				    "--new-keyfile", KEY2, "--bogus"),
+		     "unknown option");
+	expect_error(_metadata, run("convert", IMG, IMG2), "--format is needed");
+	write_file(IMG2, "x", 1000);
+	expect_error(_metadata, run("encrypt", IMG2, "--keyfile", KEY1),
+		     "not a multiple of the 512-byte sector");
+	expect_error(_metadata, run("convert", IMG2, VHD, "--format",
+				    "vhd-fixed"), "whole 512-byte sectors");
+	/* nothing was left behind by the failures */
+	ASSERT_NE(0, access(JOURNAL, F_OK));
+	ASSERT_NE(0, access(VHD, F_OK));
+	EXPECT_EQ(0, run("--help"));
+	EXPECT_NE(NULL, strstr(out, "usage: shv-disk"));
+}
+
+TEST_HARNESS_MAIN
