@@ -886,6 +886,36 @@ TEST(check_damage)
 	ASSERT_EQ(2, run("check", VHD));
 	ASSERT_NE(NULL, strstr(out, "copy at the start is intact"))
 		TH_LOG("%s", out);
+	/* as a crash while a block is appended leaves it: garbage after */
+	{
+		uint8_t junk[3000];
+
+		fill_random(junk, sizeof(junk));
+		patch_file(VHD, sz - 512, junk, sizeof(junk));
+	}
+	ASSERT_EQ(2, run("check", VHD));
+	/* the copy is used, as the kernel does; --repair rewrites it */
+	unlink(IMG2);
+	ASSERT_EQ(0, run("convert", VHD, IMG2, "--format", "raw"))
+		TH_LOG("%s", out);
+	ASSERT_NE(NULL, strstr(out, "using its copy"));
+	ASSERT_EQ(0, run("check", VHD, "--repair")) TH_LOG("%s", out);
+	ASSERT_EQ(sz, file_size(VHD));
+	{
+		uint8_t *a = read_all(VHD, NULL), *g = read_all(DIR "/good.vhd",
+								 NULL);
+
+		ASSERT_EQ(0, memcmp(a, g, sz));
+		free(a);
+		free(g);
+	}
+	{
+		uint8_t *a = read_all(IMG, NULL), *g = read_all(IMG2, NULL);
+
+		ASSERT_EQ(0, memcmp(a, g, 4 << 20));
+		free(a);
+		free(g);
+	}
 
 	/* the copy at offset 0 differs */
 	copy_file(DIR "/good.vhd", VHD);
@@ -893,6 +923,8 @@ TEST(check_damage)
 	patch_file(VHD, 100, &b, 1);
 	ASSERT_EQ(2, run("check", VHD));
 	ASSERT_NE(NULL, strstr(out, "copy at offset 0 differs"));
+	ASSERT_EQ(0, run("check", VHD, "--repair")) TH_LOG("%s", out);
+	ASSERT_NE(NULL, strstr(out, "copy at offset 0 rewritten"));
 
 	/* a BAT entry past the end of the file */
 	copy_file(DIR "/good.vhd", VHD);

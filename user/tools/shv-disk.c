@@ -628,6 +628,7 @@ static enum fmt parse_fmt(const char *s)
 #define VHD_NO_OFFSET		0xffffffffffffffffULL
 #define VHD_EPOCH		946684800	/* 2000-01-01 00:00:00 UTC */
 #define VHD_MAX_SIZE		(2040ULL << 30)	/* the spec's limit */
+#define VHD_MAX_ENTRIES		(1u << 22)	/* the kernel's limit */
 
 /* footer fields */
 #define VF_COOKIE	0
@@ -765,12 +766,15 @@ struct image {
 	u32 block_size, entries, bitmap_size;
 	u32 *bat;		/* host order */
 	u32 nr_blocks;		/* blocks the disk size covers */
+	bool footer_from_copy;	/* the footer at the end is damaged */
 };
 
-/* problems found in an image: each printed; check counts them */
+/* problems found in an image: each printed (unless silent), counted */
 struct report {
 	const char *path;
 	unsigned int errors;
+	bool silent;
+	bool check;		/* for check: a damaged footer is a problem */
 };
 
 static __printf(2, 3) void problem(struct report *r, const char *fmt, ...)
@@ -778,6 +782,8 @@ static __printf(2, 3) void problem(struct report *r, const char *fmt, ...)
 	va_list ap;
 
 	r->errors++;
+	if (r->silent)
+		return;
 	fprintf(stderr, "%s: %s: ", prog, r->path);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -838,6 +844,7 @@ static int cmp_u32(const void *a, const void *b)
  */
 static bool vhd_load(struct image *img, struct report *r)
 {
+	struct report quiet_r = { .silent = true };
 	u8 head[VHD_FOOTER];
 	u64 data_end, bat_bytes, i;
 	u32 type, *sorted, n;
@@ -849,19 +856,37 @@ static bool vhd_load(struct image *img, struct report *r)
 	pread_all(img->fd, img->footer, VHD_FOOTER,
 		  img->file_size - VHD_FOOTER, img->path);
 	pread_all(img->fd, head, VHD_FOOTER, 0, img->path);
-	if (!vhd_footer_ok(r, img->footer, "footer")) {
-		if (img->file_size < 2 * VHD_FOOTER ||
-		    !has_cookie(head, VHD_COOKIE))
-			return false;
-		/* the copy at the start may be intact: say so, go no further */
-		if (vhd_footer_ok(r, head, "footer copy at offset 0"))
+	data_end = img->file_size - VHD_FOOTER;
+	if (!vhd_footer_ok(&quiet_r, img->footer, "footer")) {
+		struct report copy_r = { .silent = true };
+
+		/*
+		 * A dynamic disk whose footer at the end is damaged but whose
+		 * copy at the start is intact: what a crash while a block is
+		 * appended leaves (crypt.rst).  The kernel uses the copy, so
+		 * do we; check reports it, check --repair rewrites it.
+		 */
+		if (img->file_size >= 2 * VHD_FOOTER &&
+		    has_cookie(head, VHD_COOKIE) &&
+		    vhd_footer_ok(&copy_r, head, "") &&
+		    be_get(head + VF_TYPE, 4) == VHD_TYPE_DYNAMIC) {
+			if (r->check)
+				vhd_footer_ok(r, img->footer, "footer");
+			else
+				fprintf(stderr, "%s: warning: %s: the footer at the end is damaged; using its copy at the start (shv-disk check --repair)\n",
+					prog, img->path);
 			fprintf(stderr, "%s: %s: the footer copy at the start is intact\n",
 				prog, img->path);
-		return false;
+			memcpy(img->footer, head, VHD_FOOTER);
+			img->footer_from_copy = true;
+			data_end = img->file_size;
+		} else {
+			vhd_footer_ok(r, img->footer, "footer");
+			return false;
+		}
 	}
 	type = be_get(img->footer + VF_TYPE, 4);
 	img->size = be_get(img->footer + VF_CUR_SIZE, 8);
-	data_end = img->file_size - VHD_FOOTER;
 	if (type == VHD_TYPE_FIXED) {
 		img->fmt = FMT_VHD_FIXED;
 		if (be_get(img->footer + VF_DATA_OFFSET, 8) != VHD_NO_OFFSET)
@@ -879,7 +904,7 @@ static bool vhd_load(struct image *img, struct report *r)
 	if (type != VHD_TYPE_DYNAMIC)
 		return false;
 	img->fmt = FMT_VHD_DYNAMIC;
-	if (memcmp(head, img->footer, VHD_FOOTER))
+	if (!img->footer_from_copy && memcmp(head, img->footer, VHD_FOOTER))
 		problem(r, "the footer copy at offset 0 differs from the footer");
 	img->header_off = be_get(img->footer + VF_DATA_OFFSET, 8);
 	if (img->header_off % 512 || img->header_off < VHD_FOOTER ||
@@ -905,14 +930,15 @@ static bool vhd_load(struct image *img, struct report *r)
 	img->block_size = be_get(img->header + VH_BLOCK_SIZE, 4);
 	img->entries = be_get(img->header + VH_MAX_ENTRIES, 4);
 	img->bat_off = be_get(img->header + VH_TABLE_OFFSET, 8);
-	if (!is_pow2(img->block_size) || img->block_size < 4096) {
+	if (!is_pow2(img->block_size) || img->block_size < 512 ||
+	    img->block_size > 256 * MIB) {
 		problem(r, "dynamic disk header: bad block size %u",
 			img->block_size);
 		return false;
 	}
 	img->bitmap_size = vhd_bitmap_size(img->block_size);
 	img->nr_blocks = (img->size + img->block_size - 1) / img->block_size;
-	if (img->entries < img->nr_blocks) {
+	if (img->entries < img->nr_blocks || img->entries > VHD_MAX_ENTRIES) {
 		problem(r, "dynamic disk header: %u BAT entries for %u blocks",
 			img->entries, img->nr_blocks);
 		return false;
@@ -948,13 +974,10 @@ static bool vhd_load(struct image *img, struct report *r)
 				(unsigned long long)i, img->nr_blocks);
 			continue;
 		}
-		if (overlaps(off, img->bitmap_size + img->block_size, 0,
-			     VHD_FOOTER) ||
+		if (off < img->bat_off + bat_bytes ||
 		    overlaps(off, img->bitmap_size + img->block_size,
-			     img->header_off, VHD_HEADER) ||
-		    overlaps(off, img->bitmap_size + img->block_size,
-			     img->bat_off, bat_bytes)) {
-			problem(r, "BAT entry %llu: block at %llu overlaps the header or BAT",
+			     img->header_off, VHD_HEADER)) {
+			problem(r, "BAT entry %llu: block at %llu is not after the header and BAT",
 				(unsigned long long)i,
 				(unsigned long long)off);
 			continue;
@@ -1592,7 +1615,7 @@ enum {
 	O_SIZE = 1, O_FORMAT, O_BLOCK_SIZE, O_CIPHER, O_KEYFILE, O_KEYID,
 	O_KEY_SIZE, O_NEW_CIPHER, O_NEW_KEYFILE, O_NEW_KEYID, O_NEW_KEY_SIZE,
 	O_SECTOR, O_IV_OFFSET, O_IV_LARGE, O_CHUNK, O_SPARSE, O_RAW,
-	O_PROGRESS, O_QUIET, O_HELP, O_OLD_KEYFILE, O_OLD_KEYID,
+	O_PROGRESS, O_QUIET, O_HELP, O_OLD_KEYFILE, O_OLD_KEYID, O_REPAIR,
 };
 
 #define OPT(x)		(1UL << O_##x)
@@ -1611,7 +1634,7 @@ struct opts {
 	unsigned int key_bits, new_key_bits;
 	struct layout lay;
 	u64 chunk;
-	bool sparse, force_raw;
+	bool sparse, force_raw, repair;
 	unsigned long given;		/* OPT_* bits given */
 };
 
@@ -2001,13 +2024,67 @@ static bool journal_state(const char *path, char *desc, size_t len)
 	return true;
 }
 
+/*
+ * check --repair: a dynamic VHD's footer.  A damaged footer at the end is
+ * rewritten from the copy at the start, after the last block the BAT
+ * references (the space after it is what the kernel allocates next), and
+ * the file cut there; a footer copy that differs from a good footer is
+ * rewritten from it.  Nothing else is touched.
+ */
+static void vhd_repair(const char *path, struct opts *o)
+{
+	struct report r = { .path = path, .silent = true, .check = true };
+	struct image img;
+	u8 head[VHD_FOOTER];
+	u64 end, b;
+
+	if (journal_exists(path))
+		die("%s: an interrupted re-encryption is in progress: finish it before repairing",
+		    path);
+	if (!image_open(&img, path, true, o->force_raw, &r) ||
+	    img.fmt != FMT_VHD_DYNAMIC) {
+		image_close(&img);
+		note("%s: nothing check --repair can do", path);
+		return;
+	}
+	lock_image(&img);
+	if (img.footer_from_copy) {
+		end = round_up(img.bat_off + (u64)img.entries * 4, 512);
+		if (end < img.header_off + VHD_HEADER)
+			end = img.header_off + VHD_HEADER;
+		for (b = 0; b < img.nr_blocks; b++) {
+			u64 e = (u64)img.bat[b] * 512 + img.bitmap_size +
+				img.block_size;
+
+			if (vhd_allocated(&img, b) && e > end)
+				end = e;
+		}
+		pwrite_all(img.fd, img.footer, VHD_FOOTER, end, path);
+		if (ftruncate(img.fd, end + VHD_FOOTER))
+			die_errno("%s", path);
+		note("%s: footer rewritten from its copy at %llu", path,
+		     (unsigned long long)end);
+	} else {
+		pread_all(img.fd, head, VHD_FOOTER, 0, path);
+		if (memcmp(head, img.footer, VHD_FOOTER)) {
+			pwrite_all(img.fd, img.footer, VHD_FOOTER, 0, path);
+			note("%s: footer copy at offset 0 rewritten", path);
+		}
+	}
+	if (fsync(img.fd))
+		die_errno("sync %s", path);
+	image_close(&img);
+}
+
 static int cmd_check(const char *path, struct opts *o)
 {
-	struct report r = { .path = path };
+	struct report r = { .path = path, .check = true };
 	struct image img;
 	char desc[PATH_MAX + 200];
 	bool ok;
 
+	if (o->repair)
+		vhd_repair(path, o);
 	ok = image_open(&img, path, false, o->force_raw, &r);
 	if (ok && img.size % o->lay.sector_size)
 		problem(&r, "the disk size %llu is not a multiple of the %u-byte sector",
@@ -2108,6 +2185,7 @@ static const struct option long_opts[] = {
 	{ "chunk", required_argument, NULL, O_CHUNK },
 	{ "sparse", no_argument, NULL, O_SPARSE },
 	{ "raw", no_argument, NULL, O_RAW },
+	{ "repair", no_argument, NULL, O_REPAIR },
 	{ "progress", required_argument, NULL, O_PROGRESS },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "help", no_argument, NULL, O_HELP },
@@ -2125,7 +2203,7 @@ static const char usage_text[] =
 "        [--new-cipher SPEC] --new-keyfile B|--new-keyid D\n"
 "  convert SRC DST --format raw|vhd-fixed|vhd-dynamic [--block-size N]\n"
 "        [--cipher SPEC KEY]\n"
-"  check IMAGE                            footer, header, BAT, sizes\n"
+"  check IMAGE [--repair]                 footer, header, BAT, sizes\n"
 "  info IMAGE\n"
 "\n"
 "KEY: --keyfile FILE (its first key-size bytes, as cryptsetup plain mode)\n"
@@ -2196,7 +2274,9 @@ int main(int argc, char **argv)
 		nargs = 2;
 		allowed |= OPT(FORMAT) | OPT(BLOCK_SIZE) | OPTS_KEY |
 			   OPT(PROGRESS) | OPT(RAW);
-	} else if (!strcmp(cmd, "check") || !strcmp(cmd, "info")) {
+	} else if (!strcmp(cmd, "check")) {
+		allowed |= OPT(SECTOR) | OPT(RAW) | OPT(REPAIR);
+	} else if (!strcmp(cmd, "info")) {
 		allowed |= OPT(SECTOR) | OPT(RAW);
 	} else {
 		fprintf(stderr, "%s: error: unknown command '%s'\n\n", prog,
@@ -2302,6 +2382,9 @@ int main(int argc, char **argv)
 			break;
 		case O_RAW:
 			o.force_raw = true;
+			break;
+		case O_REPAIR:
+			o.repair = true;
 			break;
 		case O_PROGRESS:
 			if (!strcmp(optarg, "auto"))
