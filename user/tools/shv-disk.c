@@ -29,9 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_alg.h>
@@ -339,12 +341,14 @@ struct cipher_def {
 	unsigned int key_sizes[4];	/* bytes, 0 ends */
 	unsigned int default_key;
 	bool xts;
+	bool auth;	/* AEAD with the authenticated layout (crypt.rst) */
 };
 
 static const struct cipher_def ciphers[] = {
-	{ "aes-xts-plain64", "xts(aes)", { 32, 48, 64 }, 64, true },
+	{ "aes-xts-plain64", "xts(aes)", { 32, 48, 64 }, 64, true, false },
 	{ "aes-cbc-essiv:sha256", "essiv(cbc(aes),sha256)", { 16, 24, 32 },
-	  32, false },
+	  32, false, false },
+	{ "aes-gcm-random", "gcm(aes)", { 16, 24, 32 }, 32, false, true },
 };
 
 static const struct cipher_def *cipher_find(const char *spec)
@@ -446,6 +450,70 @@ static int alg_op(int op, bool enc, u64 ivsec, const u8 *in, u8 *out,
 	return 0;
 }
 
+#define GCM_NONCE	12
+#define GCM_TAG		16
+#define GCM_AAD		24	/* the image's UUID, the le64 IV sector */
+
+/*
+ * One AEAD request: encrypt len bytes of in to out and the tag to tag, or
+ * decrypt and verify them; the AAD is aadlen bytes.  Returns 0, or -1
+ * with errno (EBADMSG: authentication failed).
+ */
+static int aead_op(struct engine *e, bool enc, const u8 *nonce,
+		   const u8 *aad, unsigned int aadlen, const u8 *in, u8 *out,
+		   size_t len, u8 *tag)
+{
+	char cbuf[CMSG_SPACE(4) + CMSG_SPACE(sizeof(struct af_alg_iv) +
+					     GCM_NONCE) + CMSG_SPACE(4)];
+	u8 aad_out[64];
+	struct iovec iov[3] = {
+		{ .iov_base = (void *)aad, .iov_len = aadlen },
+		{ .iov_base = (void *)in, .iov_len = len },
+		{ .iov_base = tag, .iov_len = enc ? 0 : GCM_TAG },
+	};
+	struct iovec oiov[3] = {
+		{ .iov_base = aad_out, .iov_len = aadlen },
+		{ .iov_base = out, .iov_len = len },
+		{ .iov_base = tag, .iov_len = enc ? GCM_TAG : 0 },
+	};
+	struct msghdr msg = {
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+		.msg_iov = iov, .msg_iovlen = 3,
+	};
+	struct af_alg_iv *aiv;
+	struct cmsghdr *c;
+	ssize_t want = aadlen + len + (enc ? 0 : GCM_TAG), r;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_ALG;
+	c->cmsg_type = ALG_SET_OP;
+	c->cmsg_len = CMSG_LEN(4);
+	*(u32 *)CMSG_DATA(c) = enc ? ALG_OP_ENCRYPT : ALG_OP_DECRYPT;
+	c = CMSG_NXTHDR(&msg, c);
+	c->cmsg_level = SOL_ALG;
+	c->cmsg_type = ALG_SET_IV;
+	c->cmsg_len = CMSG_LEN(sizeof(*aiv) + GCM_NONCE);
+	aiv = (void *)CMSG_DATA(c);
+	aiv->ivlen = GCM_NONCE;
+	memcpy(aiv->iv, nonce, GCM_NONCE);
+	c = CMSG_NXTHDR(&msg, c);
+	c->cmsg_level = SOL_ALG;
+	c->cmsg_type = ALG_SET_AEAD_ASSOCLEN;
+	c->cmsg_len = CMSG_LEN(4);
+	*(u32 *)CMSG_DATA(c) = aadlen;
+	if (sendmsg(e->op, &msg, 0) != want)
+		return -1;
+	r = readv(e->op, oiov, 3);
+	if (r < 0)
+		return -1;
+	if (r != (ssize_t)(aadlen + len + (enc ? GCM_TAG : 0))) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Encrypt or decrypt len bytes (whole sectors) in place; voff is the byte
  * offset of buf's first sector in the virtual disk.
@@ -483,18 +551,34 @@ static void engine_open(struct engine *e, const struct cipher_def *def,
 	if (def->xts && !memcmp(key, key + key_size / 2, key_size / 2))
 		die("cipher %s: the key's two halves are equal (a weak XTS key, refused)",
 		    def->spec);
-	strcpy((char *)sa.salg_type, "skcipher");
+	strcpy((char *)sa.salg_type, def->auth ? "aead" : "skcipher");
 	snprintf((char *)sa.salg_name, sizeof(sa.salg_name), "%s", def->alg);
 	e->tfm = socket(AF_ALG, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (e->tfm < 0)
-		die_errno("AF_ALG socket (the kernel's af_alg and algif_skcipher modules are needed)");
+		die_errno("AF_ALG socket (the kernel's af_alg and %s modules are needed)",
+			  def->auth ? "algif_aead" : "algif_skcipher");
 	if (bind(e->tfm, (struct sockaddr *)&sa, sizeof(sa)))
-		die_errno("AF_ALG: kernel cipher %s not available", def->alg);
+		die_errno("AF_ALG: kernel %s %s not available (algif_%s loaded?)",
+			  def->auth ? "aead" : "cipher", def->alg,
+			  def->auth ? "aead" : "skcipher");
 	if (setsockopt(e->tfm, SOL_ALG, ALG_SET_KEY, key, key_size))
 		die_errno("AF_ALG %s: the key was refused", def->alg);
+	if (def->auth &&
+	    setsockopt(e->tfm, SOL_ALG, ALG_SET_AEAD_AUTHSIZE, NULL, GCM_TAG))
+		die_errno("AF_ALG %s: tag size", def->alg);
 	e->op = accept4(e->tfm, NULL, 0, SOCK_CLOEXEC);
 	if (e->op < 0)
 		die_errno("AF_ALG %s: accept", def->alg);
+	if (def->auth) {
+		/* the tag of 32 zero bytes under nonce 0, no AAD */
+		u8 t[32 + GCM_TAG], nonce[GCM_NONCE] = { 0 };
+
+		if (aead_op(e, true, nonce, NULL, 0, zero, t, sizeof(zero),
+			    t + sizeof(zero)))
+			die_errno("AF_ALG %s: key check", def->alg);
+		memcpy(e->kcv, t + sizeof(zero), sizeof(e->kcv));
+		return;
+	}
 	/*
 	 * Key check value: the first 16 bytes of 32 zero bytes encrypted at
 	 * IV sector 2^64 - 1 (no disk has that sector).  It tells a journal
@@ -1208,6 +1292,247 @@ static void progress_update(struct progress *p, u64 done, bool final)
 	fflush(stderr);
 }
 
+/* any range of the virtual disk (zeros where a dynamic VHD stores none) */
+static void vread(const struct image *img, u64 voff, u8 *buf, u64 len)
+{
+	while (len) {
+		u64 n = len;
+
+		if (img->fmt == FMT_VHD_DYNAMIC &&
+		    n > img->block_size - voff % img->block_size)
+			n = img->block_size - voff % img->block_size;
+		image_read(img, voff, buf, n);
+		voff += n;
+		buf += n;
+		len -= n;
+	}
+}
+
+/*
+ * Write a range of the virtual disk in place.  A dynamic VHD's blocks
+ * not allocated are not allocated here: the range must be zeros there.
+ */
+static void vwrite(const struct image *img, u64 voff, const u8 *buf, u64 len)
+{
+	while (len) {
+		u64 n = len, b;
+
+		if (img->fmt != FMT_VHD_DYNAMIC) {
+			pwrite_all(img->fd, buf, len, voff, img->path);
+			return;
+		}
+		if (n > img->block_size - voff % img->block_size)
+			n = img->block_size - voff % img->block_size;
+		b = voff / img->block_size;
+		if (vhd_allocated(img, b))
+			pwrite_all(img->fd, buf, n, vhd_block_data(img, b) +
+				   voff % img->block_size, img->path);
+		else if (!all_zero(buf, n))
+			die("%s: internal error: data for block %llu, which is not allocated",
+			    img->path, (unsigned long long)b);
+		voff += n;
+		buf += n;
+		len -= n;
+	}
+}
+
+/* ================= the authenticated layout (crypt.rst) ================= */
+
+#define AUTH_MAGIC	"SHVAUTH1"
+#define AUTH_META	32	/* aes-gcm-random's metadata entry */
+#define AH_MAGIC	0
+#define AH_VERSION	8
+#define AH_SECTOR	12
+#define AH_META_SIZE	16
+#define AH_FLAGS	20
+#define AH_UUID		24
+#define AH_NR		40
+#define AH_META_OFF	48
+#define AH_DATA_OFF	56
+#define AH_CIPHER	64
+#define AH_CRC		508
+
+struct auth {
+	u32 sector_size, meta_size;
+	u8 uuid[16];
+	u64 nr, meta_off, data_off;	/* data sectors; sectors */
+	char cipher[65];
+};
+
+/* CRC-32 (IEEE 802.3, zlib's crc32()) */
+static u32 crc32_ieee(const void *buf, size_t len)
+{
+	const u8 *p = buf;
+	u32 crc = ~0u;
+	int k;
+
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0xedb88320 : crc >> 1;
+	}
+	return ~crc;
+}
+
+static u64 div_round_up(u64 a, u64 b)
+{
+	return (a + b - 1) / b;
+}
+
+/* crypt.rst: the layout a tool creates for a virtual disk of v bytes */
+static bool auth_geometry(u64 v, u32 ss, struct auth *a)
+{
+	u64 t = v / ss, n;
+
+	if (t < 3)
+		return false;
+	n = (t - 1) * ss / (ss + AUTH_META);
+	while (n && 1 + div_round_up(n * AUTH_META, ss) + n > t)
+		n--;
+	while (1 + div_round_up((n + 1) * AUTH_META, ss) + n + 1 <= t)
+		n++;
+	if (!n)
+		return false;
+	a->nr = n;
+	a->meta_off = 1;
+	a->data_off = 1 + div_round_up(n * AUTH_META, ss);
+	return true;
+}
+
+static void auth_make_header(u8 *h, const struct auth *a)
+{
+	memset(h, 0, 512);
+	memcpy(h + AH_MAGIC, AUTH_MAGIC, 8);
+	le_put(h + AH_VERSION, 4, 1);
+	le_put(h + AH_SECTOR, 4, a->sector_size);
+	le_put(h + AH_META_SIZE, 4, AUTH_META);
+	memcpy(h + AH_UUID, a->uuid, 16);
+	le_put(h + AH_NR, 8, a->nr);
+	le_put(h + AH_META_OFF, 8, a->meta_off);
+	le_put(h + AH_DATA_OFF, 8, a->data_off);
+	memcpy(h + AH_CIPHER, a->cipher, strnlen(a->cipher, 64));
+	le_put(h + AH_CRC, 4, crc32_ieee(h, AH_CRC));
+}
+
+static bool is_auth_header(const u8 *h)
+{
+	return !memcmp(h + AH_MAGIC, AUTH_MAGIC, 8);
+}
+
+/* the header in virtual sector 0 of img, checked as the kernel does */
+static bool auth_load(const struct image *img, struct auth *a,
+		      struct report *r)
+{
+	u8 h[512];
+	u64 ss, t;
+	unsigned int before = r->errors;
+
+	if (img->size < 512)
+		return false;
+	vread(img, 0, h, 512);
+	if (!is_auth_header(h)) {
+		problem(r, "no authenticated-layout header (\"%s\") in sector 0",
+			AUTH_MAGIC);
+		return false;
+	}
+	if (le_get(h + AH_CRC, 4) != crc32_ieee(h, AH_CRC)) {
+		problem(r, "authenticated header: bad CRC");
+		return false;
+	}
+	memset(a, 0, sizeof(*a));
+	ss = a->sector_size = le_get(h + AH_SECTOR, 4);
+	a->meta_size = le_get(h + AH_META_SIZE, 4);
+	memcpy(a->uuid, h + AH_UUID, 16);
+	a->nr = le_get(h + AH_NR, 8);
+	a->meta_off = le_get(h + AH_META_OFF, 8);
+	a->data_off = le_get(h + AH_DATA_OFF, 8);
+	memcpy(a->cipher, h + AH_CIPHER, 64);
+	if (le_get(h + AH_VERSION, 4) != 1)
+		problem(r, "authenticated header: version %llu",
+			(unsigned long long)le_get(h + AH_VERSION, 4));
+	if (!is_pow2(ss) || ss < 512 || ss > 4096 || img->size % ss) {
+		problem(r, "authenticated header: bad sector size %llu",
+			(unsigned long long)ss);
+		return false;
+	}
+	t = img->size / ss;
+	if (a->meta_size != AUTH_META)
+		problem(r, "authenticated header: metadata entries of %u bytes (aes-gcm-random's are %u)",
+			a->meta_size, AUTH_META);
+	if (le_get(h + AH_FLAGS, 4))
+		problem(r, "authenticated header: flags %#llx",
+			(unsigned long long)le_get(h + AH_FLAGS, 4));
+	if (strcmp(a->cipher, "aes-gcm-random"))
+		problem(r, "authenticated header: cipher '%.64s'", a->cipher);
+	if (!a->nr || a->nr > t || !a->meta_off || a->meta_off > t ||
+	    a->data_off > t || a->data_off + a->nr > t ||
+	    (t - a->meta_off) * ss / AUTH_META < a->nr ||
+	    (a->meta_off * ss + a->nr * AUTH_META > a->data_off * ss) ||
+	    !a->data_off)
+		problem(r, "authenticated header: %llu data sectors at %llu, metadata at %llu do not fit %llu sectors",
+			(unsigned long long)a->nr,
+			(unsigned long long)a->data_off,
+			(unsigned long long)a->meta_off,
+			(unsigned long long)t);
+	return r->errors == before;
+}
+
+/*
+ * Verify every written data sector's tag (an entry of zeros: never
+ * written).  Problems are reported; returns the number of sectors that
+ * failed.
+ */
+static u64 auth_verify(const struct image *img, const struct auth *a,
+		       struct engine *e, struct report *r, u64 *written)
+{
+	u32 ss = a->sector_size;
+	u64 batch = MIB / ss, n, i, failed = 0;
+	u8 *meta = xmalloc(batch * AUTH_META), *data = xmalloc(batch * ss);
+	u8 *plain = xmalloc(ss), aad[GCM_AAD];
+	struct progress pr;
+
+	*written = 0;
+	memcpy(aad, a->uuid, 16);
+	progress_start(&pr, "check", a->nr * ss, 0);
+	for (n = 0; n < a->nr; n += batch) {
+		u64 cnt = a->nr - n < batch ? a->nr - n : batch;
+
+		vread(img, a->meta_off * ss + n * AUTH_META, meta,
+		      cnt * AUTH_META);
+		vread(img, (a->data_off + n) * ss, data, cnt * ss);
+		for (i = 0; i < cnt; i++) {
+			u8 *m = meta + i * AUTH_META;
+
+			if (all_zero(m, AUTH_META))
+				continue;
+			(*written)++;
+			le_put(aad + 16, 8, iv_sector(e->lay, (n + i) * ss));
+			if (!all_zero(m + 28, 4) ||
+			    aead_op(e, false, m, aad, GCM_AAD, data + i * ss,
+				    plain, ss, m + GCM_NONCE)) {
+				if (errno != EBADMSG && all_zero(m + 28, 4))
+					die_errno("AF_ALG gcm(aes): sector %llu",
+						  (unsigned long long)(n + i));
+				if (++failed <= 10)
+					problem(r, "data sector %llu: authentication failed",
+						(unsigned long long)(n + i));
+				else
+					r->errors++;
+			}
+		}
+		progress_update(&pr, (n + cnt) * ss, false);
+	}
+	progress_update(&pr, a->nr * ss, true);
+	if (failed > 10)
+		fprintf(stderr, "%s: %s: ... %llu sectors failed authentication\n",
+			prog, img->path, (unsigned long long)failed);
+	wipe(plain, ss);
+	free(plain);
+	free(meta);
+	free(data);
+	return failed;
+}
+
 /* ================= re-encryption in place ================= */
 
 /*
@@ -1293,7 +1618,96 @@ struct reenc {
 	u8 *buf;
 	struct progress pr;
 	u64 done;			/* bytes of stored data done */
+	const struct auth *auth;	/* the authenticated layout, or NULL */
 };
+
+/*
+ * The journal's copy of a chunk: its stored bytes, and for the
+ * authenticated layout its metadata entries after them.  For that layout
+ * voff and len are in data-sector bytes (data sector n at n * S).
+ */
+static u64 chunk_bytes(const struct reenc *re, u64 len)
+{
+	return len + (re->auth ? len / re->auth->sector_size * AUTH_META : 0);
+}
+
+static void chunk_read(struct reenc *re, u64 voff, u64 foff, u64 len)
+{
+	const struct auth *a = re->auth;
+
+	if (!a) {
+		pread_all(re->img->fd, re->buf, len, foff, re->img->path);
+		return;
+	}
+	vread(re->img, a->data_off * a->sector_size + voff, re->buf, len);
+	vread(re->img, a->meta_off * a->sector_size +
+	      voff / a->sector_size * AUTH_META, re->buf + len,
+	      len / a->sector_size * AUTH_META);
+}
+
+/* the first part of the chunk's new contents, or all of it */
+static void chunk_write(struct reenc *re, u64 voff, u64 foff, u64 len,
+			u64 part)
+{
+	const struct auth *a = re->auth;
+
+	if (!a) {
+		pwrite_all(re->img->fd, re->buf, part, foff, re->img->path);
+		return;
+	}
+	/* the data, then the entries (what the kernel does) */
+	vwrite(re->img, a->data_off * a->sector_size + voff, re->buf,
+	       part < len ? part : len);
+	if (part == len)
+		vwrite(re->img, a->meta_off * a->sector_size +
+		       voff / a->sector_size * AUTH_META, re->buf + len,
+		       len / a->sector_size * AUTH_META);
+}
+
+/*
+ * aes-gcm-random: each written sector (a metadata entry not all zeros)
+ * verified and decrypted with the old key, encrypted with the new one
+ * under a fresh random nonce; sectors never written stay so.
+ */
+static void reenc_auth(struct reenc *re, u64 voff, u8 *buf, u64 len)
+{
+	const struct auth *a = re->auth;
+	u32 ss = a->sector_size;
+	u64 i, n = len / ss;
+	u8 *meta = buf + len, aad[GCM_AAD], *plain = xmalloc(ss);
+	u8 *nonces = xmalloc(n * GCM_NONCE);
+
+	if (getrandom(nonces, n * GCM_NONCE, 0) != (ssize_t)(n * GCM_NONCE))
+		die_errno("getrandom");
+	memcpy(aad, a->uuid, 16);
+	for (i = 0; i < n; i++) {
+		u8 *m = meta + i * AUTH_META, *d = buf + i * ss;
+		u64 sec = voff / ss + i;
+
+		if (all_zero(m, AUTH_META))
+			continue;
+		le_put(aad + 16, 8, iv_sector(re->lay, sec * ss));
+		if (!all_zero(m + 28, 4) ||
+		    aead_op(re->old, false, m, aad, GCM_AAD, d, plain, ss,
+			    m + GCM_NONCE)) {
+			if (errno == EBADMSG || !all_zero(m + 28, 4))
+				die("%s: data sector %llu fails authentication with the old key: rekey stopped there (shv-disk check --cipher %s finds them all)",
+				    re->img->path, (unsigned long long)sec,
+				    re->old->def->spec);
+			die_errno("AF_ALG gcm(aes): sector %llu",
+				  (unsigned long long)sec);
+		}
+		memcpy(m, nonces + i * GCM_NONCE, GCM_NONCE);
+		memset(m + 28, 0, 4);
+		if (aead_op(re->new, true, m, aad, GCM_AAD, plain, d, ss,
+			    m + GCM_NONCE))
+			die_errno("AF_ALG gcm(aes): sector %llu",
+				  (unsigned long long)sec);
+	}
+	wipe(plain, ss);
+	free(plain);
+	free(nonces);
+}
 
 static void journal_path(char *buf, size_t len, const char *image)
 {
@@ -1440,6 +1854,10 @@ static void crash_point(const char *step, u64 seq)
 /* old form -> new form, in place in buf */
 static void reenc_transform(struct reenc *re, u64 voff, u8 *buf, u64 len)
 {
+	if (re->auth) {
+		reenc_auth(re, voff, buf, len);
+		return;
+	}
 	if (re->old)
 		engine_crypt(re->old, false, voff, buf, len);
 	if (re->new)
@@ -1453,11 +1871,11 @@ static void reenc_finish_chunk(struct reenc *re, u64 seq, u64 voff,
 	reenc_transform(re, voff, re->buf, len);
 	if (crash_step && seq == crash_chunk && !strcmp(crash_step, "torn")) {
 		/* half the chunk's new sectors written, then a crash */
-		pwrite_all(re->img->fd, re->buf, len / 2, foff, re->img->path);
+		chunk_write(re, voff, foff, len, len / 2);
 		sync_fd(re->img->fd, re->img->path);
 		crash_point("torn", seq);
 	}
-	pwrite_all(re->img->fd, re->buf, len, foff, re->img->path);
+	chunk_write(re, voff, foff, len, len);
 	sync_fd(re->img->fd, re->img->path);
 	crash_point("image", seq);
 	journal_write_header(re, seq, voff + len);
@@ -1470,16 +1888,18 @@ static void reenc_chunk(struct reenc *re, u64 voff, u64 foff, u64 len)
 	u8 rec[J_SLOT];
 	u32 crc;
 
-	pread_all(re->img->fd, re->buf, len, foff, re->img->path);
+	chunk_read(re, voff, foff, len);
 	memset(rec, 0, sizeof(rec));
 	memcpy(rec + JC_MAGIC, J_CHUNK_MAGIC, 8);
 	le_put(rec + JC_SEQ, 8, seq);
 	le_put(rec + JC_VOFF, 8, voff);
 	le_put(rec + JC_FOFF, 8, foff);
 	le_put(rec + JC_LEN, 8, len);
-	crc = crc32c(crc32c(0, rec, sizeof(rec)), re->buf, len);
+	crc = crc32c(crc32c(0, rec, sizeof(rec)), re->buf,
+		     chunk_bytes(re, len));
 	le_put(rec + JC_CRC, 4, crc);
-	pwrite_all(re->jfd, re->buf, len, J_CHUNK_DATA, re->jpath);
+	pwrite_all(re->jfd, re->buf, chunk_bytes(re, len), J_CHUNK_DATA,
+		   re->jpath);
 	pwrite_all(re->jfd, rec, sizeof(rec), J_CHUNK_HDR, re->jpath);
 	sync_fd(re->jfd, re->jpath);
 	crash_point("journal", seq);
@@ -1505,20 +1925,22 @@ static void reenc_recover(struct reenc *re)
 	foff = le_get(rec + JC_FOFF, 8);
 	len = le_get(rec + JC_LEN, 8);
 	if (!len || len > re->chunk || len % re->lay->sector_size ||
-	    foff + len > re->img->file_size)
+	    (!re->auth && foff + len > re->img->file_size))
 		return;
 	{
 		struct stat st;
 
 		if (fstat(re->jfd, &st))
 			die_errno("%s", re->jpath);
-		if ((u64)st.st_size < J_CHUNK_DATA + len)
+		if ((u64)st.st_size < J_CHUNK_DATA + chunk_bytes(re, len))
 			return;		/* torn: the data is not all there */
 	}
-	pread_all(re->jfd, re->buf, len, J_CHUNK_DATA, re->jpath);
+	pread_all(re->jfd, re->buf, chunk_bytes(re, len), J_CHUNK_DATA,
+		  re->jpath);
 	crc = le_get(rec + JC_CRC, 4);
 	le_put(rec + JC_CRC, 4, 0);
-	if (crc32c(crc32c(0, rec, sizeof(rec)), re->buf, len) != crc)
+	if (crc32c(crc32c(0, rec, sizeof(rec)), re->buf,
+		   chunk_bytes(re, len)) != crc)
 		return;		/* torn in step 1: the image is untouched */
 	note("%s: redoing the interrupted chunk at %llu MiB from the journal",
 	     re->img->path, (unsigned long long)(voff / MIB));
@@ -1535,7 +1957,7 @@ static void reenc_run(struct reenc *re)
 
 	journal_path(re->jpath, sizeof(re->jpath), re->img->path);
 	journal_describe(re, re->slot);
-	re->buf = xmalloc(re->chunk);
+	re->buf = xmalloc(chunk_bytes(re, re->chunk));
 	re->jfd = open(re->jpath, O_RDWR | O_CLOEXEC);
 	if (re->jfd >= 0) {
 		h = journal_read_header(re->jfd, re->jpath, slots);
@@ -1550,7 +1972,7 @@ static void reenc_run(struct reenc *re)
 		    re->chunk > 256 * MIB)
 			die("%s: bad chunk size in the journal", re->jpath);
 		free(re->buf);
-		re->buf = xmalloc(re->chunk);
+		re->buf = xmalloc(chunk_bytes(re, re->chunk));
 		note("%s: resuming the interrupted %s at %llu MiB of %llu",
 		     re->img->path, op_names[re->op],
 		     (unsigned long long)(re->boundary / MIB),
@@ -1573,7 +1995,16 @@ static void reenc_run(struct reenc *re)
 		die_errno("%s", re->jpath);
 	}
 
-	ext = image_extents(re->img, &nr);
+	if (re->auth) {
+		/* the data sectors, in data-sector bytes */
+		nr = 1;
+		ext = calloc(1, sizeof(*ext));
+		if (!ext)
+			die("out of memory");
+		ext->len = re->auth->nr * re->auth->sector_size;
+	} else {
+		ext = image_extents(re->img, &nr);
+	}
 	for (i = 0; i < nr; i++) {
 		total += ext[i].len;
 		if (ext[i].voff + ext[i].len <= re->boundary)
@@ -1758,7 +2189,9 @@ static int cmd_create(const char *path, struct opts *o)
 	enum fmt fmt = o->fmt < 0 ? FMT_RAW : o->fmt;
 	struct engine e = { 0 };
 	struct progress pr;
-	u8 footer[VHD_FOOTER];
+	u8 footer[VHD_FOOTER], hdr[512];
+	struct auth auth = { 0 };
+	bool is_auth = false;
 	u64 done = 0;
 	int fd;
 
@@ -1770,16 +2203,36 @@ static int cmd_create(const char *path, struct opts *o)
 	check_vhd_size(o->size, fmt, o->block_size);
 	if (fmt == FMT_VHD_DYNAMIC && o->block_size % o->lay.sector_size)
 		die("--block-size is not a multiple of the sector size");
-	if (o->cipher)
+	if (o->cipher && cipher_find(o->cipher)->auth) {
+		/* all zeros but the header: no key needed, one checked if given */
+		auth.sector_size = o->lay.sector_size;
+		snprintf(auth.cipher, sizeof(auth.cipher), "%s", o->cipher);
+		if (!auth_geometry(o->size, o->lay.sector_size, &auth))
+			die("--size %llu: too small for the authenticated layout",
+			    (unsigned long long)o->size);
+		get_random(auth.uuid, 16);
+		auth_make_header(hdr, &auth);
+		is_auth = true;
+		if (o->sparse)
+			die("--sparse: an authenticated image is sparse anyway");
+		if (o->key.file || o->key.id) {
+			open_engine(&e, o->cipher, &o->key, o->key_bits,
+				    &o->lay, "key");
+			engine_close(&e);
+		}
+	} else if (o->cipher) {
 		open_engine(&e, o->cipher, &o->key, o->key_bits, &o->lay, "key");
-	else if (o->key.file || o->key.id)
+	} else if (o->key.file || o->key.id) {
 		die("create: a key without --cipher");
+	}
 	fd = create_exclusive(path);
 	switch (fmt) {
 	case FMT_RAW:
 	case FMT_VHD_FIXED:
 		if (ftruncate(fd, o->size))
 			die_errno("%s", path);
+		if (is_auth)
+			pwrite_all(fd, hdr, sizeof(hdr), 0, path);
 		if (e.def && !o->sparse) {
 			progress_start(&pr, "create", o->size, 0);
 			write_encrypted_zeros(fd, path, &e, 0, 0, o->size, &pr,
@@ -1796,7 +2249,21 @@ static int cmd_create(const char *path, struct opts *o)
 		u64 end = vhd_write_dynamic_meta(fd, path, o->size,
 						 o->block_size, NULL, footer);
 
-		/* no block is allocated: they all read as zeros */
+		if (is_auth) {
+			/* block 0 for the header; the rest reads as zeros */
+			u32 bm = vhd_bitmap_size(o->block_size);
+			u8 *blk = xmalloc(bm + o->block_size), bat[4];
+
+			memset(blk, 0xff, bm);
+			memset(blk + bm, 0, o->block_size);
+			memcpy(blk + bm, hdr, sizeof(hdr));
+			pwrite_all(fd, blk, bm + o->block_size, end, path);
+			be_put(bat, 4, end / 512);
+			pwrite_all(fd, bat, 4, VHD_FOOTER + VHD_HEADER, path);
+			end += bm + o->block_size;
+			free(blk);
+		}
+		/* no (other) block is allocated: they read as zeros */
 		pwrite_all(fd, footer, VHD_FOOTER, end, path);
 		break;
 	}
@@ -1807,8 +2274,12 @@ static int cmd_create(const char *path, struct opts *o)
 	sync_dir(path);
 	engine_close(&e);
 	note("created %s: %s, %llu bytes%s%s", path, fmt_names[fmt],
-	     (unsigned long long)o->size, e.def || o->cipher ? ", " : "",
+	     (unsigned long long)o->size, o->cipher ? ", " : "",
 	     o->cipher ? o->cipher : "");
+	if (is_auth)
+		note("%s: authenticated layout: %llu data sectors of %u bytes from sector %llu",
+		     path, (unsigned long long)auth.nr, auth.sector_size,
+		     (unsigned long long)auth.data_off);
 	return 0;
 }
 
@@ -1816,11 +2287,33 @@ static int cmd_reencrypt(const char *path, int op, struct opts *o)
 {
 	struct engine old = { 0 }, new = { 0 };
 	struct reenc re = { .op = op, .lay = &o->lay, .chunk = o->chunk };
+	struct auth auth;
 	struct image img;
 	const char *spec = o->cipher ? o->cipher : "aes-xts-plain64";
 
+	if (cipher_find(spec)->auth && op != OP_REKEY)
+		die("%s: %s keeps a header and a tag per sector beside the data: a plaintext image cannot become one in place, nor the reverse (create one and copy the data through shv)",
+		    op_names[op], spec);
 	image_open(&img, path, true, o->force_raw, NULL);
 	lock_image(&img);
+	if (op == OP_REKEY &&
+	    (cipher_find(spec)->auth ||
+	     (o->new_cipher && cipher_find(o->new_cipher)->auth))) {
+		struct report r = { .path = path };
+
+		if (!cipher_find(spec)->auth ||
+		    (o->new_cipher && !cipher_find(o->new_cipher)->auth))
+			die("rekey: between the authenticated layout and the others is not possible in place (their layouts differ)");
+		if (!auth_load(&img, &auth, &r))
+			die("%s: not an image with the authenticated layout",
+			    path);
+		if (o->given & OPT(SECTOR) &&
+		    o->lay.sector_size != auth.sector_size)
+			die("--sector %u, but the image's header says %u",
+			    o->lay.sector_size, auth.sector_size);
+		o->lay.sector_size = auth.sector_size;
+		re.auth = &auth;
+	}
 	check_layout(&img, &o->lay);
 	if (o->chunk % o->lay.sector_size)
 		die("--chunk %llu is not a multiple of the sector size",
@@ -1892,7 +2385,10 @@ static int cmd_convert(const char *src, const char *dst, struct opts *o)
 	if (journal_exists(src))
 		die("%s: an interrupted re-encryption is in progress (%s.shv-reencrypt): finish it first",
 		    src, src);
-	if (o->cipher) {
+	if (o->cipher && cipher_find(o->cipher)->auth) {
+		die("convert: no key is needed for %s images: their never-written sectors are zeros in every format",
+		    o->cipher);
+	} else if (o->cipher) {
 		check_layout(&in, &o->lay);
 		open_engine(&e, o->cipher, &o->key, o->key_bits, &o->lay,
 			    "key");
@@ -2085,7 +2581,48 @@ static int cmd_check(const char *path, struct opts *o)
 
 	if (o->repair)
 		vhd_repair(path, o);
+	const struct cipher_def *def = o->cipher ? cipher_find(o->cipher) : NULL;
+	u64 written = 0, failed = 0;
+	struct auth auth;
+	bool is_auth = false;
+	u8 h[512];
+
+	if (def && !def->auth)
+		die("check: %s has no tags: only the authenticated layout's sectors can be verified with a key",
+		    def->spec);
+	if (!def && (o->key.file || o->key.id))
+		die("check: a key without --cipher aes-gcm-random");
 	ok = image_open(&img, path, false, o->force_raw, &r);
+	if (ok && img.size >= 512) {
+		vread(&img, 0, h, 512);
+		is_auth = is_auth_header(h);
+	}
+	if (ok && (is_auth || def)) {
+		/* the header gives the sector size */
+		if (auth_load(&img, &auth, &r)) {
+			if (o->given & OPT(SECTOR) &&
+			    o->lay.sector_size != auth.sector_size)
+				problem(&r, "--sector %u, but the header says %u",
+					o->lay.sector_size, auth.sector_size);
+			o->lay.sector_size = auth.sector_size;
+			if (def && (o->key.file || o->key.id)) {
+				struct engine e;
+
+				open_engine(&e, def->spec, &o->key,
+					    o->key_bits, &o->lay, "key");
+				failed = auth_verify(&img, &auth, &e, &r,
+						     &written);
+				engine_close(&e);
+				if (!quiet)
+					printf("%s: %llu of %llu data sectors written, %llu failed authentication\n",
+					       path, (unsigned long long)written,
+					       (unsigned long long)auth.nr,
+					       (unsigned long long)failed);
+			}
+		} else {
+			is_auth = false;
+		}
+	}
 	if (ok && img.size % o->lay.sector_size)
 		problem(&r, "the disk size %llu is not a multiple of the %u-byte sector",
 			(unsigned long long)img.size, o->lay.sector_size);
@@ -2155,6 +2692,25 @@ static int cmd_info(const char *path, struct opts *o)
 			       (unsigned long long)img.bat_off);
 		}
 	}
+	if (ok && img.size >= 512) {
+		struct auth a;
+		u8 h[512];
+		unsigned int i;
+
+		vread(&img, 0, h, 512);
+		if (is_auth_header(h) && auth_load(&img, &a, &r)) {
+			printf("authenticated layout: %s, %u-byte sectors, %llu data sectors (%.1f MiB) from sector %llu, metadata from sector %llu\n",
+			       a.cipher, a.sector_size,
+			       (unsigned long long)a.nr,
+			       (double)a.nr * a.sector_size / MIB,
+			       (unsigned long long)a.data_off,
+			       (unsigned long long)a.meta_off);
+			printf("authenticated layout uuid: ");
+			for (i = 0; i < 16; i++)
+				printf("%02x", a.uuid[i]);
+			printf("\n");
+		}
+	}
 	if (journal_state(path, desc, sizeof(desc)))
 		printf("re-encryption: %s\n", desc);
 	image_close(&img);
@@ -2204,12 +2760,14 @@ static const char usage_text[] =
 "  convert SRC DST --format raw|vhd-fixed|vhd-dynamic [--block-size N]\n"
 "        [--cipher SPEC KEY]\n"
 "  check IMAGE [--repair]                 footer, header, BAT, sizes\n"
+"        [--cipher aes-gcm-random KEY]     and every written sector's tag\n"
 "  info IMAGE\n"
 "\n"
 "KEY: --keyfile FILE (its first key-size bytes, as cryptsetup plain mode)\n"
 "     or --keyid user:NAME (a user key in the kernel keyring)\n"
 "     [--key-size BITS] (default: 512 for aes-xts-plain64, 256 otherwise)\n"
-"SPEC: aes-xts-plain64 (default) or aes-cbc-essiv:sha256\n"
+"SPEC: aes-xts-plain64 (default), aes-cbc-essiv:sha256, aes-gcm-random\n"
+"     (authenticated: create, rekey, check; no encrypt/decrypt in place)\n"
 "Sectors: --sector 512|1024|2048|4096 (default 512), --iv-offset N\n"
 "     (512-byte units, cryptsetup's --skip), --iv-large-sectors\n"
 "encrypt, decrypt and rekey resume an interrupted run of theirs from\n"
@@ -2275,7 +2833,7 @@ int main(int argc, char **argv)
 		allowed |= OPT(FORMAT) | OPT(BLOCK_SIZE) | OPTS_KEY |
 			   OPT(PROGRESS) | OPT(RAW);
 	} else if (!strcmp(cmd, "check")) {
-		allowed |= OPT(SECTOR) | OPT(RAW) | OPT(REPAIR);
+		allowed |= OPTS_KEY | OPT(RAW) | OPT(REPAIR) | OPT(PROGRESS);
 	} else if (!strcmp(cmd, "info")) {
 		allowed |= OPT(SECTOR) | OPT(RAW);
 	} else {
