@@ -458,6 +458,10 @@ add_crypt() {
 		 dm-mod dm-crypt loop; do
 		add_kmod "$f" CRYPT_MODULES
 	done
+	# shv-disk's aes-gcm-random: gcm(aes) through AF_ALG's aead sockets
+	for f in ctr ghash-generic gcm algif-aead; do
+		add_kmod "$f" CRYPT_MODULES
+	done
 	cs=$(command -v cryptsetup || true)
 	for f in /usr/sbin/cryptsetup /sbin/cryptsetup; do
 		[[ -z $cs && -x $f ]] && cs=$f
