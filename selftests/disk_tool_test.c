@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/if_alg.h>
 
 #include "kselftest_harness.h"
 #include "shv_util.h"
@@ -877,8 +878,8 @@ TEST(check_damage)
 	patch_file(VHD, sz - 512 + 48 + 4, &b, 1);
 	ASSERT_EQ(2, run("check", VHD));
 	ASSERT_NE(NULL, strstr(out, "footer: bad checksum")) TH_LOG("%s", out);
-	ASSERT_EQ(1, run("decrypt", VHD, "--keyfile", KEY1));
-	ASSERT_NE(NULL, strstr(out, "damaged")) TH_LOG("%s", out);
+	ASSERT_NE(NULL, strstr(out, "copy at the start is intact"))
+		TH_LOG("%s", out);
 
 	/* the footer gone: its copy at the start is reported */
 	copy_file(DIR "/good.vhd", VHD);
@@ -971,10 +972,393 @@ TEST(check_damage)
 	}
 	ASSERT_EQ(2, run("check", DIR "/f.vhd"));
 	ASSERT_NE(NULL, strstr(out, "fixed disk of")) TH_LOG("%s", out);
+	ASSERT_EQ(1, run("decrypt", DIR "/f.vhd", "--keyfile", KEY1));
+	ASSERT_NE(NULL, strstr(out, "damaged")) TH_LOG("%s", out);
 	/* a raw image whose size is no whole 4 KiB sectors */
 	write_file(IMG2, "x", 1000);
 	ASSERT_EQ(2, run("check", IMG2, "--sector", "4096"));
 	ASSERT_EQ(0, run("check", DIR "/good.vhd"));
+}
+
+/* ---- the authenticated layout, aes-gcm-random (crypt.rst) ---- */
+
+#define GCM	"aes-gcm-random"
+
+struct auth_hdr {
+	uint32_t ss;
+	uint8_t uuid[16];
+	uint64_t nr, meta_off, data_off;
+};
+
+static void auth_hdr_read(const char *path, struct auth_hdr *h)
+{
+	uint8_t b[512];
+	int fd = open(path, O_RDONLY);
+
+	SHV_CHECK(fd >= 0 && pread(fd, b, 512, 0) == 512, "read %s", path);
+	close(fd);
+	SHV_CHECK(!memcmp(b, "SHVAUTH1", 8), "%s: no header", path);
+	memcpy(&h->ss, b + 12, 4);
+	memcpy(h->uuid, b + 24, 16);
+	memcpy(&h->nr, b + 40, 8);
+	memcpy(&h->meta_off, b + 48, 8);
+	memcpy(&h->data_off, b + 56, 8);
+}
+
+/*
+ * One sector through the kernel's gcm(aes) (AF_ALG aead), the format as
+ * crypt.rst gives it: nonce, AAD = uuid || le64 sector, 16-byte tag.
+ * Returns 0, or -errno (EBADMSG: authentication failed).
+ */
+static int gcm_sector(bool enc, const uint8_t *key, const struct auth_hdr *h,
+		      uint64_t sector, const uint8_t *nonce, const uint8_t *in,
+		      uint8_t *out, uint8_t *tag)
+{
+	struct sockaddr_alg sa = { .salg_family = AF_ALG };
+	uint8_t ibuf[24 + 4096 + 16], obuf[24 + 4096 + 16];
+	char cbuf[CMSG_SPACE(4) + CMSG_SPACE(sizeof(struct af_alg_iv) + 12) +
+		  CMSG_SPACE(4)];
+	struct iovec iov = { .iov_base = ibuf };
+	struct msghdr msg = {
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+		.msg_iov = &iov, .msg_iovlen = 1,
+	};
+	struct af_alg_iv *aiv;
+	struct cmsghdr *c;
+	int tfm, op, r = -EIO;
+	ssize_t n;
+
+	strcpy((char *)sa.salg_type, "aead");
+	strcpy((char *)sa.salg_name, "gcm(aes)");
+	tfm = socket(AF_ALG, SOCK_SEQPACKET, 0);
+	if (tfm < 0)
+		return -errno;
+	if (bind(tfm, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    setsockopt(tfm, SOL_ALG, ALG_SET_KEY, key, 32) ||
+	    setsockopt(tfm, SOL_ALG, ALG_SET_AEAD_AUTHSIZE, NULL, 16)) {
+		r = -errno;
+		close(tfm);
+		return r;
+	}
+	op = accept(tfm, NULL, 0);
+	memcpy(ibuf, h->uuid, 16);
+	memcpy(ibuf + 16, &sector, 8);
+	memcpy(ibuf + 24, in, h->ss);
+	if (!enc)
+		memcpy(ibuf + 24 + h->ss, tag, 16);
+	iov.iov_len = 24 + h->ss + (enc ? 0 : 16);
+	memset(cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_ALG;
+	c->cmsg_type = ALG_SET_OP;
+	c->cmsg_len = CMSG_LEN(4);
+	*(uint32_t *)CMSG_DATA(c) = enc ? ALG_OP_ENCRYPT : ALG_OP_DECRYPT;
+	c = CMSG_NXTHDR(&msg, c);
+	c->cmsg_level = SOL_ALG;
+	c->cmsg_type = ALG_SET_IV;
+	c->cmsg_len = CMSG_LEN(sizeof(*aiv) + 12);
+	aiv = (void *)CMSG_DATA(c);
+	aiv->ivlen = 12;
+	memcpy(aiv->iv, nonce, 12);
+	c = CMSG_NXTHDR(&msg, c);
+	c->cmsg_level = SOL_ALG;
+	c->cmsg_type = ALG_SET_AEAD_ASSOCLEN;
+	c->cmsg_len = CMSG_LEN(4);
+	*(uint32_t *)CMSG_DATA(c) = 24;
+	if (op >= 0 && sendmsg(op, &msg, 0) == (ssize_t)iov.iov_len) {
+		/* exactly the output: AF_ALG waits to fill a larger buffer */
+		n = read(op, obuf, 24 + h->ss + (enc ? 16 : 0));
+		if (n == (ssize_t)(24 + h->ss + (enc ? 16 : 0))) {
+			memcpy(out, obuf + 24, h->ss);
+			if (enc)
+				memcpy(tag, obuf + 24 + h->ss, 16);
+			r = 0;
+		} else {
+			r = n < 0 ? -errno : -EIO;
+		}
+	}
+	if (op >= 0)
+		close(op);
+	close(tfm);
+	return r;
+}
+
+/* write data sector n of a raw authenticated image as the plug-in does */
+static void gcm_write(const char *path, const uint8_t *key,
+		      const struct auth_hdr *h, uint64_t n,
+		      const uint8_t *plain)
+{
+	uint8_t entry[32] = { 0 }, ct[4096];
+	int fd = open(path, O_RDWR);
+
+	fill_random(entry, 12);
+	SHV_CHECK(!gcm_sector(true, key, h, n, entry, plain, ct, entry + 12),
+		  "gcm encrypt");
+	SHV_CHECK(fd >= 0, "open %s", path);
+	SHV_CHECK(pwrite(fd, ct, h->ss, (h->data_off + n) * h->ss) ==
+		  (ssize_t)h->ss, "pwrite");
+	SHV_CHECK(pwrite(fd, entry, 32, h->meta_off * h->ss + n * 32) == 32,
+		  "pwrite");
+	close(fd);
+}
+
+/* read data sector n back: 0 and the plaintext, or -EBADMSG */
+static int gcm_read(const char *path, const uint8_t *key,
+		    const struct auth_hdr *h, uint64_t n, uint8_t *plain)
+{
+	uint8_t entry[32], ct[4096];
+	int fd = open(path, O_RDONLY);
+
+	SHV_CHECK(fd >= 0, "open %s", path);
+	SHV_CHECK(pread(fd, ct, h->ss, (h->data_off + n) * h->ss) ==
+		  (ssize_t)h->ss, "pread");
+	SHV_CHECK(pread(fd, entry, 32, h->meta_off * h->ss + n * 32) == 32,
+		  "pread");
+	close(fd);
+	return gcm_sector(false, key, h, n, entry, ct, plain, entry + 12);
+}
+
+#define NEED_GCM() do {							\
+	struct sockaddr_alg sa_ = { .salg_family = AF_ALG,		\
+		.salg_type = "aead", .salg_name = "gcm(aes)" };		\
+	int s_ = socket(AF_ALG, SOCK_SEQPACKET, 0);			\
+	if (s_ < 0 || bind(s_, (struct sockaddr *)&sa_, sizeof(sa_))) {	\
+		if (s_ >= 0)						\
+			close(s_);					\
+		SKIP(return, "no AF_ALG aead gcm(aes) here");		\
+	}								\
+	close(s_);							\
+} while (0)
+
+static const uint64_t gcm_secs[] = { 0, 5, 77, 500, 1000, 1500 };
+#define NR_GCM	(sizeof(gcm_secs) / sizeof(gcm_secs[0]))
+
+/*
+ * An image made by create, sectors written as the plug-in writes them:
+ * check --cipher verifies them all; a flipped bit, sectors swapped, the
+ * wrong key fail, each sector named.
+ */
+TEST(gcm_check)
+{
+	uint8_t key[64], plain[NR_GCM][512], buf[512];
+	struct auth_hdr h;
+	char msg[64];
+	unsigned int i;
+
+	NEED_TOOL();
+	NEED_GCM();
+	setup_dir(key, NULL);
+	ASSERT_EQ(0, run("create", IMG, "--size", "1M", "--cipher", GCM))
+		TH_LOG("%s", out);
+	ASSERT_EQ(0, run("info", IMG));
+	ASSERT_NE(NULL, strstr(out, "authenticated layout: aes-gcm-random"))
+		TH_LOG("%s", out);
+	auth_hdr_read(IMG, &h);
+	ASSERT_EQ(512, h.ss);
+	ASSERT_EQ(1, h.meta_off);
+	/* crypt.rst's: the largest n with 1 + ceil(n * 32 / 512) + n <= 2048 */
+	for (i = 2048; 1 + (i * 32 + 511) / 512 + i > 2048; i--)
+		;
+	ASSERT_EQ(i, h.nr);
+	ASSERT_EQ(1 + (i * 32 + 511) / 512, h.data_off);
+	ASSERT_EQ(0, run("check", IMG, "--cipher", GCM, "--keyfile", KEY1));
+	snprintf(msg, sizeof(msg), "0 of %u data sectors written", i);
+	ASSERT_NE(NULL, strstr(out, msg)) TH_LOG("%s", out);
+	for (i = 0; i < NR_GCM; i++) {
+		fill_random(plain[i], 512);
+		gcm_write(IMG, key, &h, gcm_secs[i], plain[i]);
+	}
+	ASSERT_EQ(0, run("check", IMG, "--cipher", GCM, "--keyfile", KEY1))
+		TH_LOG("%s", out);
+	snprintf(msg, sizeof(msg), "6 of %llu data sectors written, 0 failed",
+		 (unsigned long long)h.nr);
+	ASSERT_NE(NULL, strstr(out, msg)) TH_LOG("%s", out);
+	ASSERT_EQ(0, run("check", IMG));	/* the header only */
+	/* the wrong key: all of them */
+	ASSERT_EQ(2, run("check", IMG, "--cipher", GCM, "--keyfile", KEY2));
+	ASSERT_NE(NULL, strstr(out, "6 failed")) TH_LOG("%s", out);
+	/* a flipped bit in data sector 77 */
+	copy_file(IMG, IMG2);
+	{
+		int fd = open(IMG2, O_RDWR);
+		uint8_t b;
+
+		ASSERT_EQ(1, pread(fd, &b, 1, (h.data_off + 77) * 512 + 100));
+		b ^= 4;
+		ASSERT_EQ(1, pwrite(fd, &b, 1, (h.data_off + 77) * 512 + 100));
+		close(fd);
+	}
+	ASSERT_EQ(2, run("check", IMG2, "--cipher", GCM, "--keyfile", KEY1));
+	ASSERT_NE(NULL, strstr(out, "data sector 77: authentication failed"))
+		TH_LOG("%s", out);
+	ASSERT_NE(NULL, strstr(out, "1 failed"));
+	/* sectors 5 and 500 swapped, data and entries */
+	copy_file(IMG, IMG2);
+	{
+		int fd = open(IMG2, O_RDWR);
+		uint8_t d[2][512], m[2][32];
+
+		for (i = 0; i < 2; i++) {
+			uint64_t n = i ? 500 : 5;
+
+			ASSERT_EQ(512, pread(fd, d[i], 512,
+					     (h.data_off + n) * 512));
+			ASSERT_EQ(32, pread(fd, m[i], 32, 512 + n * 32));
+		}
+		for (i = 0; i < 2; i++) {
+			uint64_t n = i ? 5 : 500;
+
+			ASSERT_EQ(512, pwrite(fd, d[i], 512,
+					      (h.data_off + n) * 512));
+			ASSERT_EQ(32, pwrite(fd, m[i], 32, 512 + n * 32));
+		}
+		close(fd);
+	}
+	ASSERT_EQ(2, run("check", IMG2, "--cipher", GCM, "--keyfile", KEY1));
+	for (i = 0; i < 2; i++) {
+		snprintf(msg, sizeof(msg), "data sector %u: authentication failed",
+			 i ? 500 : 5);
+		ASSERT_NE(NULL, strstr(out, msg)) TH_LOG("%s", out);
+	}
+	/* a damaged header */
+	copy_file(IMG, IMG2);
+	patch_file(IMG2, 45, "\x7f", 1);
+	ASSERT_EQ(2, run("check", IMG2));
+	ASSERT_NE(NULL, strstr(out, "authenticated header: bad CRC"));
+	/* in place: neither encrypt nor decrypt */
+	ASSERT_EQ(1, run("decrypt", IMG, "--cipher", GCM, "--keyfile", KEY1));
+	ASSERT_NE(NULL, strstr(out, "in place"));
+	ASSERT_EQ(0, gcm_read(IMG, key, &h, 1500, buf));
+	ASSERT_EQ(0, memcmp(buf, plain[5], 512));
+}
+
+/*
+ * rekey of an authenticated image: the written sectors decrypt with the
+ * new key (new nonces), the others stay never written; killed half-way
+ * through a chunk and resumed; also as a dynamic VHD.
+ */
+static void gcm_rekey(struct __test_metadata *_metadata, bool vhd)
+{
+	uint8_t k1[64], k2[64], plain[NR_GCM][512], buf[512];
+	struct auth_hdr h;
+	unsigned int i;
+	const char *img = vhd ? VHD : IMG;
+	char msg[80];
+
+	NEED_TOOL();
+	NEED_GCM();
+	setup_dir(k1, k2);
+	ASSERT_EQ(0, run("create", IMG, "--size", "1M", "--cipher", GCM));
+	auth_hdr_read(IMG, &h);
+	for (i = 0; i < NR_GCM; i++) {
+		fill_random(plain[i], 512);
+		gcm_write(IMG, k1, &h, gcm_secs[i], plain[i]);
+	}
+	if (vhd) {
+		ASSERT_EQ(0, run("convert", IMG, VHD, "--format", "vhd-dynamic",
+				 "--block-size", "64K"));
+		ASSERT_EQ(5, blocks_stored(VHD)) TH_LOG("%s", out);
+	}
+	ASSERT_EQ(128 + SIGKILL,
+		  run_env("SHV_DISK_CRASH=torn:2", "rekey", img, "--cipher",
+			  GCM, "--old-keyfile", KEY1, "--new-keyfile", KEY2,
+			  "--chunk", "128K", NULL)) TH_LOG("%s", out);
+	ASSERT_EQ(1, run("rekey", img, "--cipher", GCM, "--old-keyfile", KEY2,
+			 "--new-keyfile", KEY1));
+	ASSERT_EQ(0, run("rekey", img, "--cipher", GCM, "--old-keyfile", KEY1,
+			 "--new-keyfile", KEY2)) TH_LOG("%s", out);
+	ASSERT_NE(NULL, strstr(out, "redoing the interrupted chunk"));
+	ASSERT_EQ(0, run("check", img, "--cipher", GCM, "--keyfile", KEY2))
+		TH_LOG("%s", out);
+	snprintf(msg, sizeof(msg), "6 of %llu data sectors written, 0 failed",
+		 (unsigned long long)h.nr);
+	ASSERT_NE(NULL, strstr(out, msg)) TH_LOG("%s", out);
+	if (vhd) {
+		ASSERT_EQ(5, blocks_stored(VHD));
+		ASSERT_EQ(0, run("convert", VHD, IMG2, "--format", "raw"));
+		img = IMG2;
+	}
+	for (i = 0; i < NR_GCM; i++) {
+		ASSERT_EQ(0, gcm_read(img, k2, &h, gcm_secs[i], buf));
+		ASSERT_EQ(0, memcmp(buf, plain[i], 512));
+		ASSERT_EQ(-EBADMSG, gcm_read(img, k1, &h, gcm_secs[i], buf));
+	}
+}
+
+TEST(gcm_rekey_raw)	{ gcm_rekey(_metadata, false); }
+TEST(gcm_rekey_vhd)	{ gcm_rekey(_metadata, true); }
+
+/*
+ * With the aes-gcm-random plug-in loaded: an image shv-disk creates is
+ * attached and written by the kernel, check verifies its tags and finds a
+ * flipped bit (which the kernel reads as EIO); rekey, and the kernel reads
+ * the data with the new key.
+ */
+TEST(gcm_plugin)
+{
+	uint8_t k1[64], k2[64], *mem;
+	struct shv_disk_attach a = { .sector_size = 512, .key_size = 32 };
+	struct auth_hdr h;
+	struct shv_vm *vm;
+	uint8_t *copy;
+	int fd;
+
+	NEED_TOOL();
+	NEED_GCM();
+	if (!plugin_loaded(GCM))
+		SKIP(return, "plug-in %s not loaded", GCM);
+	setup_dir(k1, k2);
+	ASSERT_EQ(0, run("create", IMG, "--size", "1M", "--cipher", GCM));
+	auth_hdr_read(IMG, &h);
+	vm = shv_vm_create();
+	mem = shv_vm_add_mem(vm, 1, MEM_GPA, MEM_LEN, 0);
+	fd = open(IMG, O_RDWR);
+	a.fd = fd;
+	a.key = (uintptr_t)k1;
+	strcpy(a.cipher, GCM);
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_ATTACH, &a)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(h.nr, a.nr_sectors);
+	fill_random(mem, 1000 * 512);
+	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_WRITE, 10, 1000, MEM_GPA));
+	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_FLUSH, 0, 0, 0));
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
+	copy = malloc(1000 * 512);
+	memcpy(copy, mem, 1000 * 512);
+	ASSERT_EQ(0, run("check", IMG, "--cipher", GCM, "--keyfile", KEY1))
+		TH_LOG("%s", out);
+	{
+		char msg[80];
+
+		snprintf(msg, sizeof(msg),
+			 "1000 of %llu data sectors written, 0 failed",
+			 (unsigned long long)h.nr);
+		ASSERT_NE(NULL, strstr(out, msg)) TH_LOG("%s", out);
+	}
+	/* rekey; the kernel reads with the new key */
+	ASSERT_EQ(0, run("rekey", IMG, "--cipher", GCM, "--old-keyfile", KEY1,
+			 "--new-keyfile", KEY2)) TH_LOG("%s", out);
+	a.key = (uintptr_t)k2;
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_ATTACH, &a));
+	memset(mem, 0, 1000 * 512);
+	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_READ, 10, 1000, MEM_GPA));
+	ASSERT_EQ(0, memcmp(mem, copy, 1000 * 512));
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
+	/* a flipped bit: check names the sector, the kernel says EIO */
+	{
+		uint8_t b;
+
+		ASSERT_EQ(1, pread(fd, &b, 1, (h.data_off + 20) * 512 + 7));
+		b ^= 0x10;
+		ASSERT_EQ(1, pwrite(fd, &b, 1, (h.data_off + 20) * 512 + 7));
+	}
+	ASSERT_EQ(2, run("check", IMG, "--cipher", GCM, "--keyfile", KEY2));
+	ASSERT_NE(NULL, strstr(out, "data sector 20: authentication failed"))
+		TH_LOG("%s", out);
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_ATTACH, &a));
+	ASSERT_EQ(-EIO, disk_io(vm->fd, SHV_DISK_OP_READ, 20, 1, MEM_GPA));
+	shv_vm_free(vm);
+	close(fd);
+	free(copy);
 }
 
 /* ---- bad arguments: a clear message and exit status 1 ---- */
