@@ -1361,6 +1361,92 @@ TEST(gcm_plugin)
 	free(copy);
 }
 
+/*
+ * Dynamic VHDs between shv-disk and the kernel (where the uapi has
+ * SHV_DISK_FORMAT_VHD): shv-disk creates, the kernel writes (allocating
+ * blocks), shv-disk checks, converts and decrypts to the same plaintext,
+ * re-keys, and the kernel reads with the new key; the same for an
+ * authenticated image in a dynamic VHD, whose tags check verifies.
+ */
+static void vhd_kernel(struct __test_metadata *_metadata, const char *cipher)
+{
+#ifdef SHV_DISK_FORMAT_VHD
+	bool gcm = !strcmp(cipher, GCM);
+	uint8_t k1[64], k2[64], *mem, *copy, *img;
+	struct shv_disk_attach a = { .sector_size = 512,
+				     .key_size = gcm ? 32 : 64,
+				     .format = SHV_DISK_FORMAT_VHD };
+	struct shv_vm *vm;
+	size_t len = 4 << 20;
+	uint64_t secs;
+	int fd;
+
+	NEED_TOOL();
+	NEED_AF_ALG();
+	if (gcm)
+		NEED_GCM();
+	if (!plugin_loaded(cipher))
+		SKIP(return, "plug-in %s not loaded", cipher);
+	setup_dir(k1, k2);
+	ASSERT_EQ(0, run("create", VHD, "--size", "4M", "--format",
+			 "vhd-dynamic", "--block-size", "512K", "--cipher",
+			 cipher, "--keyfile", KEY1)) TH_LOG("%s", out);
+	vm = shv_vm_create();
+	mem = shv_vm_add_mem(vm, 1, MEM_GPA, MEM_LEN, 0);
+	fd = open(VHD, O_RDWR);
+	a.fd = fd;
+	a.key = (uintptr_t)k1;
+	strcpy(a.cipher, cipher);
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_ATTACH, &a))
+		TH_LOG("attach: %s", strerror(errno));
+	secs = a.nr_sectors;
+	/* 256 KiB at 1 MiB + 3 sectors: two blocks */
+	fill_random(mem, 512 << 10);
+	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_WRITE, 2051, 512, MEM_GPA));
+	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_FLUSH, 0, 0, 0));
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
+	copy = malloc(256 << 10);
+	memcpy(copy, mem, 256 << 10);
+	ASSERT_EQ(0, run("check", VHD)) TH_LOG("%s", out);
+	if (gcm) {
+		char msg[80];
+
+		ASSERT_EQ(0, run("check", VHD, "--cipher", GCM, "--keyfile",
+				 KEY1)) TH_LOG("%s", out);
+		snprintf(msg, sizeof(msg), "512 of %llu data sectors written, 0 failed",
+			 (unsigned long long)secs);
+		ASSERT_NE(NULL, strstr(out, msg)) TH_LOG("%s", out);
+	} else {
+		/* to raw with the key, decrypted: the plaintext, zeros around */
+		ASSERT_EQ(len / 512, secs);
+		ASSERT_EQ(0, run("convert", VHD, IMG, "--format", "raw",
+				 "--cipher", cipher, "--keyfile", KEY1));
+		ASSERT_EQ(0, run("decrypt", IMG, "--cipher", cipher,
+				 "--keyfile", KEY1));
+		img = read_all(IMG, NULL);
+		ASSERT_EQ(0, memcmp(img + 2051 * 512, copy, 256 << 10));
+		ASSERT_TRUE(img[0] == 0 && !memcmp(img, img + 1, 2051 * 512 - 1));
+		free(img);
+	}
+	ASSERT_EQ(0, run("rekey", VHD, "--cipher", cipher, "--old-keyfile",
+			 KEY1, "--new-keyfile", KEY2)) TH_LOG("%s", out);
+	a.key = (uintptr_t)k2;
+	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_ATTACH, &a));
+	memset(mem, 0x55, 512 << 10);
+	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_READ, 2048, 1024, MEM_GPA));
+	ASSERT_EQ(0, memcmp(mem + 3 * 512, copy, 256 << 10));
+	ASSERT_TRUE(mem[0] == 0 && !memcmp(mem, mem + 1, 3 * 512 - 1));
+	shv_vm_free(vm);
+	close(fd);
+	free(copy);
+#else
+	SKIP(return, "%s: no SHV_DISK_FORMAT_VHD in this uapi", cipher);
+#endif
+}
+
+TEST(vhd_kernel_xts)	{ vhd_kernel(_metadata, XTS); }
+TEST(vhd_kernel_gcm)	{ vhd_kernel(_metadata, GCM); }
+
 /* ---- bad arguments: a clear message and exit status 1 ---- */
 
 static void expect_error(struct __test_metadata *_metadata, int rc,
