@@ -22,10 +22,12 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_alg.h>
+#include <linux/keyctl.h>
 
 #include "kselftest_harness.h"
 #include "shv_util.h"
@@ -699,6 +701,43 @@ TEST(progress_bar_tty)
 	ASSERT_NE(NULL, strstr(out, "\r")) TH_LOG("%s", out);
 	ASSERT_NE(NULL, strstr(out, "[########################################] 100.0%"));
 	ASSERT_NE(NULL, strstr(out, "MiB/s ETA "));
+}
+
+/* a user key from the keyring (--keyid) is the same key as its bytes */
+TEST(keyid)
+{
+	size_t len = 256 << 10;
+	uint8_t key[64], *plain, *img;
+	long id, short_id;
+
+	NEED_TOOL();
+	NEED_AF_ALG();
+	setup_dir(key, NULL);
+	plain = make_plain(IMG, len);
+	id = syscall(SYS_add_key, "user", "shvdisktest:k1", key, 64,
+		     KEY_SPEC_SESSION_KEYRING);
+	if (id < 0)
+		SKIP(return, "add_key: %s", strerror(errno));
+	ASSERT_EQ(0, run("encrypt", IMG, "--keyid", "user:shvdisktest:k1"))
+		TH_LOG("%s", out);
+	ASSERT_EQ(0, run("decrypt", IMG, "--keyfile", KEY1));
+	img = read_all(IMG, NULL);
+	ASSERT_EQ(0, memcmp(img, plain, len));
+	free(img);
+	/* too short for the key size; no such key: nothing happens */
+	short_id = syscall(SYS_add_key, "user", "shvdisktest:short", key, 16,
+			   KEY_SPEC_SESSION_KEYRING);
+	ASSERT_GE(short_id, 0);
+	ASSERT_EQ(1, run("encrypt", IMG, "--keyid", "user:shvdisktest:short"));
+	ASSERT_NE(NULL, strstr(out, "16 bytes")) TH_LOG("%s", out);
+	ASSERT_EQ(1, run("encrypt", IMG, "--keyid", "user:shvdisktest:none"));
+	ASSERT_NE(NULL, strstr(out, "shvdisktest:none")) TH_LOG("%s", out);
+	img = read_all(IMG, NULL);
+	ASSERT_EQ(0, memcmp(img, plain, len));
+	free(img);
+	syscall(SYS_keyctl, KEYCTL_UNLINK, id, KEY_SPEC_SESSION_KEYRING);
+	syscall(SYS_keyctl, KEYCTL_UNLINK, short_id, KEY_SPEC_SESSION_KEYRING);
+	free(plain);
 }
 
 /* ---- VHD: conversions, encryption, check ---- */
