@@ -548,11 +548,15 @@ static void rekey_crash(struct __test_metadata *_metadata, const char *step)
 	ASSERT_EQ(0, access(JOURNAL, F_OK));
 	/* resumed, even with another --chunk (the journal's holds) */
 	ASSERT_EQ(0, run("rekey", IMG, "--old-keyfile", KEY1, "--new-keyfile",
-			 KEY2, "--chunk", "1M")) {
+			 KEY2, "--chunk", "1M", "--resume")) {
 		TH_LOG("%s", out);
 	}
 	ASSERT_NE(NULL, strstr(out, "resuming")) TH_LOG("%s", out);
 	ASSERT_NE(0, access(JOURNAL, F_OK));
+	/* nothing left to resume */
+	ASSERT_EQ(1, run("rekey", IMG, "--old-keyfile", KEY1, "--new-keyfile",
+			 KEY2, "--resume"));
+	ASSERT_NE(NULL, strstr(out, "no interrupted run")) TH_LOG("%s", out);
 	expect_plain(_metadata, IMG, XTS, KEY2, plain, len);
 	free(plain);
 }

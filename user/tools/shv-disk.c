@@ -2047,6 +2047,7 @@ enum {
 	O_KEY_SIZE, O_NEW_CIPHER, O_NEW_KEYFILE, O_NEW_KEYID, O_NEW_KEY_SIZE,
 	O_SECTOR, O_IV_OFFSET, O_IV_LARGE, O_CHUNK, O_SPARSE, O_RAW,
 	O_PROGRESS, O_QUIET, O_HELP, O_OLD_KEYFILE, O_OLD_KEYID, O_REPAIR,
+	O_RESUME,
 };
 
 #define OPT(x)		(1UL << O_##x)
@@ -2054,7 +2055,7 @@ enum {
 #define OPTS_KEY	(OPT(CIPHER) | OPT(KEYFILE) | OPT(KEYID) | \
 			 OPT(KEY_SIZE) | OPTS_LAYOUT)
 #define OPTS_ALWAYS	(OPT(QUIET) | OPT(HELP))
-#define OPTS_RUN	(OPT(CHUNK) | OPT(PROGRESS) | OPT(RAW))
+#define OPTS_RUN	(OPT(CHUNK) | OPT(PROGRESS) | OPT(RAW) | OPT(RESUME))
 
 struct opts {
 	u64 size;
@@ -2742,6 +2743,7 @@ static const struct option long_opts[] = {
 	{ "sparse", no_argument, NULL, O_SPARSE },
 	{ "raw", no_argument, NULL, O_RAW },
 	{ "repair", no_argument, NULL, O_REPAIR },
+	{ "resume", no_argument, NULL, O_RESUME },
 	{ "progress", required_argument, NULL, O_PROGRESS },
 	{ "quiet", no_argument, NULL, O_QUIET },
 	{ "help", no_argument, NULL, O_HELP },
@@ -2771,7 +2773,8 @@ static const char usage_text[] =
 "Sectors: --sector 512|1024|2048|4096 (default 512), --iv-offset N\n"
 "     (512-byte units, cryptsetup's --skip), --iv-large-sectors\n"
 "encrypt, decrypt and rekey resume an interrupted run of theirs from\n"
-"IMAGE.shv-reencrypt when given the same keys and options; --chunk N\n"
+"IMAGE.shv-reencrypt when given the same keys and options (--resume:\n"
+"only if there is one); --chunk N\n"
 "(default 4M) is the unit they rewrite.  --progress auto|bar|plain|none,\n"
 "--quiet; --raw treats an image as raw even if it looks like a VHD.\n"
 "Exit status: 0 done, 1 error, 2 check found the image damaged.\n";
@@ -2944,6 +2947,8 @@ int main(int argc, char **argv)
 		case O_REPAIR:
 			o.repair = true;
 			break;
+		case O_RESUME:
+			break;	/* checked below: resuming is automatic */
 		case O_PROGRESS:
 			if (!strcmp(optarg, "auto"))
 				progress_mode = PROGRESS_AUTO;
@@ -2983,6 +2988,9 @@ int main(int argc, char **argv)
 	    strcmp(cmd, "check") && strcmp(cmd, "info"))
 		die("%s: key and sector options go with --cipher", cmd);
 
+	if (o.given & OPT(RESUME) && !journal_exists(argv[optind]))
+		die("--resume: %s has no interrupted run to resume (no %s.shv-reencrypt)",
+		    argv[optind], argv[optind]);
 	if (!strcmp(cmd, "create"))
 		return cmd_create(argv[optind], &o);
 	if (op)
