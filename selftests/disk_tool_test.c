@@ -866,6 +866,55 @@ TEST(encrypted_vhd)
 	free(enc);
 }
 
+/*
+ * Another implementation: VHDs shv-disk writes read by qemu-img, and
+ * those qemu-img writes read by shv-disk, both formats, byte for byte
+ * (qemu-img is in the rig where the rig packs it).
+ */
+TEST(qemu_img)
+{
+	static const char *const qi[] = { "/usr/bin/qemu-img", "/bin/qemu-img" };
+	const char *q = NULL;
+	size_t len = 6 << 20, n;
+	uint8_t *plain, *back;
+	unsigned int i;
+
+	NEED_TOOL();
+	for (i = 0; i < 2; i++)
+		if (!access(qi[i], X_OK))
+			q = qi[i];
+	if (!q)
+		SKIP(return, "no qemu-img");
+	setup_dir(NULL, NULL);
+	plain = make_plain(IMG, len);
+	for (i = 0; i < 2; i++) {
+		const char *sub = i ? "fixed" : "dynamic";
+
+		unlink(VHD);
+		unlink(IMG2);
+		ASSERT_EQ(0, run("convert", IMG, VHD, "--format",
+				 i ? "vhd-fixed" : "vhd-dynamic"));
+		ASSERT_EQ(0, sh("%s convert -f vpc -O raw %s %s 2>&1", q, VHD,
+				IMG2)) TH_LOG("%s", sub);
+		back = read_all(IMG2, &n);
+		ASSERT_EQ(len, n) TH_LOG("%s", sub);
+		ASSERT_EQ(0, memcmp(back, plain, len)) TH_LOG("%s", sub);
+		free(back);
+
+		unlink(VHD);
+		unlink(IMG2);
+		ASSERT_EQ(0, sh("%s convert -f raw -O vpc -o subformat=%s,force_size=on %s %s 2>&1",
+				q, sub, IMG, VHD)) TH_LOG("%s", sub);
+		ASSERT_EQ(0, run("check", VHD)) TH_LOG("%s: %s", sub, out);
+		ASSERT_EQ(0, run("convert", VHD, IMG2, "--format", "raw"));
+		back = read_all(IMG2, &n);
+		ASSERT_EQ(len, n) TH_LOG("%s", sub);
+		ASSERT_EQ(0, memcmp(back, plain, len)) TH_LOG("%s", sub);
+		free(back);
+	}
+	free(plain);
+}
+
 /* VHDs written by shv-disk as the kernel plug-in reads a fixed VHD: raw + footer */
 TEST(vhd_fixed_plugin)
 {
