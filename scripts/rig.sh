@@ -18,6 +18,7 @@
 #   SHV_RIG_NOBUILD=1       do not build; pack what is already built
 #   SHV_KO=PATH             the module to test (default ./shv.ko)
 #   SHV_RUNNER=PATH         the runner (default user/shv-run)
+#   SHV_DISK_TOOL=PATH      the image tool (default user/tools/shv-disk)
 #   SHV_GUESTS_DIR=DIR      guest images (default user/guests)
 #   SHV_SELFTESTS_DIR=DIR   the built selftests (default selftests/build)
 #   SHV_DEMO_CMD, SHV_DEMO_EXPECT, SHV_BENCH_SHV_CMD, SHV_BENCH_KVM_CMD
@@ -63,6 +64,7 @@ CPIO=$SHV_CACHE/initramfs-$MODE.cpio
 RESULTS=$SHV_CACHE/$MODE.results
 SHV_KO=${SHV_KO:-$SHV_ROOT/shv.ko}
 RUNNER=${SHV_RUNNER:-$SHV_ROOT/user/shv-run}
+DISK_TOOL=${SHV_DISK_TOOL:-$SHV_ROOT/user/tools/shv-disk}
 GUESTS=${SHV_GUESTS_DIR:-$SHV_ROOT/user/guests}
 SELFTESTS_DIR=${SHV_SELFTESTS_DIR:-$SHV_ROOT/selftests/build}
 
@@ -456,6 +458,10 @@ add_crypt() {
 		 af-alg algif-skcipher algif-aead dm-mod dm-crypt loop; do
 		add_kmod "$f" CRYPT_MODULES
 	done
+	# shv-disk's aes-gcm-random: gcm(aes) through AF_ALG's aead sockets
+	for f in ctr ghash-generic gcm algif-aead; do
+		add_kmod "$f" CRYPT_MODULES
+	done
 	cs=$(command -v cryptsetup || true)
 	for f in /usr/sbin/cryptsetup /sbin/cryptsetup; do
 		[[ -z $cs && -x $f ]] && cs=$f
@@ -498,6 +504,10 @@ pack() {
 	if [[ -x $RUNNER ]]; then
 		cp "$RUNNER" "$IRD/shv-run"
 		add_libs "$IRD/shv-run"
+	fi
+	if [[ -x $DISK_TOOL ]]; then
+		cp "$DISK_TOOL" "$IRD/shv-disk"
+		add_libs "$IRD/shv-disk"
 	fi
 	for f in "$GUESTS"/*.bin "$GUESTS"/*.elf; do
 		[[ -f $f ]] && cp "$f" "$IRD/guests/"

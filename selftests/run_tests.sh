@@ -32,7 +32,7 @@ for t in ./*_test; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
 	t=${t#./}
 	case $t in
-	abi_test|emu_unit_test|shadow_test|crypt_test|disk_test)
+	abi_test|emu_unit_test|shadow_test|crypt_test|disk_test|disk_tool_test)
 		set -- "$@" "$t:default" ;;
 	*)
 		for m in $mmus; do
