@@ -6,7 +6,8 @@
 # spaces, followed by "ok N selftests: shv: NAME" or "not ok ...".  A
 # binary that exits non-zero (failure, crash, all skipped) is "not ok".
 #
-# Tests that run guests (all but abi_test, emu_unit_test, crypt_test and
+# Tests that run guests (all but abi_test, emu_unit_test, crypt_test,
+# pc_disk_test, whose data path does not depend on the MMU, and
 # shadow_test, which covers both MMUs itself) run once per MMU the module
 # offers (shv_caps: "nested shadow"), with SHV_TEST_MMU set; the list can
 # be forced with SHV_TEST_MMUS="nested shadow" or SHV_TEST_MMUS=default.
@@ -31,7 +32,7 @@ for t in ./*_test; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
 	t=${t#./}
 	case $t in
-	abi_test|emu_unit_test|shadow_test|crypt_test)
+	abi_test|emu_unit_test|shadow_test|crypt_test|pc_disk_test)
 		set -- "$@" "$t:default" ;;
 	*)
 		for m in $mmus; do
