@@ -18,6 +18,10 @@
  *                 runs until killed (or 10000 generations)
  *   mode=verify   gen=G: every sector of those 2 MiB holds generation G
  *                 or G + 1 (the one being written when the runner died)
+ *   mode=bench    sequential 1 MiB and random 4 KiB writes and reads, one
+ *                 request at a time (ops=N random ones, default 2048):
+ *                 "bench: disk_seq_write N KiB/s" and so on
+ *                 (Documentation/bench.rst)
  */
 #include "lib.h"
 #include "vblk.h"
@@ -435,6 +439,54 @@ static void mode_verify(u32 g)
 	     newer, g + 1, bad);
 }
 
+static u32 kib_per_s(u64 bytes, u64 tsc)
+{
+	/* 64-bit divisions: x86-64 has them without libgcc */
+	return bytes / 1024 * vblk_tsc_per_ms() * 1000 / (tsc ? tsc : 1);
+}
+
+/* the same sequence as selftests/disk_bench.c */
+static u64 lcg(u64 *x)
+{
+	*x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *x >> 33;
+}
+
+static void mode_bench(u32 ops)
+{
+	static const char *const names[4] = {
+		"disk_seq_write", "disk_seq_read", "disk_rand_write",
+		"disk_rand_read",
+	};
+	u64 x, t, off, bytes;
+	u32 k, i, blk, bad = 0;
+
+	pattern(wbuf, 0, BIG, 9);
+	for (k = 0; k < 4; k++) {
+		u32 type = k & 1 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
+		u8 *buf = k & 1 ? rbuf : wbuf;
+
+		x = 42;
+		bytes = 0;
+		t = rdtsc();
+		if (k < 2) {
+			for (off = 0; off + BIG <= disk_bytes; off += BIG) {
+				bad += rw(type, off, buf, BIG) != 0;
+				bytes += BIG;
+			}
+		} else {
+			for (i = 0; i < ops; i++) {
+				div64(lcg(&x), disk_bytes >> 12, &blk);
+				bad += rw(type, (u64)blk << 12, buf, 4096) != 0;
+				bytes += 4096;
+			}
+		}
+		t = rdtsc() - t;
+		printf("bench: %s %u KiB/s\n", names[k], kib_per_s(bytes, t));
+	}
+	ok(!bad, "benchmark I/O without errors");
+}
+
 void test_main(void)
 {
 	const char *mode = arg_value("mode"), *a;
@@ -497,6 +549,9 @@ void test_main(void)
 		diag("crc32 %08x", disk_crc());
 	} else if (!strcmp(mode, "gen")) {
 		mode_gen();
+	} else if (!strcmp(mode, "bench")) {
+		a = arg_value("ops");
+		mode_bench(a ? atou(a) : 2048);
 	} else if (!strcmp(mode, "verify")) {
 		a = arg_value("gen");
 		mode_verify(a ? atou(a) : 0);

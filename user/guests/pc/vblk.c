@@ -289,6 +289,13 @@ static void release(struct vblk *v, int head)
 	unlock(v);
 }
 
+u64 vblk_tsc_per_ms(void)
+{
+	if (!tsc_per_ms)
+		calibrate();
+	return tsc_per_ms;
+}
+
 /* polls memory only and times out by the TSC: no exits while waiting */
 int vblk_wait(struct vblk *v, int head, u32 ms)
 {

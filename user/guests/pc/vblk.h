@@ -107,4 +107,7 @@ int vblk_wait(struct vblk *v, int head, u32 ms);
 /* A whole request, one buffer: the status, or -1 */
 int vblk_rw(struct vblk *v, u32 type, u64 sector, void *buf, u32 len);
 
+/* TSC ticks per millisecond (calibrated against the PM timer once) */
+u64 vblk_tsc_per_ms(void);
+
 #endif /* PC_GUEST_VBLK_H */
