@@ -9,7 +9,8 @@
  *                 several segments, several requests in flight, flush,
  *                 discard, the errors (out of range, misaligned, unknown
  *                 type, writes to a read-only disk), the INTx interrupt,
- *                 and with cpus=2 both vCPUs doing I/O at once
+ *                 malformed requests and rings (they must not hurt the
+ *                 runner), and with cpus=2 both vCPUs doing I/O at once
  *   mode=fill     write the pattern of seed=S over the whole disk, flush,
  *                 read it back; "# crc32 X" is the CRC-32 of the disk
  *   mode=sum      "# crc32 X" of the whole disk as it reads
@@ -258,6 +259,68 @@ static void test_discard(void)
 	st = rw(VIRTIO_BLK_T_DISCARD, 0, d, 16);
 	ok(st == VIRTIO_BLK_S_UNSUPP, "discard with unknown flags: UNSUPP (%d)",
 	   st);
+}
+
+/*
+ * What a malicious driver could do: each malformed request completes
+ * with used length 0 and its status byte untouched; a runaway available
+ * index sets DEVICE_NEEDS_RESET; after a reset the disk works again.
+ */
+#define D_NEXT	1
+#define D_WRITE	2
+
+static bool evil(const char *what, u64 a1, u32 l1, u16 f1, u64 a2, u32 l2,
+		 u16 f2, bool loop)
+{
+	int h = vblk_take_desc(&vb), d = vblk_take_desc(&vb);
+	struct vblk_slot *s = &vb.slots[h];
+	bool good;
+
+	memset(s->hdr, 0, sizeof(s->hdr));
+	s->status = 0xee;
+	s->used_len = 0xdead;
+	vblk_put_desc(&vb, h, a1 ? a1 : (ulong)s->hdr, l1, f1 | D_NEXT, d);
+	vblk_put_desc(&vb, d, a2 ? a2 : (ulong)&s->status, l2, f2,
+		      loop ? h : 0);
+	vblk_post(&vb, h, 1);
+	good = vblk_wait_done(&vb, h, 10000);
+	ok(good && s->used_len == 0 && s->status == 0xee,
+	   "%s: used length 0, status untouched", what);
+	diag("done %u, used length %u, status 0x%x", good, s->used_len,
+	     s->status);
+	vblk_give_desc(&vb, h);
+	vblk_give_desc(&vb, d);
+	return good;
+}
+
+static void test_evil(void)
+{
+	u64 ram_end = 0xbff00000ULL;	/* below the PCI hole, above -m */
+	u64 want;
+	int h, st;
+
+	evil("data outside RAM", 0, 16, 0, ram_end, 4096, D_WRITE, false);
+	evil("descriptor wrapping around", 0, 16, 0, ~0ULL - 100, 4096,
+	     D_WRITE, false);
+	evil("a chain looping back", 0, 16, 0, 0, 1, D_WRITE | D_NEXT, true);
+	evil("status byte device-readable", 0, 16, 0, 0, 1, 0, false);
+	evil("readable after writable", 0, 16, D_WRITE, 0, 1, 0, false);
+	st = rw(VIRTIO_BLK_T_IN, 0, rbuf, bs);
+	ok(st == VIRTIO_BLK_S_OK && !(vblk_status(&vb) & VSTAT_NEEDS_RESET),
+	   "good requests still work (%d)", st);
+
+	/* the available index runs ahead by more than the queue size */
+	h = vblk_take_desc(&vb);
+	vblk_post(&vb, h, vb.qsize + 1);
+	pm_delay_us(20000);
+	ok(vblk_status(&vb) & VSTAT_NEEDS_RESET,
+	   "available index %u ahead: DEVICE_NEEDS_RESET", vb.qsize + 1);
+	want = vb.features;
+	vblk_reset(&vb);
+	ok(vblk_set_features(&vb, want) &&
+	   vblk_start(&vb, alloc(VBLK_RING_BYTES)), "reset and set up again");
+	st = rw(VIRTIO_BLK_T_IN, 0, rbuf, bs);
+	ok(st == VIRTIO_BLK_S_OK, "I/O after the reset (%d)", st);
 }
 
 static void disk_isr(struct frame *f)
@@ -578,6 +641,7 @@ void test_main(void)
 		test_errors(false);
 		test_discard();
 		test_interrupt();
+		test_evil();
 		a = arg_value("cpus");
 		if (a && atou(a) >= 2)
 			test_smp();

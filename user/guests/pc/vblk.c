@@ -317,6 +317,54 @@ int vblk_wait(struct vblk *v, int head, u32 ms)
 	return st;
 }
 
+int vblk_take_desc(struct vblk *v)
+{
+	int id = -1;
+
+	lock(v);
+	if (v->nr_free)
+		id = v->free[--v->nr_free];
+	unlock(v);
+	return id;
+}
+
+void vblk_give_desc(struct vblk *v, int id)
+{
+	lock(v);
+	v->free[v->nr_free++] = id;
+	unlock(v);
+}
+
+void vblk_put_desc(struct vblk *v, int id, u64 addr, u32 len, u16 flags,
+		   u16 next)
+{
+	put_desc(v, id, addr, len, flags, next);
+}
+
+void vblk_post(struct vblk *v, int head, u16 advance)
+{
+	lock(v);
+	v->slots[head].done = 0;
+	v->avail[2 + v->avail_idx % v->qsize] = head;
+	v->avail_idx += advance;
+	__atomic_store_n(&v->avail[1], v->avail_idx, __ATOMIC_RELEASE);
+	mmio_write16(v->notify, 0);
+	unlock(v);
+}
+
+bool vblk_wait_done(struct vblk *v, int head, u32 ms)
+{
+	u64 end = rdtsc() + ms * tsc_per_ms;
+
+	while (!__atomic_load_n(&v->slots[head].done, __ATOMIC_ACQUIRE)) {
+		vblk_poll(v);
+		if (rdtsc() > end)
+			return v->slots[head].done;
+		pause();
+	}
+	return true;
+}
+
 int vblk_rw(struct vblk *v, u32 type, u64 sector, void *buf, u32 len)
 {
 	struct vblk_buf b = { buf, len };

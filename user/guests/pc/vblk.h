@@ -107,6 +107,20 @@ int vblk_wait(struct vblk *v, int head, u32 ms);
 /* A whole request, one buffer: the status, or -1 */
 int vblk_rw(struct vblk *v, u32 type, u64 sector, void *buf, u32 len);
 
+/*
+ * Raw access for tests of malformed requests: take and give back
+ * descriptors, write one, put @head on the available ring (the index
+ * moves by @advance, normally 1) and notify, wait for @head's completion
+ * without giving its descriptors back (slots[head].used_len has the used
+ * length).
+ */
+int vblk_take_desc(struct vblk *v);
+void vblk_give_desc(struct vblk *v, int id);
+void vblk_put_desc(struct vblk *v, int id, u64 addr, u32 len, u16 flags,
+		   u16 next);
+void vblk_post(struct vblk *v, int head, u16 advance);
+bool vblk_wait_done(struct vblk *v, int head, u32 ms);
+
 /* TSC ticks per millisecond (calibrated against the PM timer once) */
 u64 vblk_tsc_per_ms(void);
 
