@@ -7,9 +7,10 @@
  * capabilities point at: common configuration at 0x0000, ISR status at
  * 0x1000, the device configuration (struct virtio_blk_config) at 0x2000
  * and the queue notification register at 0x3000 (multiplier 4, queue 0
- * at offset 0).  Interrupts are INTx (pin A) on GSI 10 (even disks) or
- * 11 (odd), level-triggered as the MADT says; there is no MSI-X, so the
- * MSI-X vector registers read VIRTIO_MSI_NO_VECTOR.
+ * at offset 0); the MSI-X table (2 entries: configuration, queue 0) at
+ * 0x3800 and its pending bits at 0x3c00.  Without MSI-X enabled,
+ * interrupts are INTx (pin A) on GSI 10 (even disks) or 11 (odd),
+ * level-triggered as the MADT says.
  *
  * The data path: a notification wakes the disk's worker threads, which
  * take requests off the available ring one at a time (several in
@@ -61,6 +62,12 @@
 #define DEVCFG_OFF		0x2000
 #define NOTIFY_OFF		0x3000
 #define NOTIFY_MULT		4
+#define MSIX_TABLE_OFF		0x3800
+#define MSIX_PBA_OFF		0x3c00
+#define MSIX_NR			2	/* configuration, queue 0 */
+#define MSIX_CAP		0x84
+#define MSIX_CTRL_ENABLE	0x80	/* bits 15 and 14, in byte 3 */
+#define MSIX_CTRL_MASKALL	0x40
 
 #define BLK_HDR_SIZE		16
 #define DISCARD_SEG_SIZE	16
@@ -98,6 +105,11 @@ struct vblk {
 	u16 qsel;
 	bool resetting;
 	u8 isr;
+
+	/* MSI-X, under lock (the capability's control is in pci.cfg) */
+	u16 msix_config, q_msix;
+	u8 msix_table[MSIX_NR][16];
+	u8 msix_pba;
 
 	/* queue 0, under lock */
 	u16 qsize;
@@ -266,9 +278,39 @@ static void set_irq(struct vblk *b, bool level)
 	pthread_mutex_unlock(&irq_lock);
 }
 
+static bool msix_enabled(const struct vblk *b)
+{
+	return b->pci.cfg[MSIX_CAP + 3] & MSIX_CTRL_ENABLE;
+}
+
+/* under b->lock: MSI-X vector @v, or its pending bit while masked */
+static void msix_notify(struct vblk *b, u16 v)
+{
+	const u8 *e;
+
+	if (v >= MSIX_NR)
+		return;
+	e = b->msix_table[v];
+	if ((b->pci.cfg[MSIX_CAP + 3] & MSIX_CTRL_MASKALL) ||
+	    (le_get(e + 12, 4) & 1)) {
+		b->msix_pba |= 1u << v;
+		return;
+	}
+	b->msix_pba &= ~(1u << v);
+	if (b->vm->accel.ops->signal_msi(&b->vm->accel, le_get(e, 8),
+					 le_get(e + 8, 4)))
+		pr_debug("%s: MSI to 0x%llx failed: %s", b->name,
+			 (unsigned long long)le_get(e, 8), strerror(errno));
+}
+
 /* under b->lock: a used buffer notification */
 static void raise_isr(struct vblk *b)
 {
+	if (msix_enabled(b)) {
+		set_irq(b, false);
+		msix_notify(b, b->q_msix);
+		return;
+	}
 	b->isr |= 1;
 	/* INTx disable in the command register */
 	if (!(b->pci.cfg[PCI_COMMAND + 1] & 0x4))
@@ -762,6 +804,7 @@ static void device_reset(struct vblk *b)
 	b->qsel = 0;
 	b->isr = 0;
 	set_irq(b, false);
+	b->msix_config = b->q_msix = VIRTIO_MSI_NO_VECTOR;
 	b->qsize = QUEUE_MAX;
 	b->qenable = false;
 	b->qdesc = b->qavail = b->qused = 0;
@@ -808,13 +851,14 @@ static void common_image(const struct vblk *b, u8 *img)
 	le_put(img + VIRTIO_PCI_GFSELECT, 4, b->gfselect);
 	le_put(img + VIRTIO_PCI_GF, 4, b->gfselect < 2 ?
 	       (u32)(b->driver_features >> (32 * b->gfselect)) : 0);
-	le_put(img + VIRTIO_PCI_MSIX_CONFIG, 2, VIRTIO_MSI_NO_VECTOR);
+	le_put(img + VIRTIO_PCI_MSIX_CONFIG, 2, b->msix_config);
 	le_put(img + VIRTIO_PCI_NUM_QUEUES, 2, 1);
 	img[VIRTIO_PCI_STATUS] = b->status;
 	le_put(img + VIRTIO_PCI_Q_SELECT, 2, b->qsel);
 	le_put(img + VIRTIO_PCI_Q_MSIX, 2, VIRTIO_MSI_NO_VECTOR);
 	if (b->qsel)
 		return;		/* no such queue: size 0 */
+	le_put(img + VIRTIO_PCI_Q_MSIX, 2, b->q_msix);
 	le_put(img + VIRTIO_PCI_Q_SIZE, 2, b->qsize);
 	le_put(img + VIRTIO_PCI_Q_ENABLE, 2, b->qenable);
 	le_put(img + VIRTIO_PCI_Q_DESC, 8, b->qdesc);
@@ -874,6 +918,17 @@ static void common_write(struct vblk *b, u64 off, const u8 *data, u32 len)
 	}
 	if (touches(off, len, VIRTIO_PCI_Q_SELECT, 2))
 		b->qsel = le_get(img + VIRTIO_PCI_Q_SELECT, 2);
+	/* a vector beyond the table does not map: reads NO_VECTOR */
+	if (touches(off, len, VIRTIO_PCI_MSIX_CONFIG, 2)) {
+		b->msix_config = le_get(img + VIRTIO_PCI_MSIX_CONFIG, 2);
+		if (b->msix_config >= MSIX_NR)
+			b->msix_config = VIRTIO_MSI_NO_VECTOR;
+	}
+	if (q0 && touches(off, len, VIRTIO_PCI_Q_MSIX, 2)) {
+		b->q_msix = le_get(img + VIRTIO_PCI_Q_MSIX, 2);
+		if (b->q_msix >= MSIX_NR)
+			b->q_msix = VIRTIO_MSI_NO_VECTOR;
+	}
 	/* queue fields are writable while the queue is off */
 	qw = q0 && !b->qenable;
 	if (qw && touches(off, len, VIRTIO_PCI_Q_SIZE, 2))
@@ -939,6 +994,28 @@ static void bar_io(void *opaque, u64 off, u8 *data, u32 len, bool is_write)
 		devcfg_image(b, img);
 		off -= DEVCFG_OFF;
 		size = VIRTIO_BLK_CFG_SIZE;
+	} else if (off >= MSIX_TABLE_OFF && off < MSIX_PBA_OFF) {
+		off -= MSIX_TABLE_OFF;
+		for (i = 0; i < len; i++) {
+			u8 *t = b->msix_table[0] + off + i;
+
+			if (off + i >= sizeof(b->msix_table))
+				break;
+			if (is_write)
+				*t = data[i];
+			else
+				data[i] = *t;
+		}
+		/* an entry unmasked with its message pending: send it */
+		for (i = 0; is_write && i < MSIX_NR; i++)
+			if ((b->msix_pba & 1u << i) &&
+			    !(le_get(b->msix_table[i] + 12, 4) & 1))
+				msix_notify(b, i);
+		goto out;
+	} else if (off >= MSIX_PBA_OFF) {
+		if (!is_write && off == MSIX_PBA_OFF)
+			data[0] = b->msix_pba;
+		goto out;
 	} else if (off >= NOTIFY_OFF) {
 		/* queue 0's notification: any value, any width */
 		if (is_write && off - NOTIFY_OFF < NOTIFY_MULT &&
@@ -1035,6 +1112,7 @@ static int vblk_setup(struct vblk *b, struct vm *vm)
 {
 	struct pci_device *d = &b->pci;
 	struct stat st;
+	unsigned int i;
 
 	b->vm = vm;
 	b->fd = open(b->o.path, (b->o.ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
@@ -1068,9 +1146,19 @@ static int vblk_setup(struct vblk *b, struct vm *vm)
 	d->cfg[0x34] = add_cap(b, 0x40, 0x50, VIRTIO_PCI_CAP_COMMON_CFG,
 			       COMMON_OFF, 0x1000);
 	add_cap(b, 0x50, 0x64, VIRTIO_PCI_CAP_NOTIFY_CFG, NOTIFY_OFF,
-		0x1000);
+		MSIX_TABLE_OFF - NOTIFY_OFF);
 	add_cap(b, 0x64, 0x74, VIRTIO_PCI_CAP_ISR_CFG, ISR_OFF, 0x1000);
-	add_cap(b, 0x74, 0, VIRTIO_PCI_CAP_DEVICE_CFG, DEVCFG_OFF, 0x1000);
+	add_cap(b, 0x74, MSIX_CAP, VIRTIO_PCI_CAP_DEVICE_CFG, DEVCFG_OFF,
+		0x1000);
+	/* MSI-X: 2 entries, table and PBA in BAR0; enable, mask-all writable */
+	d->cfg[MSIX_CAP] = 0x11;
+	d->cfg[MSIX_CAP + 1] = 0;
+	le_put(d->cfg + MSIX_CAP + 2, 2, MSIX_NR - 1);
+	le_put(d->cfg + MSIX_CAP + 4, 4, MSIX_TABLE_OFF);
+	le_put(d->cfg + MSIX_CAP + 8, 4, MSIX_PBA_OFF);
+	d->wmask[MSIX_CAP + 3] = MSIX_CTRL_ENABLE | MSIX_CTRL_MASKALL;
+	for (i = 0; i < MSIX_NR; i++)
+		b->msix_table[i][12] = 1;	/* masked */
 	b->gsi = 10 + (b->idx & 1);
 	d->cfg[PCI_INTERRUPT_LINE] = b->gsi;
 	d->cfg[PCI_INTERRUPT_PIN] = 1;

@@ -9,6 +9,7 @@
  *                 several segments, several requests in flight, flush,
  *                 discard, the errors (out of range, misaligned, unknown
  *                 type, writes to a read-only disk), the INTx interrupt,
+ *                 MSI-X (and a masked entry's pending bit),
  *                 malformed requests and rings (they must not hurt the
  *                 runner), and with cpus=2 both vCPUs doing I/O at once
  *   mode=fill     write the pattern of seed=S over the whole disk, flush,
@@ -321,6 +322,55 @@ static void test_evil(void)
 	   vblk_start(&vb, alloc(VBLK_RING_BYTES)), "reset and set up again");
 	st = rw(VIRTIO_BLK_T_IN, 0, rbuf, bs);
 	ok(st == VIRTIO_BLK_S_OK, "I/O after the reset (%d)", st);
+}
+
+#define VEC_MSIX	0x51
+static volatile u32 msix_count;
+
+static void msix_isr(struct frame *f)
+{
+	(void)f;
+	msix_count++;
+	apic_eoi();
+}
+
+/* MSI-X: the completion as a message; masked, it waits in the PBA */
+static void test_msix(void)
+{
+	u32 ms, before;
+	int st;
+
+	set_isr(VEC_MSIX, msix_isr);
+	msix_count = 0;
+	ok(vblk_msix(&vb, true, 1, VEC_MSIX),
+	   "MSI-X enabled, queue 0 on entry 1");
+	sti();
+	st = rw(VIRTIO_BLK_T_IN, 0, rbuf, bs);
+	for (ms = 0; ms < 2000 && !msix_count; ms++)
+		pm_delay_us(1000);
+	pm_delay_us(5000);
+	cli();
+	ok(st == VIRTIO_BLK_S_OK && msix_count == 1 && !vblk_isr(&vb),
+	   "one MSI-X interrupt per completion, ISR not used");
+	diag("%u MSI-X interrupts", msix_count);
+
+	vblk_msix_mask(&vb, 1, true);
+	before = msix_count;
+	sti();
+	st = rw(VIRTIO_BLK_T_IN, 0, rbuf, bs);
+	pm_delay_us(5000);
+	cli();
+	ok(st == VIRTIO_BLK_S_OK && msix_count == before &&
+	   (vblk_msix_pending(&vb) & 2),
+	   "entry masked: no interrupt, pending bit set");
+	sti();
+	vblk_msix_mask(&vb, 1, false);
+	for (ms = 0; ms < 2000 && msix_count == before; ms++)
+		pm_delay_us(1000);
+	cli();
+	ok(msix_count == before + 1 && !(vblk_msix_pending(&vb) & 2),
+	   "unmasked: the pending interrupt arrives, pending bit clear");
+	ok(vblk_msix(&vb, false, 0, 0), "MSI-X disabled again");
 }
 
 static void disk_isr(struct frame *f)
@@ -641,6 +691,7 @@ void test_main(void)
 		test_errors(false);
 		test_discard();
 		test_interrupt();
+		test_msix();
 		test_evil();
 		a = arg_value("cpus");
 		if (a && atou(a) >= 2)

@@ -317,6 +317,63 @@ int vblk_wait(struct vblk *v, int head, u32 ms)
 	return st;
 }
 
+/* the MSI-X capability's offset in configuration space, or 0 */
+static u8 msix_cap(struct vblk *v)
+{
+	u8 p;
+
+	for (p = cfg_read8(v->slot, 0x34) & 0xfc; p;
+	     p = cfg_read8(v->slot, p + 1) & 0xfc)
+		if (cfg_read8(v->slot, p) == 0x11)
+			return p;
+	return 0;
+}
+
+bool vblk_msix(struct vblk *v, bool on, u8 qvec, u8 apic_vector)
+{
+	u8 cap = msix_cap(v);
+	u32 ctrl, tbl;
+	u16 got;
+
+	if (!cap)
+		return false;
+	ctrl = pci_cfg_read32(v->slot, cap);
+	if (!on) {
+		pci_cfg_write32(v->slot, cap, ctrl & ~(1u << 31));
+		mmio_write16(v->common + C_Q_SELECT, 0);
+		mmio_write16(v->common + 0x1a, 0xffff);
+		return true;
+	}
+	if (qvec > ((ctrl >> 16) & 0x7ff))
+		return false;
+	tbl = pci_cfg_read32(v->slot, cap + 4);
+	v->msix_table = (pci_cfg_read32(v->slot, 0x10 + 4 * (tbl & 7)) &
+			 ~0xfu) + (tbl & ~7u);
+	tbl = pci_cfg_read32(v->slot, cap + 8);
+	v->msix_pba = (pci_cfg_read32(v->slot, 0x10 + 4 * (tbl & 7)) &
+		       ~0xfu) + (tbl & ~7u);
+	/* fixed delivery to APIC 0, edge */
+	mmio_write32(v->msix_table + 16 * qvec, APIC_BASE);
+	mmio_write32(v->msix_table + 16 * qvec + 4, 0);
+	mmio_write32(v->msix_table + 16 * qvec + 8, apic_vector);
+	vblk_msix_mask(v, qvec, false);
+	pci_cfg_write32(v->slot, cap, ctrl | 1u << 31);
+	mmio_write16(v->common + C_Q_SELECT, 0);
+	mmio_write16(v->common + 0x1a, qvec);
+	got = mmio_read16(v->common + 0x1a);
+	return got == qvec;
+}
+
+void vblk_msix_mask(struct vblk *v, u8 vec, bool mask)
+{
+	mmio_write32(v->msix_table + 16 * vec + 12, mask);
+}
+
+u32 vblk_msix_pending(struct vblk *v)
+{
+	return mmio_read32(v->msix_pba);
+}
+
 int vblk_take_desc(struct vblk *v)
 {
 	int id = -1;

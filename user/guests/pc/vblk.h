@@ -53,6 +53,7 @@ struct vblk {
 	u8 slot;		/* PCI device number on bus 0 */
 	u8 irq;			/* interrupt line (GSI) */
 	ulong common, isr, devcfg, notify;
+	ulong msix_table, msix_pba;	/* once vblk_msix() found them */
 	u32 notify_mult;
 	u64 features;		/* negotiated */
 	u64 capacity;		/* 512-byte sectors */
@@ -86,6 +87,15 @@ bool vblk_set_features(struct vblk *v, u64 features);
 bool vblk_start(struct vblk *v, void *rings);
 /* Set or clear VRING_AVAIL_F_NO_INTERRUPT */
 void vblk_no_interrupt(struct vblk *v, bool on);
+/*
+ * MSI-X: @on, queue 0 on table entry @qvec, a fixed interrupt of
+ * @apic_vector to APIC 0 (the entry unmasked); whether the device took
+ * the vector.  Off: INTx again, the queue's vector NO_VECTOR.
+ */
+bool vblk_msix(struct vblk *v, bool on, u8 qvec, u8 apic_vector);
+void vblk_msix_mask(struct vblk *v, u8 vec, bool mask);
+/* the pending bits */
+u32 vblk_msix_pending(struct vblk *v);
 /* Read (and so acknowledge) the ISR status */
 u8 vblk_isr(struct vblk *v);
 
