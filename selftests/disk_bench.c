@@ -13,16 +13,22 @@
  *	encrypted and decrypted in requests of 64 KiB, one IV per SECTOR
  *	bytes as a disk would need it (one request per sector); prints
  *	"bench: PREFIX_encrypt N KiB/s" and "_decrypt"
+ *   disk_bench key DESC FILE
+ *	(for selftests/pc_disk.sh) add FILE's bytes as the logon key DESC
+ *	to the user session keyring, where shv-run's keyid=logon:DESC finds
+ *	it
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_alg.h>
+#include <linux/keyctl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,8 +191,36 @@ static int alg_bench(const char *cipher, unsigned int key_bytes,
 	return 0;
 }
 
+static int add_key(const char *desc, const char *path)
+{
+	uint8_t key[512];
+	ssize_t n;
+	long id;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0) {
+		perror(path);
+		return 1;
+	}
+	n = read(fd, key, sizeof(key));
+	close(fd);
+	if (n <= 0)
+		return 1;
+	id = syscall(SYS_add_key, "logon", desc, key, (size_t)n,
+		     KEY_SPEC_USER_SESSION_KEYRING);
+	memset(key, 0, sizeof(key));
+	if (id < 0) {
+		fprintf(stderr, "add_key %s: %s\n", desc, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "key"))
+		return add_key(argv[2], argv[3]);
 	if (argc >= 4 && !strcmp(argv[1], "dev"))
 		return dev_bench(argv[2], argv[3],
 				 argc > 4 ? atoi(argv[4]) : 2048);
@@ -194,6 +228,7 @@ int main(int argc, char **argv)
 		return alg_bench(argv[2], atoi(argv[3]), atoi(argv[4]),
 				 argv[5], argc > 6 ? atoi(argv[6]) : 64);
 	fprintf(stderr, "usage: disk_bench dev PATH PREFIX [OPS]\n"
-		"       disk_bench alg CIPHER KEYBYTES SECTOR PREFIX [MIB]\n");
+		"       disk_bench alg CIPHER KEYBYTES SECTOR PREFIX [MIB]\n"
+		"       disk_bench key DESC FILE\n");
 	return 2;
 }

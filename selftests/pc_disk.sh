@@ -28,7 +28,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-PLAN=20
+PLAN=23
 
 echo "TAP version 13"
 if [ -z "${SHV_RUN:-}" ] || [ ! -f "${SHV_GUESTS:-}/pc_disk.elf" ]; then
@@ -241,7 +241,27 @@ else
 	skip "after SIGKILL" "no shv-aes-xts plug-in"
 fi
 
-# 18-20: bad disk options: clear errors, nothing run
+# 18-20: the key in the kernel keyring (keyid=logon:NAME), not in a file
+if plugin shv_aes_xts && [ -x "$here/disk_bench" ] &&
+   "$here/disk_bench" key shvpcdisk:test "$KEY"; then
+	guest "aes-xts-plain64, key file: the guest fills the disk" \
+		"$IMG,cipher=aes-xts-plain64,keyfile=$KEY" "mode=fill seed=77"
+	fcrc=$(guest_crc)
+	guest "aes-xts-plain64, keyring key logon:shvpcdisk:test: the guest reads" \
+		"$IMG,cipher=aes-xts-plain64,keyid=logon:shvpcdisk:test,keysize=64" \
+		"mode=sum"
+	kcrc=$(guest_crc)
+	why=
+	[ -n "$fcrc" ] && [ "$fcrc" = "$kcrc" ] ||
+		why="crc32 with the key file $fcrc, with the keyring key $kcrc"
+	result "$why" "the keyring key reads what the key file wrote"
+else
+	for i in 1 2 3; do
+		skip "keyring key test $i" "no plug-in, disk_bench or add_key"
+	done
+fi
+
+# 21-23: bad disk options: clear errors, nothing run
 bad() {	# desc status message-regex disk [args]
 	desc=$1 want=$2 re=$3 disk=$4
 	shift 4
