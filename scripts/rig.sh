@@ -26,6 +26,7 @@
 #   SHV_BENCH_MMU_TIMEOUT=SECS  limit per bench_mmu run (default 90)
 #   SHV_BENCH_IRQ_SHV_CMD, SHV_BENCH_IRQ_KVM_CMD (bench_irq, the interrupt
 #                           benchmark; same time limit)
+#   SHV_BENCH_DISK_CMD      the disk benchmark (scripts/bench_disk.sh)
 #   SHV_TEST_MMUS="nested shadow"  run every selftest once per MMU
 #   SHV_RIG_APPEND          extra kernel command line
 #   SHV_QEMU_ARGS           extra QEMU arguments
@@ -86,6 +87,8 @@ BENCH_MMU_TIMEOUT=${SHV_BENCH_MMU_TIMEOUT:-90}
 BENCH_IRQ_GUEST="--kernel /guests/bench_irq.elf --smp 2 --hyperv --pin"
 BENCH_IRQ_SHV_CMD=${SHV_BENCH_IRQ_SHV_CMD:-/shv-run --accel shv $BENCH_IRQ_GUEST}
 BENCH_IRQ_KVM_CMD=${SHV_BENCH_IRQ_KVM_CMD:-/shv-run --accel kvm $BENCH_IRQ_GUEST}
+# the disk benchmark: encrypted virtio-blk against dm-crypt and AF_ALG
+BENCH_DISK_CMD=${SHV_BENCH_DISK_CMD:-/bench_disk.sh}
 
 # A kernel splat on a console or dmesg line ("[   12.345678] ...").
 SPLAT_RE='\[ *[0-9]+\.[0-9]+\].*([^[:alnum:]_](BUG|WARNING|Oops)([^[:alnum:]_]|$)|general protection|Call Trace|[Kk]ernel panic|UBSAN|KASAN|KFENCE|kmemleak|lockdep|circular locking|recursive locking|inconsistent lock state|suspicious RCU usage|soft lockup|hard LOCKUP|blocked for more than|rcu.*stall|double fault|invalid opcode:|cut here)'
@@ -313,6 +316,37 @@ report_irq() {
 	done
 }
 
+# The disk benchmark, section disk (scripts/bench_disk.sh): "bench: NAME
+# N KiB/s" -> "NAME N".
+report_disk() {
+	local rc
+	section_lines disk |
+		sed -nE 's/^bench: ([a-z0-9_]+) ([0-9]+) KiB\/s.*/\1 \2/p' \
+		>"$SHV_CACHE/bench.disk"
+	rc=$(sed -n "s/^shv-rig: end disk rc=//p" "$LOG" | tail -n 1)
+	[[ $rc == 0 ]] ||
+		RIG_ERRORS+=("bench disk: exit status ${rc:-none}, expected 0")
+	echo
+	awk '{ v[$1] = $2 }
+	function cell(k) { return (k in v) ? v[k] : "-" }
+	END {
+		printf "%-12s %12s %12s %10s\n", "disk KiB/s", "shv virtio",
+		       "dm-crypt", "shv/dm"
+		n = split("seq_write seq_read rand_write rand_read", m, " ")
+		for (i = 1; i <= n; i++) {
+			s = "disk_" m[i]; d = "dm_" m[i]
+			r = "-"
+			if ((s in v) && (d in v) && v[d] > 0)
+				r = sprintf("%.2f", v[s] / v[d])
+			printf "%-12s %12s %12s %10s\n", m[i], cell(s), cell(d), r
+		}
+		printf "cipher alone (AF_ALG, 64 KiB requests): encrypt %s, decrypt %s KiB/s\n",
+		       cell("alg_encrypt"), cell("alg_decrypt")
+	}' "$SHV_CACHE/bench.disk"
+	echo "aes-xts-plain64, one request at a time; sequential: 1 MiB requests,"
+	echo "random: 4 KiB.  See Documentation/bench.rst."
+}
+
 report_bench() {
 	local ok=1 why
 	echo
@@ -337,6 +371,7 @@ report_bench() {
 	echo "QEMU/TCG SVM is emulated: compare the ratios, not the cycles."
 	[[ ${BOOTED:-} ]] && report_irq
 	[[ ${BOOTED:-} ]] && report_mmu
+	[[ ${BOOTED:-} ]] && report_disk
 	for why in "${RIG_ERRORS[@]}"; do
 		echo "${_c_red}FAIL${_c_off}: $why"; ok=0
 	done
@@ -535,7 +570,13 @@ pack() {
 		add_kmod kvm-amd
 		cp "$SHV_CACHE/rigmod/rig_pin.ko" "$IRD/kvm/"
 	fi
-	[[ $MODE == shell || $MODE == check ]] && add_crypt
+	[[ $MODE == shell || $MODE == check || $MODE == bench ]] && add_crypt
+	# the disk benchmark's script and host side
+	if [[ $MODE == bench ]]; then
+		install -m 0755 "$SHV_ROOT/scripts/bench_disk.sh" "$IRD/bench_disk.sh"
+		[[ -x $SELFTESTS_DIR/disk_bench ]] &&
+			cp "$SELFTESTS_DIR/disk_bench" "$IRD/disk_bench"
+	fi
 
 	{
 		conf MODE "$MODE"
@@ -552,6 +593,7 @@ pack() {
 			conf BENCH_MMU_TIMEOUT "$BENCH_MMU_TIMEOUT"
 			conf BENCH_IRQ_SHV_CMD "$BENCH_IRQ_SHV_CMD"
 			conf BENCH_IRQ_KVM_CMD "$BENCH_IRQ_KVM_CMD"
+			conf BENCH_DISK_CMD "$BENCH_DISK_CMD"
 		fi
 		conf SHV_TEST_MMUS "${SHV_TEST_MMUS:-}"
 	} >"$IRD/etc/rig.conf"
@@ -658,7 +700,8 @@ main() {
 	if [[ -z ${SHV_RIG_NOBUILD:-} ]]; then
 		build module KDIR="$KDIR"
 		build user
-		[[ $MODE == check || $MODE == shell ]] && build selftests
+		[[ $MODE == check || $MODE == shell || $MODE == bench ]] &&
+			build selftests
 	fi
 
 	build_rigmod

@@ -28,6 +28,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/pc_machine.XXXXXX") || exit 1
 trap 'rm -rf "$TMP"' EXIT
 printf 'shv-module-0: the first module\n' >"$TMP/mod0"
 printf 'shv-module-1\n' >"$TMP/mod1"
+# pc_disk's plain image (selftests/pc_disk.sh does the encrypted ones)
+dd if=/dev/zero of="$TMP/disk.img" bs=1M count=4 2>/dev/null
 
 # name|expected exit status|label|shv-run arguments after --kernel GUEST
 TESTS="pc_boot|1|2 cpus, 96M, modules|--smp 2 -m 96M --initrd '$TMP/mod0 one two,$TMP/mod1' --append 'cpus=2 mem=96 mods=2'
@@ -46,7 +48,8 @@ pc_testdev|1||
 pc_irq|1||
 pc_pci|1||
 pc_hyperv|1|Hyper-V, 2 cpus|--hyperv --smp 2 --append cpus=2
-pc_hyperv|1|Hyper-V, 1 cpu|--hyperv --append cpus=1"
+pc_hyperv|1|Hyper-V, 1 cpu|--hyperv --append cpus=1
+pc_disk|1|plain virtio-blk disk, 2 cpus|--smp 2 --disk '$TMP/disk.img' --append 'cpus=2 sectors=8192 bs=512'"
 
 echo "TAP version 13"
 if [ -z "${SHV_RUN:-}" ] || [ -z "${SHV_GUESTS:-}" ]; then

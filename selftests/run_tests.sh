@@ -7,8 +7,9 @@
 # binary that exits non-zero (failure, crash, all skipped) is "not ok".
 #
 # Tests that run guests (all but abi_test, emu_unit_test, crypt_test,
-# disk_test and shadow_test, which covers both MMUs itself) run once per
-# MMU the module
+# disk_test, disk_tool_test, pc_disk_test, whose data path does not
+# depend on the MMU, and shadow_test, which covers both MMUs itself) run
+# once per MMU the module
 # offers (shv_caps: "nested shadow"), with SHV_TEST_MMU set; the list can
 # be forced with SHV_TEST_MMUS="nested shadow" or SHV_TEST_MMUS=default.
 # busybox sh compatible.
@@ -32,7 +33,7 @@ for t in ./*_test; do
 	[ -f "$t" ] && [ -x "$t" ] || continue
 	t=${t#./}
 	case $t in
-	abi_test|emu_unit_test|shadow_test|crypt_test|disk_test|disk_tool_test)
+	abi_test|emu_unit_test|shadow_test|crypt_test|disk_test|disk_tool_test|pc_disk_test)
 		set -- "$@" "$t:default" ;;
 	*)
 		for m in $mmus; do

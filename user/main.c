@@ -20,6 +20,7 @@
 #include "dev.h"
 #include "loader.h"
 #include "pc.h"
+#include "virtio.h"
 #include "vm.h"
 
 #define DEFAULT_MEM_MIB	128
@@ -70,6 +71,13 @@ static void usage(FILE *f)
 "                       on the pc machine also QEMU's hyperv-testdev (0x3000)\n"
 "  --pin                pin vCPU n to the n-th CPU shv-run may use (modulo\n"
 "                       their number), for benchmarks\n"
+"  --disk PATH[,format=raw][,cipher=SPEC,keyfile=FILE|keyid=DESC[,keysize=N]]\n"
+"             [,sector=512|4096][,ro]\n"
+"                       a virtio-blk disk (pc machine, repeatable) on the\n"
+"                       raw image PATH; with cipher= (--accel shv only)\n"
+"                       encrypted by shv.ko's plug-in SPEC (e.g.\n"
+"                       aes-xts-plain64) with the key in FILE or the\n"
+"                       keyring key DESC ('logon:NAME', N bytes)\n"
 "  --kernel FILE        a Multiboot v1 kernel (ELF32/ELF64 or a.out kludge)\n"
 "  --append CMDLINE     its command line, after the kernel's file name\n"
 "  --initrd FILES       multiboot modules, as QEMU's -initrd: a comma-\n"
@@ -91,10 +99,11 @@ static void usage(FILE *f)
 "SP = 0x7000 - index * 0x80.  With --kernel vCPU 0 enters the kernel;\n"
 "with an irqchip the others wait for INIT/SIPI, without one they are\n"
 "parked.  The pc machine: 16550A UART at 0x3f8 (IRQ 4, stdio), fw_cfg,\n"
-"ACPI and MP tables, CMOS/RTC, ACPI PM timer, PCI with pci-testdev,\n"
-"pc-testdev, port 0x92, debug-exit at 0xf4, POST port 0x80.  The bare\n"
-"machine: the UART, debug-exit and the POST port.  Both: the exit\n"
-"counter at 0xe10 (a read gives the exits of all vCPUs so far).\n"
+"ACPI and MP tables, CMOS/RTC, ACPI PM timer, PCI with pci-testdev and\n"
+"the --disk devices, pc-testdev, port 0x92, debug-exit at 0xf4, POST\n"
+"port 0x80.  The bare machine: the UART, debug-exit and the POST port.\n"
+"Both: the exit counter at 0xe10 (a read gives the exits of all vCPUs so\n"
+"far).\n"
 "\n"
 "Exit status: (v << 1) | 1 when the guest writes v to port 0xf4;\n"
 "0 once every vCPU halted (no irqchip) or on ACPI power-off; 1 for bad\n"
@@ -119,6 +128,7 @@ enum {
 	OPT_NO_IRQCHIP,
 	OPT_HYPERV,
 	OPT_PIN,
+	OPT_DISK,
 };
 
 static const struct option long_opts[] = {
@@ -139,6 +149,7 @@ static const struct option long_opts[] = {
 	{ "no-irqchip",	no_argument,	   NULL, OPT_NO_IRQCHIP },
 	{ "hyperv",	no_argument,	   NULL, OPT_HYPERV },
 	{ "pin",	no_argument,	   NULL, OPT_PIN },
+	{ "disk",	required_argument, NULL, OPT_DISK },
 	{ "verbose",	no_argument,	   NULL, 'v' },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -402,6 +413,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_PIN:
 			o->pin = true;
 			break;
+		case OPT_DISK:
+			if (disk_parse_option(optarg))
+				return bad_option();
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -448,6 +463,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		pr_err("--hyperv needs the in-kernel irqchip (--irqchip)");
 		return bad_option();
 	}
+	if (disk_check_options(o->accel, o->machine == MACHINE_PC))
+		return bad_option();
 	if (o->machine == MACHINE_PC && o->mem <= SZ_1M) {
 		pr_err("the pc machine needs more than 1 MiB of RAM");
 		return bad_option();

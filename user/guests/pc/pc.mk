@@ -7,7 +7,7 @@
 # selftests/pc_machine.sh runs them.
 
 PC_GUEST_NAMES	= pc_boot pc_fwcfg pc_acpi pc_smp pc_timer pc_testdev \
-		  pc_irq pc_pci pc_hyperv
+		  pc_irq pc_pci pc_hyperv pc_disk
 PC_GUESTS	= $(PC_GUEST_NAMES:%=guests/%.elf)
 # benchmarks on the same library (scripts/rig.sh bench)
 PC_BENCHES	= guests/bench_irq.elf
@@ -15,7 +15,8 @@ PC_CFLAGS	= -m64 -mno-red-zone -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 		  -ffreestanding -fno-builtin -fno-pic -fno-pie \
 		  -fno-stack-protector -fno-asynchronous-unwind-tables \
 		  -mgeneral-regs-only -Wno-array-bounds -MMD -MP
-PC_LIB_OBJS	= guests/pc/crt0.po guests/pc/lib.po guests/pc/acpi.po
+PC_LIB_OBJS	= guests/pc/crt0.po guests/pc/lib.po guests/pc/acpi.po \
+		  guests/pc/vblk.po
 
 all: $(PC_GUESTS) $(PC_BENCHES)
 
