@@ -845,13 +845,21 @@ static int svm_handle_npf(struct shv_vcpu *vcpu)
 	return shv_mmio_exit(vcpu, gpa, err & SVM_NPF_WRITE);
 }
 
-static void svm_ts_commit(struct shv_vcpu *vcpu)
+static void svm_ts_commit(struct shv_vcpu *vcpu,
+			  const struct shv_ts_info *info)
 {
-	struct vmcb *vmcb = to_vmcb(vcpu);
+	struct shv_svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb *vmcb = svm->vmcb;
 
 	vmcb->control.event_inj = 0;	/* delivered through the gate */
 	vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 	vmcb->save.dr7 &= ~DR7_LOCAL_ENABLES;
+	/* the NMI handler's IRET (see SVM_EXIT_IRET) is done: unmask */
+	if (info->source == SHV_TS_IRET && svm->nmi_step) {
+		svm->nmi_step = false;
+		vmcb->save.dr6 = svm->nmi_step_dr6;
+		vcpu->nmi_masked = false;
+	}
 }
 
 /*
@@ -893,6 +901,9 @@ static int svm_handle_task_switch(struct shv_vcpu *vcpu)
 		ts.source = SHV_TS_CALL;
 	}
 	ts.next_rip = insn ? (u32)shv_insn_next_rip(vcpu, 0) : vcpu->rip;
+	/* our single step over the NMI handler's IRET is not the guest's */
+	if (ts.source == SHV_TS_IRET && to_svm(vcpu)->nmi_step)
+		vcpu->rflags &= ~(SHV_RFLAGS_TF | X86_EFLAGS_RF);
 	r = shv_task_switch(vcpu, &ts);
 	if (ts.debug_trap) {
 		vmcb->save.dr6 |= BIT(15);	/* BT */

@@ -216,12 +216,15 @@ static int ts_load_seg(struct ts_ctx *c, int seg, struct shv_segment *out,
 	return 0;
 }
 
-/* a virtual-8086 segment: base selector * 16, 64 KiB, DPL 3 data */
-static void ts_v86_seg(struct shv_segment *s, u16 sel, bool code)
+/*
+ * A virtual-8086 segment: base selector * 16, 64 KiB, DPL 3, read/write
+ * data accessed (attributes 0xf3, CS included, as VMX requires them).
+ */
+static void ts_v86_seg(struct shv_segment *s, u16 sel)
 {
 	*s = (struct shv_segment){
 		.base = (u32)sel << 4, .limit = 0xffff, .selector = sel,
-		.type = code ? 0xb : 3, .s = 1, .dpl = 3, .present = 1,
+		.type = 3, .s = 1, .dpl = 3, .present = 1,
 	};
 }
 
@@ -356,7 +359,7 @@ static int ts_load_new(struct ts_ctx *c, const struct ts_state *st,
 
 	if (v86) {
 		for (i = 0; i < 6; i++)
-			ts_v86_seg(ts_seg(s, i), st->segs[i], i == SHV_SEG_CS);
+			ts_v86_seg(ts_seg(s, i), st->segs[i]);
 		return 0;
 	}
 	/* CS first (it sets the CPL), then SS, then the data segments */
@@ -524,7 +527,7 @@ int shv_task_switch(struct shv_vcpu *vcpu, struct shv_ts_info *info)
 	 * the new task.  The event that went through a task gate is done.
 	 */
 	if (info->commit)
-		info->commit(vcpu);
+		info->commit(vcpu, info);
 	c->s.tr.type |= DESC_TSS_BUSY_BIT;
 	c->s.tr.unusable = 0;
 	c->s.cr0 |= X86_CR0_TS;

@@ -26,7 +26,7 @@ struct shv_ts_info {
 	 * Called at the commit point: the event delivered through the gate
 	 * is done, the interrupt shadow ends, DR7's local enables clear.
 	 */
-	void (*commit)(struct shv_vcpu *vcpu);
+	void (*commit)(struct shv_vcpu *vcpu, const struct shv_ts_info *info);
 	/* out: the new TSS has its T bit set, a #DB trap is due */
 	bool debug_trap;
 };

@@ -1212,7 +1212,8 @@ static int vmx_handle_exception(struct shv_vcpu *vcpu)
 	}
 }
 
-static void vmx_ts_commit(struct shv_vcpu *vcpu)
+static void vmx_ts_commit(struct shv_vcpu *vcpu,
+			  const struct shv_ts_info *info)
 {
 	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
 
@@ -1220,6 +1221,9 @@ static void vmx_ts_commit(struct shv_vcpu *vcpu)
 	if ((vmx->inject_info & INTR_INFO_VALID_MASK) &&
 	    (vmx->inject_info & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR)
 		vmx->intr_state |= GUEST_INTR_STATE_NMI;
+	/* an IRET unblocks them, this one too */
+	if (info->source == SHV_TS_IRET)
+		vmx->intr_state &= ~GUEST_INTR_STATE_NMI;
 	vmx->inject_info = 0;		/* delivered through the gate */
 	vmx->intr_state &= ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS);
 	vmx->intr_state_dirty = true;
