@@ -128,6 +128,10 @@ EXPORT modes_tasks_entry
 	ljmp $MS_TSS_I, $0
 	REP32 $0xa9
 	REPDESC MS_TSS_I			/* 0x8b: still busy */
+
+	/* into virtual-8086 mode by a task switch, out through a task gate */
+	ljmp $MS_TSS_K, $0
+	REP32 $0xaa
 	DONE
 	hlt
 
@@ -221,6 +225,27 @@ EXPORT modes_task_j					/* #TS */
 	REPLINK TSS_GPA_OF(9)			/* MS_TSS_I */
 	ljmp $MS_TSS_A, $0
 	hlt
+
+EXPORT modes_task_l				/* INT n from task K */
+	REPLINK TSS_GPA_OF(11)			/* MS_TSS_K */
+	REP32 TSS_GPA_OF(10) + 0x24		/* K's EFLAGS: VM, IOPL 3 */
+	movzwl TSS_GPA_OF(10) + 0x4c, %eax
+	out %eax, $PORT_REPORT			/* K's CS: V86_CS */
+	REP32 TSS_GPA_OF(10) + 0x20		/* K's EIP: past the INT */
+	ljmp $MS_TSS_A, $0
+	hlt
+
+	.code16
+EXPORT modes_task_k				/* virtual-8086 task */
+	mov %ds, %ax
+	out %ax, $PORT_REPORT			/* V86_DS */
+	mov %cs, %ax
+	out %ax, $PORT_REPORT			/* V86_CS */
+	movw $0x4b4b, 0x20			/* DATA_GPA + 0x20 */
+	int $VEC_TASK_L
+EXPORT modes_task_k_after
+	hlt
+	.code32
 
 /* ------------------------------------------------------------------ */
 /* exception handlers, 32-bit interrupt gates (SS is flat everywhere) */
@@ -565,14 +590,17 @@ walk_compat:
 	.code16
 walk_down16:
 	mov $MS_DATA16, %ax			/* real-mode limits */
-	mov %ax, %ds
 	mov %ax, %es
 	mov %ax, %ss
+	mov $MS_DATA, %ax			/* DS keeps 4 GiB: unreal */
+	mov %ax, %ds
 	mov %cr0, %eax
 	and $~1, %eax
 	mov %eax, %cr0
 	ljmp $REAL_SEG, $R(walk_real)
 walk_real:
+	addr32 movl DATA_GPA + 0x40, %eax	/* beyond 64 KiB through DS */
+	out %eax, $PORT_REPORT
 	mov $REAL_SEG, %ax
 	mov %ax, %ds
 	mov %ax, %ss

@@ -26,7 +26,9 @@
 #define MS_TSS_H	0x80	/* its own CR3 */
 #define MS_TSS_I	0x88	/* a bad SS: #TS in the new task */
 #define MS_TSS_J	0x90	/* the #TS task */
-#define MS_GDT_LIMIT	0x97
+#define MS_TSS_K	0x98	/* a virtual-8086 task */
+#define MS_TSS_L	0xa0	/* entered from K through a task gate */
+#define MS_GDT_LIMIT	0xa7
 
 #define MS_LDT_DATA	0x0c	/* LDT entry 1, TI=1: data based at DATA_GPA */
 
@@ -46,7 +48,7 @@
 #define VEC_NOTPRES	0x42	/* not-present gate: #NP */
 #define VEC_PM31	0x31	/* DPL 3 interrupt gates for v86 INT n */
 #define VEC_PM32	0x32
-#define VEC_PM33	0x33
+#define VEC_TASK_L	0x43	/* DPL 3 task gate -> TSS L */
 #define IDT64_GPA	0x2800	/* 64-bit IDT of the mode walk */
 
 /* mode walk: nonzero to try the illegal CR0/CR4/EFER/PDPTE values */

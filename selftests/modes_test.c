@@ -7,14 +7,15 @@
  *                 the GDT, IRET with NT, busy TSS #GP, #TS for a short TSS,
  *                 #NP and #DF through task gates (error codes pushed), a
  *                 16-bit TSS, the T bit, CR3 and LDT from the TSS, a bad SS
- *                 in the new task (#TS through a task gate)
+ *                 in the new task (#TS through a task gate), a task in
+ *                 virtual-8086 mode left through a DPL 3 task gate
  *   v86_*         a virtual-8086 program under IOPL 0 and 3, with and
  *                 without CR4.VME: segment arithmetic, MMIO, REP OUTSB,
  *                 CLI/STI/PUSHF, INT n to the monitor, the IVT (VME
  *                 redirection bitmap) or #GP, the TSS I/O bitmap
  *   mode_walk     real -> 16-bit PM -> 32-bit PM -> paging -> PAE -> long
- *                 mode and back down to real mode, with the #GP cases of
- *                 illegal CR0/CR4/EFER values on the way
+ *                 mode and back down to (unreal, then) real mode, with the
+ *                 #GP cases of illegal CR0/CR4/EFER values on the way
  *
  * Every guest reports through PORT_REPORT; the test checks each value in
  * order, and guest memory at the end.  The guest is modes_guest.S.
@@ -47,6 +48,9 @@ DECLARE_GUEST_LABEL(modes_task_g);
 DECLARE_GUEST_LABEL(modes_task_h);
 DECLARE_GUEST_LABEL(modes_task_i);
 DECLARE_GUEST_LABEL(modes_task_j);
+DECLARE_GUEST_LABEL(modes_task_k);
+DECLARE_GUEST_LABEL(modes_task_k_after);
+DECLARE_GUEST_LABEL(modes_task_l);
 DECLARE_GUEST_LABEL(modes_exc1);
 DECLARE_GUEST_LABEL(modes_exc6);
 DECLARE_GUEST_LABEL(modes_exc10);
@@ -65,7 +69,7 @@ DECLARE_GUEST_LABEL(modes_walk_entry);
 #define GP0	EXC_REPORT(13u, 0u)
 
 /* task indexes: TSS_GPA_OF(n) */
-enum { T_B, T_C, T_D, T_E, T_G, T_H, T_F, T_BAD, T_I, T_J };
+enum { T_B, T_C, T_D, T_E, T_G, T_H, T_F, T_BAD, T_I, T_J, T_K, T_L };
 
 static void put(struct shv_vm *vm, uint64_t gpa, uint64_t v, int len)
 {
@@ -176,6 +180,8 @@ static void write_tables(struct shv_vm *vm, uint32_t cr3)
 	gdt_tss(vm, MS_TSS_BAD, TSS_GPA_OF(T_BAD), 0x20, 9);
 	gdt_tss(vm, MS_TSS_I, TSS_GPA_OF(T_I), 0x67, 9);
 	gdt_tss(vm, MS_TSS_J, TSS_GPA_OF(T_J), 0x67, 9);
+	gdt_tss(vm, MS_TSS_K, TSS_GPA_OF(T_K), 0x88, 9);	/* I/O bitmap */
+	gdt_tss(vm, MS_TSS_L, TSS_GPA_OF(T_L), 0x67, 9);
 	put(vm, GDT_GPA + MS_GATE_B, task_gate(MS_TSS_B, 0), 8);
 	put(vm, GDT_GPA + MS_LDT, desc(LDT_GPA, 0xf, 0x82, 0), 8);
 	/* past the GDT's limit: the gate task A puts into IDT 10 */
@@ -196,6 +202,7 @@ static void write_tables(struct shv_vm *vm, uint32_t cr3)
 	set_idt(vm, VEC_NOTPRES, int_gate(ADDR(modes_exc13), 0, false));
 	set_idt(vm, VEC_PM31, int_gate(ADDR(modes_pm31), 3, true));
 	set_idt(vm, VEC_PM32, int_gate(ADDR(modes_pm32), 3, true));
+	set_idt(vm, VEC_TASK_L, task_gate(MS_TSS_L, 3));
 
 	/* the 64-bit IDT of the mode walk: #GP only */
 	memset(shv_gpa2hva(vm, IDT64_GPA), 0, 0x1000);
@@ -213,7 +220,7 @@ static void write_tables(struct shv_vm *vm, uint32_t cr3)
 	tss_a[TSS_A_IOMAP + V86_PORT_DENIED / 8] |= 1 << (V86_PORT_DENIED % 8);
 	tss_a[TSS_A_IOMAP + 0x2000] = 0xff;
 	put(vm, RESUME_GPA, 0, 4);
-	for (i = 0; i < 10; i++)
+	for (i = 0; i <= T_L; i++)
 		memset(shv_gpa2hva(vm, TSS_GPA_OF(i)), 0, 0x100);
 }
 
@@ -257,6 +264,14 @@ static void diag(struct shv_vcpu *v)
 	fprintf(stderr, "# ss base %#llx limit %#x db %u dpl %u; cs base %#llx limit %#x db %u\n",
 		(unsigned long long)s.ss.base, s.ss.limit, s.ss.db, s.ss.dpl,
 		(unsigned long long)s.cs.base, s.cs.limit, s.cs.db);
+	if (s.tr.base >= TSS_GPA_OF(0) && s.tr.base < TSS_GPA_OF(16))
+		fprintf(stderr, "# TR's link %#x; K's TSS: eip %#x eflags %#x cs %#x ss %#x ds %#x\n",
+			(unsigned int)get(v->vm, s.tr.base, 2),
+			(unsigned int)get(v->vm, TSS_GPA_OF(10) + 0x20, 4),
+			(unsigned int)get(v->vm, TSS_GPA_OF(10) + 0x24, 4),
+			(unsigned int)get(v->vm, TSS_GPA_OF(10) + 0x4c, 2),
+			(unsigned int)get(v->vm, TSS_GPA_OF(10) + 0x50, 2),
+			(unsigned int)get(v->vm, TSS_GPA_OF(10) + 0x54, 2));
 	if (r.rsp > 0x20 && r.rsp + 0x20 <= RAM_SIZE) {
 		uint32_t w[8];
 
@@ -266,8 +281,23 @@ static void diag(struct shv_vcpu *v)
 	}
 }
 
+/* a report, or diagnostics and ~0 */
+static uint64_t report(struct shv_vcpu *v)
+{
+	struct shv_run *run = v->run;
+
+	shv_run(v);
+	if (run->exit_reason == SHV_EXIT_IO &&
+	    run->io.direction == SHV_EXIT_IO_OUT &&
+	    run->io.port == PORT_REPORT && run->io.count == 1 &&
+	    (run->io.size == 1 || run->io.size == 2 || run->io.size == 4))
+		return shv_le(run->io.data, run->io.size);
+	fprintf(stderr, "# not a report: %s\n", shv_describe_exit(v));
+	return ~0ull;
+}
+
 #define EXPECT(v, val) do {						\
-	uint64_t __got = shv_expect_report(v);				\
+	uint64_t __got = report(v);					\
 	if (__got != (uint64_t)(val))					\
 		diag(v);						\
 	ASSERT_EQ((uint64_t)(val), __got)				\
@@ -396,6 +426,7 @@ TEST(mode_walk)
 	EXPECT(v, 0x600dcafe);
 	EXPECT(v, 0x600dcafe);
 	EXPECT(v, cr0 | 1);
+	EXPECT(v, 0x600dcafe);				/* unreal mode */
 	EXPECT(v, REAL_SEG);
 	EXPECT(v, cr0);
 	shv_expect_done(v);
@@ -437,6 +468,13 @@ TEST(task_switch)
 			    .cr3 = PD32_GPA, .cs = MS_CODE32,
 			    .ss = MS_CODE32, .ds = MS_DATA };	/* bad SS */
 	write_tss32(vm, TSS_GPA_OF(T_I), &t);
+	/* K: virtual-8086 mode, IOPL 3, an I/O bitmap allowing every port */
+	t = (struct tss32){ .eip = OFF(modes_task_k), .esp = V86_SP,
+			    .eflags = 0x23002, .cr3 = PD32_GPA, .cs = V86_CS,
+			    .ss = V86_SS, .ds = V86_DS };
+	write_tss32(vm, TSS_GPA_OF(T_K), &t);
+	put(vm, TSS_GPA_OF(T_K) + 0x88, 0xff, 1);
+	simple_task(vm, T_L, ADDR(modes_task_l), PD32_GPA);
 	/* the 16-bit TSS: IP, FLAGS, AX..DI, ES, CS, SS, DS, LDT */
 	put(vm, TSS_GPA_OF(T_E) + 0x0e, OFF(modes_task_e), 2);
 	put(vm, TSS_GPA_OF(T_E) + 0x10, 2, 2);
@@ -459,6 +497,7 @@ TEST(task_switch)
 	put(vm, ALIAS_PAGE + 0x1000, 0xbbbb0002, 4);
 
 	shv_vcpu_set_paging32(v, PAGING32_PSE);
+	put(vm, PD32_GPA, 0x87, 4);	/* user pages for the v86 task */
 	load_tables(v);
 	shv_get_regs(v, &regs);
 	regs.rip = ADDR(modes_tasks_entry);
@@ -523,7 +562,16 @@ TEST(task_switch)
 	EXPECT(v, MS_TSS_I);
 	EXPECT(v, 0xa9);
 	EXPECT(v, 0x8b);
+	/* a virtual-8086 task, left through a task gate */
+	EXPECT(v, V86_DS);
+	EXPECT(v, V86_CS);
+	EXPECT(v, MS_TSS_K);
+	EXPECT(v, 0x23002);
+	EXPECT(v, V86_CS);
+	EXPECT(v, OFF(modes_task_k_after));
+	EXPECT(v, 0xaa);
 	shv_expect_done(v);
+	ASSERT_EQ(0x4b4b, get(vm, DATA_GPA + 0x20, 2));
 
 	/* what the switches left in memory */
 	ASSERT_EQ(MS_TSS_A, get(vm, TSS_GPA_OF(T_B), 2));	/* back link */
