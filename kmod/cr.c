@@ -121,10 +121,13 @@ int shv_set_cr3(struct shv_vcpu *vcpu, u64 val)
  */
 u64 shv_cr4_valid_bits(void)
 {
-	u64 v = X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE |
+	u64 v = X86_CR4_TSD | X86_CR4_DE |
 		X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE |
 		X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
 
+	/* virtual-8086 mode extensions run in hardware: only with VME */
+	if (boot_cpu_has(X86_FEATURE_VME))
+		v |= X86_CR4_VME | X86_CR4_PVI;
 	if (boot_cpu_has(X86_FEATURE_FSGSBASE))
 		v |= X86_CR4_FSGSBASE;
 	if (boot_cpu_has(X86_FEATURE_SMEP))

@@ -290,3 +290,12 @@ int shv_write_guest_virt(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 
 	return shv_rw_guest_virt(vcpu, sregs, gva, (void *)buf, len, access);
 }
+
+/* a write by the processor itself (TSS, descriptors): supervisor at any CPL */
+int shv_write_guest_virt_sys(struct shv_vcpu *vcpu,
+			     const struct shv_sregs *sregs, u64 gva,
+			     const void *buf, unsigned int len)
+{
+	return shv_rw_guest_virt(vcpu, sregs, gva, (void *)buf, len,
+				 SHV_ACC_WRITE | SHV_ACC_IMPLICIT);
+}

@@ -93,5 +93,8 @@ int shv_read_guest_virt(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 			unsigned int access);
 int shv_write_guest_virt(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 			 u64 gva, const void *buf, unsigned int len);
+int shv_write_guest_virt_sys(struct shv_vcpu *vcpu,
+			     const struct shv_sregs *sregs, u64 gva,
+			     const void *buf, unsigned int len);
 
 #endif /* SHV_MMU_H */

@@ -23,6 +23,7 @@
 #include "svm.h"
 #include "irq.h"
 #include "hyperv.h"
+#include "task_switch.h"
 
 #define SVM_FEAT_NPT	BIT(0)
 #define SVM_FEAT_NRIPS	BIT(3)
@@ -34,6 +35,14 @@
 #define SVM_NPF_WRITE	BIT_ULL(1)
 #define SVM_NPF_FETCH	BIT_ULL(4)
 #define SVM_NPF_GPT	BIT_ULL(33)	/* fault walking the guest's tables */
+
+/* EXITINFO2 of the TASK_SWITCH intercept */
+#define SVM_TS_IRET		BIT_ULL(36)
+#define SVM_TS_JMP		BIT_ULL(38)
+#define SVM_TS_HAS_ERROR	BIT_ULL(44)
+
+/* DR7: L0-L3 and LE, cleared by a task switch */
+#define DR7_LOCAL_ENABLES	0x155
 
 #define SVM_DEFAULT_PAT	0x0007040600070406ull
 
@@ -836,6 +845,73 @@ static int svm_handle_npf(struct shv_vcpu *vcpu)
 	return shv_mmio_exit(vcpu, gpa, err & SVM_NPF_WRITE);
 }
 
+static void svm_ts_commit(struct shv_vcpu *vcpu,
+			  const struct shv_ts_info *info)
+{
+	struct shv_svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb *vmcb = svm->vmcb;
+
+	vmcb->control.event_inj = 0;	/* delivered through the gate */
+	vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	vmcb->save.dr7 &= ~DR7_LOCAL_ENABLES;
+	/* the NMI handler's IRET (see SVM_EXIT_IRET) is done: unmask */
+	if (info->source == SHV_TS_IRET && svm->nmi_step) {
+		svm->nmi_step = false;
+		vmcb->save.dr6 = svm->nmi_step_dr6;
+		vcpu->nmi_masked = false;
+	}
+}
+
+/*
+ * A task switch under the shadow MMU (it loads CR3).  EXITINFO1 holds the
+ * new TSS selector, EXITINFO2 says IRET or JMP and carries the error code
+ * of an exception; an event in EXITINTINFO makes it a task gate in the
+ * IDT, else it is a CALL.  RIP is on the instruction for CALL, JMP, IRET
+ * and INT n/INT3/INTO: its length comes from the decoder.
+ */
+static int svm_handle_task_switch(struct shv_vcpu *vcpu)
+{
+	struct vmcb *vmcb = to_vmcb(vcpu);
+	struct vmcb_control_area *c = &vmcb->control;
+	u32 ii = c->exit_int_info;
+	u32 type = ii & SVM_EXITINTINFO_TYPE_MASK;
+	u8 vec = ii & SVM_EXITINTINFO_VEC_MASK;
+	struct shv_ts_info ts = {
+		.selector = c->exit_info_1,
+		.commit = svm_ts_commit,
+	};
+	bool insn = true;
+	int r;
+
+	if (c->exit_info_2 & SVM_TS_IRET) {
+		ts.source = SHV_TS_IRET;
+	} else if (c->exit_info_2 & SVM_TS_JMP) {
+		ts.source = SHV_TS_JMP;
+	} else if (ii & SVM_EXITINTINFO_VALID) {
+		ts.source = SHV_TS_GATE;
+		insn = type == SVM_EXITINTINFO_TYPE_SOFT ||
+		       (type == SVM_EXITINTINFO_TYPE_EXEPT &&
+			(vec == SHV_BP_VECTOR || vec == SHV_OF_VECTOR));
+		if (type == SVM_EXITINTINFO_TYPE_EXEPT &&
+		    (c->exit_info_2 & SVM_TS_HAS_ERROR)) {
+			ts.has_error = true;
+			ts.error_code = c->exit_info_2;
+		}
+	} else {
+		ts.source = SHV_TS_CALL;
+	}
+	ts.next_rip = insn ? (u32)shv_insn_next_rip(vcpu, 0) : vcpu->rip;
+	/* our single step over the NMI handler's IRET is not the guest's */
+	if (ts.source == SHV_TS_IRET && to_svm(vcpu)->nmi_step)
+		vcpu->rflags &= ~(SHV_RFLAGS_TF | X86_EFLAGS_RF);
+	r = shv_task_switch(vcpu, &ts);
+	if (ts.debug_trap) {
+		vmcb->save.dr6 |= BIT(15);	/* BT */
+		svm_queue_exception(vcpu, SHV_DB_VECTOR, false, 0);
+	}
+	return r;
+}
+
 /* a triple fault: the VMCB is undefined afterwards, so start over */
 static int svm_shutdown(struct shv_vcpu *vcpu, u32 code)
 {
@@ -929,6 +1005,8 @@ static int svm_dispatch_exit(struct shv_vcpu *vcpu)
 		return shv_emulate_cr_access(vcpu);
 	case SVM_EXIT_INVLPG:
 		return shv_emulate_invlpg(vcpu);
+	case SVM_EXIT_TASK_SWITCH:
+		return svm_handle_task_switch(vcpu);
 	case SVM_EXIT_EXCP_BASE + SHV_PF_VECTOR:
 		return vcpu->vm->mmu_ops->page_fault(vcpu,
 						     vmcb->control.exit_info_2,

@@ -37,6 +37,7 @@
 #include "vmx.h"
 #include "irq.h"
 #include "hyperv.h"
+#include "task_switch.h"
 
 static bool unrestricted_guest = true;
 module_param(unrestricted_guest, bool, 0444);
@@ -1211,6 +1212,67 @@ static int vmx_handle_exception(struct shv_vcpu *vcpu)
 	}
 }
 
+static void vmx_ts_commit(struct shv_vcpu *vcpu,
+			  const struct shv_ts_info *info)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	/* an NMI delivered through a task gate blocks NMIs until IRET */
+	if ((vmx->inject_info & INTR_INFO_VALID_MASK) &&
+	    (vmx->inject_info & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR)
+		vmx->intr_state |= GUEST_INTR_STATE_NMI;
+	/* an IRET unblocks them, this one too */
+	if (info->source == SHV_TS_IRET)
+		vmx->intr_state &= ~GUEST_INTR_STATE_NMI;
+	vmx->inject_info = 0;		/* delivered through the gate */
+	vmx->intr_state &= ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS);
+	vmx->intr_state_dirty = true;
+	vmx->dr7 &= ~0x155ull;		/* L0-L3, LE */
+}
+
+/*
+ * A task switch (always an exit on VMX).  The exit qualification holds
+ * the new TSS selector and the source: CALL, IRET, JMP or a task gate in
+ * the IDT, whose event is in the IDT-vectoring information.  RIP is on
+ * the instruction for CALL, JMP, IRET and INT n/INT3/INTO/INT1.
+ */
+static int vmx_handle_task_switch(struct shv_vcpu *vcpu)
+{
+	static const u8 sources[] = {
+		SHV_TS_CALL, SHV_TS_IRET, SHV_TS_JMP, SHV_TS_GATE,
+	};
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u32 idt = vmx->idt_info, type = idt & INTR_INFO_INTR_TYPE_MASK;
+	struct shv_ts_info ts = {
+		.selector = vmx->exit_qual & 0xffff,
+		.source = sources[(vmx->exit_qual >> 30) & 3],
+		.commit = vmx_ts_commit,
+	};
+	bool insn = true;
+	int r;
+
+	if (ts.source == SHV_TS_GATE) {
+		insn = (idt & VECTORING_INFO_VALID_MASK) &&
+		       (type == INTR_TYPE_SOFT_INTR ||
+			type == INTR_TYPE_SOFT_EXCEPTION ||
+			type == INTR_TYPE_PRIV_SW_EXCEPTION);
+		if ((idt & VECTORING_INFO_VALID_MASK) &&
+		    type == INTR_TYPE_HARD_EXCEPTION &&
+		    (idt & VECTORING_INFO_DELIVER_CODE_MASK)) {
+			ts.has_error = true;
+			ts.error_code = vmx->idt_err;
+		}
+	}
+	ts.next_rip = insn ? (u32)shv_insn_next_rip(vcpu, vmx->exit_insn_len) :
+			     vcpu->rip;
+	r = shv_task_switch(vcpu, &ts);
+	if (ts.debug_trap) {
+		vmx->dr6 |= BIT(15);	/* BT */
+		vmx_queue_exception(vcpu, SHV_DB_VECTOR, false, 0);
+	}
+	return r;
+}
+
 /* a triple fault: start over from the power-on state */
 static int vmx_shutdown(struct shv_vcpu *vcpu, u32 code)
 {
@@ -1284,6 +1346,8 @@ static int vmx_dispatch_exit(struct shv_vcpu *vcpu)
 		return 1;
 	case EXIT_REASON_INVLPG:
 		return shv_emulate_invlpg(vcpu);
+	case EXIT_REASON_TASK_SWITCH:
+		return vmx_handle_task_switch(vcpu);
 	case EXIT_REASON_VMCALL:
 		if (shv_hv_hypercall(vcpu, vmx_next_rip(vcpu)))
 			return 1;
