@@ -11,7 +11,7 @@
 #   SHV_LINUX_KERNEL=PATH  the bzImage (default /guests/vmlinuz in the rig)
 #   SHV_RUN=PATH           shv-run (default /shv-run, else ../user/shv-run)
 #   SHV_ACCEL=shv|kvm      the accelerator (default shv)
-#   SHV_PC_COMPARE=1       also boot under KVM (once, with the shadow or
+#   SHV_PC_COMPARE=1       also boot under KVM (once, with the nested or
 #                          default MMU) and require the same results
 #
 # A guest kernel splat (WARNING, BUG, Oops, an unchecked MSR access) fails
@@ -50,6 +50,13 @@ if [ "$ACCEL" = shv ] && [ -x "$here/shv_caps" ] &&
 	exit 4
 fi
 
+if [ "$ACCEL" = shv ] && [ "${SHV_TEST_MMU:-}" = shadow ] &&
+   [ "${SHV_LINUX_SHADOW:-}" != 1 ]; then
+	# a 2-vCPU Linux guest once hung the host in shv_vm_request_all()
+	echo "1..0 # SKIP shadow MMU: a host soft lockup with 2-vCPU Linux is open (SHV_LINUX_SHADOW=1 runs it)"
+	exit 4
+fi
+
 indent() {
 	while IFS= read -r l || [ -n "$l" ]; do
 		printf '  %s\n' "$l"
@@ -63,7 +70,7 @@ mmu=
 	[ "$SHV_TEST_MMU" != default ] && mmu="--mmu $SHV_TEST_MMU"
 compare=
 [ "${SHV_PC_COMPARE:-}" = 1 ] && [ "$ACCEL" = shv ] &&
-	case ${SHV_TEST_MMU:-default} in shadow|default) compare=1 ;; esac
+	case ${SHV_TEST_MMU:-default} in nested|default) compare=1 ;; esac
 
 # boot once: $1 accel, $2 args, $3 cmdline, $4 output file; sets $why
 boot() {
