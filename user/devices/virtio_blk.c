@@ -79,6 +79,7 @@ struct disk_opts {
 	char *keyfile;
 	u32 key_size;		/* with keyid */
 	u32 sector_size;
+	u32 format;		/* SHV_DISK_FORMAT_* */
 	bool ro;
 };
 
@@ -181,8 +182,12 @@ int disk_parse_option(const char *arg)
 	o->path = tok;
 	while ((tok = strtok_r(NULL, ",", &save))) {
 		if ((v = opt_value(tok, "format"))) {
-			if (strcmp(v, "raw")) {
-				pr_err("--disk: format '%s' is not supported (raw)",
+			if (!strcmp(v, "raw")) {
+				o->format = SHV_DISK_FORMAT_RAW;
+			} else if (!strcmp(v, "vhd")) {
+				o->format = SHV_DISK_FORMAT_VHD;
+			} else {
+				pr_err("--disk: format '%s' is not supported (raw, vhd)",
 				       v);
 				return -1;
 			}
@@ -227,6 +232,11 @@ int disk_parse_option(const char *arg)
 	}
 	if ((o->keyid || o->keyfile) && !o->cipher) {
 		pr_err("--disk %s: a key without cipher=", o->path);
+		return -1;
+	}
+	if (o->format == SHV_DISK_FORMAT_VHD && !o->cipher) {
+		pr_err("--disk %s: format=vhd needs cipher= (shv.ko reads VHD containers)",
+		       o->path);
 		return -1;
 	}
 	if (o->keyid && o->keyfile) {
@@ -1066,6 +1076,7 @@ static int key_attach(struct vblk *b)
 	a.fd = b->fd;
 	a.flags = b->o.ro ? SHV_DISK_READONLY : 0;
 	a.sector_size = b->o.sector_size;
+	a.format = b->o.format;
 	snprintf(a.cipher, sizeof(a.cipher), "%s", b->o.cipher);
 	if (b->o.keyid) {
 		a.flags |= SHV_DISK_KEY_KEYRING;
@@ -1102,6 +1113,8 @@ static int key_attach(struct vblk *b)
 		return -1;
 	}
 	b->crypt = true;
+	/* the virtual disk: less than the file with metadata or a VHD */
+	b->size = a.nr_sectors * b->o.sector_size;
 	pr_debug("%s: %s, %s, %llu sectors of %u bytes through shv.ko",
 		 b->name, b->o.path, b->o.cipher,
 		 (unsigned long long)a.nr_sectors, b->o.sector_size);
@@ -1128,7 +1141,8 @@ static int vblk_setup(struct vblk *b, struct vm *vm)
 		pr_err("--disk %s: not a regular file", b->o.path);
 		return -1;
 	}
-	if (!st.st_size || st.st_size % b->o.sector_size) {
+	if (b->o.format == SHV_DISK_FORMAT_RAW &&
+	    (!st.st_size || st.st_size % b->o.sector_size)) {
 		pr_err("--disk %s: size %lld is not a nonzero multiple of the %u-byte sector",
 		       b->o.path, (long long)st.st_size, b->o.sector_size);
 		return -1;
