@@ -156,6 +156,8 @@ static void shv_fill_io(struct shv_vcpu *vcpu, bool in)
 	run->io.size = vcpu->pio.size;
 	run->io.port = vcpu->pio.port;
 	run->io.count = 1;
+	run->io.data_offset = offsetof(struct shv_run, io.data);
+	run->io.pad = 0;
 	if (in)
 		memset(run->io.data, 0, sizeof(run->io.data));
 }
@@ -185,23 +187,77 @@ static u64 shv_str_addr(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 	return shv_linear(sregs, mode, base, off);
 }
 
+/*
+ * How many iterations of a REP INS/OUTS go to the runner in one exit:
+ * forward (DF=0) and without single-stepping only, within one guest page and the data area, without
+ * wrapping the address size, and inside an expand-up segment's limit
+ * outside 64-bit mode.  1 when any of that does not hold, so that the
+ * element-wise path raises whatever fault the next element takes.
+ */
+static u32 shv_pio_batch(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
+			 u64 la)
+{
+	struct shv_pio_state *pio = &vcpu->pio;
+	u64 mask = shv_addr_mask(pio->addr_size);
+	u64 off = vcpu->regs[pio->in ? SHV_RDI : SHV_RSI] & mask;
+	u64 n = vcpu->regs[SHV_RCX] & mask;
+	const struct shv_segment *seg;
+	u64 room;
+
+	if (!pio->rep || n <= 1 ||
+	    (vcpu->rflags & (SHV_RFLAGS_DF | SHV_RFLAGS_TF)))
+		return 1;
+	room = (PAGE_SIZE - (la & ~PAGE_MASK)) / pio->size;
+	n = min3(n, room, (u64)(SHV_RUN_PIO_DATA_SIZE / pio->size));
+	/* the offset register must not wrap inside the batch */
+	if (n > 1 && off + n * pio->size - 1 > mask)
+		n = (mask - off + 1) / pio->size;
+	if (n > 1 && shv_cpu_mode(sregs, vcpu->rflags) != 64) {
+		seg = pio->in ? &sregs->es :
+		      pio->seg == SHV_SEG_CS ? &sregs->cs :
+		      pio->seg == SHV_SEG_SS ? &sregs->ss :
+		      pio->seg == SHV_SEG_ES ? &sregs->es :
+		      pio->seg == SHV_SEG_FS ? &sregs->fs :
+		      pio->seg == SHV_SEG_GS ? &sregs->gs : &sregs->ds;
+		if ((seg->type & 0xc) == 0x4)	/* expand-down data */
+			return 1;
+		if (off > seg->limit)
+			return 1;
+		n = min(n, (seg->limit - off + 1) / pio->size);
+	}
+	return n ? n : 1;
+}
+
 static int shv_pio_str_element(struct shv_vcpu *vcpu)
 {
+	struct shv_run *run = vcpu->run;
 	struct shv_sregs sregs;
+	u64 la;
+	u32 n;
 	int r;
 
 	shv_arch->get_sregs(vcpu, &sregs);
 	shv_fill_io(vcpu, vcpu->pio.in);
+	la = shv_str_addr(vcpu, &sregs, vcpu->pio.in);
+	n = shv_pio_batch(vcpu, &sregs, la);
+	vcpu->pio.count = n;
+	if (n > 1) {
+		run->io.count = n;
+		run->io.data_offset = SHV_RUN_PIO_DATA_OFFSET;
+	}
 	if (!vcpu->pio.in) {
-		r = shv_read_guest_virt(vcpu, &sregs,
-					shv_str_addr(vcpu, &sregs, false),
-					vcpu->run->io.data, vcpu->pio.size,
+		r = shv_read_guest_virt(vcpu, &sregs, la,
+					(u8 *)run + run->io.data_offset,
+					n * vcpu->pio.size,
 					shv_arch->get_cpl(vcpu) == 3 ?
 					SHV_ACC_USER : 0);
 		if (r == 1)
 			return 1;	/* #PF queued: the guest takes it */
 		if (r)
 			return shv_emulation_failed(vcpu, NULL);
+	} else if (n > 1) {
+		memset((u8 *)run + SHV_RUN_PIO_DATA_OFFSET, 0,
+		       n * vcpu->pio.size);
 	}
 	vcpu->pending = SHV_PENDING_PIO_STR;
 	return 0;
@@ -258,6 +314,8 @@ static int shv_complete_pio_str(struct shv_vcpu *vcpu)
 						     pio->size;
 	u64 cnt;
 
+	u32 n = pio->count ? pio->count : 1;
+
 	if (pio->in) {
 		struct shv_sregs sregs;
 		int r;
@@ -265,19 +323,22 @@ static int shv_complete_pio_str(struct shv_vcpu *vcpu)
 		shv_arch->get_sregs(vcpu, &sregs);
 		r = shv_write_guest_virt(vcpu, &sregs,
 					 shv_str_addr(vcpu, &sregs, true),
-					 vcpu->run->io.data, pio->size);
+					 n > 1 ? (u8 *)vcpu->run +
+						 SHV_RUN_PIO_DATA_OFFSET :
+						 vcpu->run->io.data,
+					 n * pio->size);
 		if (r == 1)
 			return 1;
 		if (r)
 			return shv_emulation_failed(vcpu, NULL);
 	}
 	shv_reg_write_addr(vcpu, idx, pio->addr_size,
-			   (vcpu->regs[idx] + step) & mask);
+			   (vcpu->regs[idx] + step * n) & mask);
 	if (!pio->rep) {
 		shv_arch->skip_insn(vcpu, pio->next_rip);
 		return 1;
 	}
-	cnt = ((vcpu->regs[SHV_RCX] & mask) - 1) & mask;
+	cnt = ((vcpu->regs[SHV_RCX] & mask) - n) & mask;
 	shv_reg_write_addr(vcpu, SHV_RCX, pio->addr_size, cnt);
 	/* RIP stays on the instruction until the count runs out */
 	if (!cnt)

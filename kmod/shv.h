@@ -147,6 +147,7 @@ struct shv_pio_state {
 	bool rep;
 	u8 addr_size;
 	int seg;
+	u32 count;		/* elements handed to the runner at once */
 	u64 next_rip;
 };
 

@@ -597,6 +597,8 @@ int shv_vcpu_create(struct shv_vm *vm, unsigned long id)
 			goto err_free;
 		}
 	}
+	BUILD_BUG_ON(sizeof(struct shv_run) > SHV_RUN_PIO_DATA_OFFSET ||
+		     SHV_RUN_PIO_DATA_OFFSET + SHV_RUN_PIO_DATA_SIZE > PAGE_SIZE);
 	vcpu->run = page_address(vcpu->run_pages[0]);
 	vcpu->run->ring_offset = PAGE_SIZE;
 	ring = page_address(vcpu->run_pages[1]);

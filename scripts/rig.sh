@@ -356,7 +356,7 @@ report_bench() {
 	     END {
 		printf "%-8s %14s %14s %10s\n", "exit", "shv cyc/exit",
 		       "kvm cyc/exit", "shv/kvm"
-		n = split("cpuid pio", order, " ")
+		n = split("cpuid pio mmio outsb_4k", order, " ")
 		for (i = 1; i <= n; i++) {
 			k = order[i]
 			s = (k in shv) ? shv[k] : "-"
@@ -367,8 +367,11 @@ report_bench() {
 			printf "%-8s %14s %14s %10s\n", k, s, v, r
 		}
 	     }' "$SHV_CACHE/bench.shv" "$SHV_CACHE/bench.kvm"
-	echo "cpuid exits are handled in shv.ko, pio exits by shv-run.  Under"
-	echo "QEMU/TCG SVM is emulated: compare the ratios, not the cycles."
+	echo "cpuid exits are handled in shv.ko, pio exits by shv-run; mmio is a"
+	echo "decoded and emulated store completed by shv-run; outsb_4k is one"
+	echo "rep outsb of 4 KiB (cycles per instruction; exits per instruction in"
+	echo "the log).  Under QEMU/TCG SVM is emulated: compare the ratios, not"
+	echo "the cycles."
 	[[ ${BOOTED:-} ]] && report_irq
 	[[ ${BOOTED:-} ]] && report_mmu
 	[[ ${BOOTED:-} ]] && report_disk

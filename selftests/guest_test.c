@@ -304,7 +304,10 @@ TEST(io_in_64bit_rax)
 	shv_expect_done(v);
 }
 
-/* REP OUTSB / REP INSB / REP OUTSW / backwards OUTSB: one exit per element */
+/*
+ * REP OUTSB / REP INSB / REP OUTSW: the elements reach the runner in
+ * batches (count > 1); backwards OUTSB: one exit per element
+ */
 TEST_F(prot32, string_io)
 {
 	struct shv_vcpu *v = prot32_vm(guest_strio32, guest_strio32_end,
@@ -314,31 +317,24 @@ TEST_F(prot32, string_io)
 	uint8_t *data = shv_gpa2hva(v->vm, DATA_GPA);
 	struct shv_run *run;
 	char out[16] = "";
-	unsigned int i;
+	uint8_t words[4];
 
 	ASSERT_EQ64(11, msg_end - msg);
 	memset(data, 0xcc, 16);
-	for (i = 0; i < 11; i++) {
-		run = shv_expect_io(v, SHV_EXIT_IO_OUT, 0xe8, 1);
-		out[i] = run->io.data[0];
-	}
+	shv_expect_io_str(v, SHV_EXIT_IO_OUT, 0xe8, 1, 11, out);
 	ASSERT_STREQ("Hello, shv!", out);
 	ASSERT_EQ64(0, shv_expect_report(v));		/* ECX */
 	ASSERT_EQ64(msg_end, shv_expect_report(v));	/* ESI */
 
-	for (i = 0; i < 8; i++) {
-		run = shv_expect_io(v, SHV_EXIT_IO_IN, 0xe9, 1);
-		fill_in(run, 1, 'a' + i);
-	}
+	shv_expect_io_str(v, SHV_EXIT_IO_IN, 0xe9, 1, 8, "abcdefgh");
 	ASSERT_EQ64(0, shv_expect_report(v));		/* ECX */
 	ASSERT_EQ64(DATA_GPA + 8, shv_expect_report(v));	/* EDI */
 	ASSERT_EQ(0, memcmp(data, "abcdefgh", 8));
 	ASSERT_EQ64(0xcc, data[8]);
 
-	run = shv_expect_io(v, SHV_EXIT_IO_OUT, 0xea, 2);
-	ASSERT_EQ64(0xbeef, shv_le(run->io.data, 2));
-	run = shv_expect_io(v, SHV_EXIT_IO_OUT, 0xea, 2);
-	ASSERT_EQ64(0xcafe, shv_le(run->io.data, 2));
+	shv_expect_io_str(v, SHV_EXIT_IO_OUT, 0xea, 2, 2, words);
+	ASSERT_EQ64(0xbeef, shv_le(words, 2));
+	ASSERT_EQ64(0xcafe, shv_le(words + 2, 2));
 
 	/* DF=1 */
 	run = shv_expect_io(v, SHV_EXIT_IO_OUT, 0xe8, 1);

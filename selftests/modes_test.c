@@ -601,6 +601,7 @@ static void v86_run(struct __test_metadata *_metadata, int iopl, bool vme)
 	struct shv_sregs sr;
 	struct shv_run *run;
 	const char *msg = "v86!";
+	char out[4];
 	int i;
 
 	write_tables(vm, 0);
@@ -622,8 +623,9 @@ static void v86_run(struct __test_metadata *_metadata, int iopl, bool vme)
 	EXPECT(v, 0xbeef);
 	run = shv_expect_mmio(v, 0xa0012, 2, true);
 	ASSERT_EQ(0x7777, shv_le(run->mmio.data, 2));
+	shv_expect_io_str(v, SHV_EXIT_IO_OUT, PORT_REPORT, 1, 4, out);
 	for (i = 0; i < 4; i++)
-		EXPECT(v, msg[i]);
+		ASSERT_EQ(msg[i], out[i]);
 	EXPECT(v, gp ? GP0 : 0);			/* CLI; PUSHF */
 	EXPECT(v, gp ? GP0 : 0x200);			/* STI; PUSHF */
 	/* INT 0x31: not redirected */

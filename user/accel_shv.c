@@ -178,8 +178,14 @@ static int shv_run(struct accel_vcpu *v, struct accel_exit *e)
 		e->io.port = run->io.port;
 		e->io.size = run->io.size;
 		e->io.out = run->io.direction == SHV_EXIT_IO_OUT;
-		e->io.count = 1;
-		e->io.data = run->io.data;
+		/* a REP INS/OUTS hands over several elements at once */
+		e->io.count = run->io.count;
+		e->io.data = (u8 *)run + run->io.data_offset;
+		if (!run->io.count || run->io.data_offset +
+		    (u64)run->io.count * run->io.size > v->run_size) {
+			pr_err("SHV_EXIT_IO: data outside the run area");
+			return -1;
+		}
 		break;
 	case SHV_EXIT_MMIO:
 		e->kind = ACCEL_EXIT_MMIO;

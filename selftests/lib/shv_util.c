@@ -579,6 +579,40 @@ struct shv_run *__shv_expect_io(const char *f, int l, struct shv_vcpu *vcpu,
 	return run;
 }
 
+void __shv_expect_io_str(const char *f, int l, struct shv_vcpu *vcpu,
+			 uint8_t dir, uint16_t port, uint8_t size,
+			 unsigned int n, void *buf)
+{
+	struct shv_run *run = vcpu->run;
+	unsigned int done = 0;
+	char what[128];
+
+	while (done < n) {
+		__shv_run(f, l, vcpu);
+		if (run->exit_reason != SHV_EXIT_IO ||
+		    run->io.direction != dir || run->io.port != port ||
+		    run->io.size != size || !run->io.count ||
+		    run->io.count > n - done ||
+		    run->io.data_offset + (uint64_t)run->io.count * size >
+		    SHV_RUN_PIO_DATA_OFFSET + SHV_RUN_PIO_DATA_SIZE) {
+			snprintf(what, sizeof(what),
+				 "expecting IO %s port %#x size %u, %u more elements",
+				 dir == SHV_EXIT_IO_OUT ? "out" : "in", port,
+				 size, n - done);
+			fail_unexpected(f, l, vcpu, what);
+		}
+		if (dir == SHV_EXIT_IO_OUT)
+			memcpy((uint8_t *)buf + done * size,
+			       (uint8_t *)run + run->io.data_offset,
+			       run->io.count * size);
+		else
+			memcpy((uint8_t *)run + run->io.data_offset,
+			       (uint8_t *)buf + done * size,
+			       run->io.count * size);
+		done += run->io.count;
+	}
+}
+
 struct shv_run *__shv_expect_mmio(const char *f, int l, struct shv_vcpu *vcpu,
 				  uint64_t gpa, uint32_t len, bool is_write)
 {

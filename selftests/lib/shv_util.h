@@ -208,6 +208,16 @@ void __shv_expect_done(const char *f, int l, struct shv_vcpu *vcpu);
 struct shv_run *__shv_expect_io(const char *f, int l, struct shv_vcpu *vcpu,
 				uint8_t dir, uint16_t port, uint8_t size);
 #define shv_expect_io(v, d, p, s) __shv_expect_io(__FILE__, __LINE__, v, d, p, s)
+/*
+ * The elements of a REP INS/OUTS: n of them, over as many exits as shv
+ * takes (a batch per exit, SHV_RUN_PIO_DATA_*).  OUT: copies them into
+ * buf; IN: hands them out of buf.
+ */
+void __shv_expect_io_str(const char *f, int l, struct shv_vcpu *vcpu,
+			 uint8_t dir, uint16_t port, uint8_t size,
+			 unsigned int n, void *buf);
+#define shv_expect_io_str(v, d, p, s, n, b) \
+	__shv_expect_io_str(__FILE__, __LINE__, v, d, p, s, n, b)
 /* Run; the exit must be MMIO with these properties.  Returns run. */
 struct shv_run *__shv_expect_mmio(const char *f, int l, struct shv_vcpu *vcpu,
 				  uint64_t gpa, uint32_t len, bool is_write);

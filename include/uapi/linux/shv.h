@@ -253,9 +253,12 @@ struct shv_cpuid {
 
 /*
  * The shared area: mmap the vCPU fd at offset 0 with the size
- * SHV_GET_VCPU_MMAP_SIZE returns.  The first page is struct shv_run;
- * the exit ring follows at ring_offset.
+ * SHV_GET_VCPU_MMAP_SIZE returns.  The first page is struct shv_run,
+ * with the data of REP INS/OUTS exits in its second half; the exit ring
+ * follows at ring_offset.
  */
+#define SHV_RUN_PIO_DATA_OFFSET	2048
+#define SHV_RUN_PIO_DATA_SIZE	2048
 struct shv_run {
 	/* in */
 	__u8  request_immediate_exit;
@@ -275,13 +278,24 @@ struct shv_run {
 			__u64 hardware_exit_reason;
 			__u64 info1, info2;
 		} hw;
-		/* SHV_EXIT_IO: data for an OUT / filled in for an IN */
+		/*
+		 * SHV_EXIT_IO: count elements of size bytes each, at byte
+		 * offset data_offset of this shared area: data of an OUT,
+		 * to be filled in for an IN.  count is 1 for IN/OUT and
+		 * for a single INS/OUTS, where data_offset names data[];
+		 * a REP INS/OUTS hands over up to SHV_RUN_PIO_DATA_SIZE
+		 * bytes of its iterations at once (at
+		 * SHV_RUN_PIO_DATA_OFFSET), as many as stay in one guest
+		 * page.
+		 */
 		struct {
 			__u8  direction;
 			__u8  size;		/* 1, 2 or 4 */
 			__u16 port;
 			__u32 count;
 			__u8  data[8];
+			__u32 data_offset;
+			__u32 pad;
 		} io;
 		/* SHV_EXIT_MMIO */
 		struct {
