@@ -341,9 +341,12 @@ void shv_vcpu_kick(struct shv_vcpu *vcpu)
 	/* order the caller's state change before reading vcpu->mode */
 	smp_mb();
 	wake_up_interruptible(&vcpu->wq);
+	if (READ_ONCE(vcpu->mode) != SHV_IN_GUEST)
+		return;
+	/* entry writes the CPU first: this is that entry's or a later one's */
+	smp_rmb();
 	cpu = READ_ONCE(vcpu->cpu);
-	if (READ_ONCE(vcpu->mode) == SHV_IN_GUEST && cpu >= 0 &&
-	    cpu != raw_smp_processor_id())
+	if (cpu >= 0 && cpu != raw_smp_processor_id())
 		smp_send_reschedule(cpu);
 }
 
