@@ -186,6 +186,7 @@ struct shv_vcpu {
 
 	int cpu;			/* CPU of the last entry, -1 none */
 	int mode;			/* enum shv_vcpu_mode */
+	unsigned long guest_seq;	/* odd while in the guest */
 	unsigned long requests;
 
 	enum shv_pending pending;

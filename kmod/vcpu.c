@@ -196,10 +196,15 @@ static bool shv_enter_guest(struct shv_vcpu *vcpu)
 
 	WRITE_ONCE(vcpu->cpu, smp_processor_id());
 	WRITE_ONCE(vcpu->mode, SHV_IN_GUEST);
-	/* pairs with shv_vm_request_all(): see a request or get an IPI */
+	WRITE_ONCE(vcpu->guest_seq, vcpu->guest_seq + 1);
+	/*
+	 * Pairs with shv_vcpu_kick() and shv_vm_request_all(): either we
+	 * see their request here, or they see this entry and kick us out.
+	 */
 	smp_mb();
 	if (test_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests) ||
 	    test_bit(SHV_REQ_HV_WORK, &vcpu->requests)) {
+		WRITE_ONCE(vcpu->guest_seq, vcpu->guest_seq + 1);
 		WRITE_ONCE(vcpu->mode, SHV_OUTSIDE_GUEST);
 		local_irq_enable();
 		kernel_fpu_end();
@@ -212,6 +217,7 @@ static bool shv_enter_guest(struct shv_vcpu *vcpu)
 	shv_arch->run(vcpu);
 	asm volatile("fxsave64 %0" : "=m" (vcpu->fxsave));
 
+	WRITE_ONCE(vcpu->guest_seq, vcpu->guest_seq + 1);
 	WRITE_ONCE(vcpu->mode, SHV_OUTSIDE_GUEST);
 	local_irq_enable();
 	kernel_fpu_end();
@@ -335,9 +341,12 @@ void shv_vcpu_kick(struct shv_vcpu *vcpu)
 	/* order the caller's state change before reading vcpu->mode */
 	smp_mb();
 	wake_up_interruptible(&vcpu->wq);
+	if (READ_ONCE(vcpu->mode) != SHV_IN_GUEST)
+		return;
+	/* entry writes the CPU first: this is that entry's or a later one's */
+	smp_rmb();
 	cpu = READ_ONCE(vcpu->cpu);
-	if (READ_ONCE(vcpu->mode) == SHV_IN_GUEST && cpu >= 0 &&
-	    cpu != raw_smp_processor_id())
+	if (cpu >= 0 && cpu != raw_smp_processor_id())
 		smp_send_reschedule(cpu);
 }
 

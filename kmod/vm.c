@@ -101,31 +101,50 @@ int shv_write_guest_phys(struct shv_vm *vm, u64 gpa, const void *buf,
 	return shv_guest_phys_rw(vm, gpa, (void *)buf, len, true);
 }
 
-static void shv_kick_nop(void *info)
-{
-}
-
 /*
  * Post a request to every vCPU and wait until none of them can still be
- * running in the guest without having seen it.
+ * running in the guest without having seen it: a vCPU that was in the
+ * guest is kicked out and waited for until that entry ended (its next
+ * entry checks the request first).  The callers rely on the wait: the
+ * shadow MMU frees zapped tables and takes write access to guest page
+ * tables away only once no vCPU can use the old translations any more.
+ *
+ * The kick is a plain reschedule IPI, not a function call waited on with
+ * smp_call_function_single(): what ends the entry is the VM exit that the
+ * interrupt forces, and the wait watches the entry itself, so it also ends
+ * when the vCPU left the guest for any other reason.  The caller waits in
+ * a sleepable context with preemption on, not inside the IPI machinery.
  */
 void shv_vm_request_all(struct shv_vm *vm, int req)
 {
 	unsigned int i;
 
+	might_sleep();
 	for (i = 0; i < SHV_MAX_VCPUS; i++) {
 		struct shv_vcpu *vcpu = READ_ONCE(vm->vcpus[i]);
+		unsigned long seq;
 		int cpu;
 
 		if (!vcpu)
 			continue;
 		set_bit(req, &vcpu->requests);
-		/* pairs with the barrier before the request check in vcpu.c */
+		/* pairs with the barrier in shv_enter_guest() */
 		smp_mb__after_atomic();
+		seq = READ_ONCE(vcpu->guest_seq);
+		if (!(seq & 1))
+			continue;	/* its next entry sees the request */
+		/* the CPU of this entry or of a later one: read it after */
+		smp_rmb();
 		cpu = READ_ONCE(vcpu->cpu);
-		if (READ_ONCE(vcpu->mode) == SHV_IN_GUEST && cpu >= 0)
-			smp_call_function_single(cpu, shv_kick_nop, NULL, 1);
+		if (cpu != raw_smp_processor_id())
+			smp_send_reschedule(cpu);
+		while (READ_ONCE(vcpu->guest_seq) == seq) {
+			cpu_relax();
+			cond_resched();
+		}
 	}
+	/* order what the vCPUs did in the guest before what follows */
+	smp_mb();
 }
 
 static bool shv_slots_overlap(struct shv_vm *vm, unsigned int skip,
