@@ -398,31 +398,9 @@ TEST(af_alg_iv_4096_large)	{ iv_check(_metadata, 4096,
 
 static const char *cryptsetup(void)
 {
-	static const char *const paths[] = {
-		"/sbin/cryptsetup", "/usr/sbin/cryptsetup", "/bin/cryptsetup",
-	};
-	unsigned int i;
-
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (!access(paths[i], X_OK))
-			return paths[i];
-	return NULL;
+	return shv_which("cryptsetup");
 }
 
-static int sh(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	r = system(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
-}
 
 #define DM_NAME	"shvcrypttest"
 #define DM_DEV	"/dev/mapper/" DM_NAME
@@ -431,13 +409,13 @@ static int dm_open(const char *cs, const char *img, unsigned int ss,
 		   const char *keyfile, unsigned int skip)
 {
 	/* a key file is used as it is in plain mode (no --hash) */
-	return sh("%s open --batch-mode --type plain --cipher aes-xts-plain64 --key-size 512 --key-file %s --sector-size %u --skip %u --disable-locks %s %s </dev/null 2>&1",
+	return shv_sh("%s open --batch-mode --type plain --cipher aes-xts-plain64 --key-size 512 --key-file %s --sector-size %u --skip %u --disable-locks %s %s </dev/null 2>&1",
 		  cs, keyfile, ss, skip, img, DM_NAME);
 }
 
 static void dm_close(const char *cs)
 {
-	sh("%s close --batch-mode --disable-locks " DM_NAME " </dev/null 2>&1",
+	shv_sh("%s close --batch-mode --disable-locks " DM_NAME " </dev/null 2>&1",
 	   cs);
 }
 

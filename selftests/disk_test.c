@@ -1448,31 +1448,9 @@ TEST(gcm_vhd_no_leak)
 
 static const char *qemu_img(void)
 {
-	static const char *const paths[] = {
-		"/usr/bin/qemu-img", "/bin/qemu-img", "/sbin/qemu-img",
-	};
-	unsigned int i;
-
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (!access(paths[i], X_OK))
-			return paths[i];
-	return NULL;
+	return shv_which("qemu-img");
 }
 
-static int sh(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	r = system(cmd);
-	return r == -1 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r);
-}
 
 /*
  * A dynamic VHD made by qemu-img (2 MiB blocks, BAT padded as qemu does)
@@ -1505,7 +1483,7 @@ TEST(vhd_qemu_img)
 	dst = shv_gpa2hva(vm, BUF2_GPA);
 	fill_random(src, BUF_LEN);
 
-	ASSERT_EQ(0, sh("%s create -q -f vpc -o subformat=dynamic,force_size=on %s 4M",
+	ASSERT_EQ(0, shv_sh("%s create -q -f vpc -o subformat=dynamic,force_size=on %s 4M",
 			q, qv));
 	fd = open(qv, O_RDWR);
 	ASSERT_LE(0, fd);
@@ -1517,7 +1495,7 @@ TEST(vhd_qemu_img)
 			     BUF_GPA + 256 * 512));
 	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
 	close(fd);
-	ASSERT_EQ(0, sh("%s convert -f vpc -O raw %s %s", q, qv, qr));
+	ASSERT_EQ(0, shv_sh("%s convert -f vpc -O raw %s %s", q, qv, qr));
 	ASSERT_EQ(0, stat(qr, &st));
 	ASSERT_EQ(4 << 20, st.st_size);
 	fd = open(qr, O_RDWR);
@@ -1551,9 +1529,9 @@ TEST(vhd_qemu_img)
 			     BUF_GPA));
 	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
 	close(fd);
-	ASSERT_EQ(0, sh("%s convert -f raw -O vpc -o subformat=dynamic,force_size=on %s %s",
+	ASSERT_EQ(0, shv_sh("%s convert -f raw -O vpc -o subformat=dynamic,force_size=on %s %s",
 			q, gr, gv));
-	ASSERT_EQ(0, sh("%s convert -f raw -O vpc -o subformat=fixed,force_size=on %s %s",
+	ASSERT_EQ(0, shv_sh("%s convert -f raw -O vpc -o subformat=fixed,force_size=on %s %s",
 			q, gr, gf));
 	for (i = 0; i < 2; i++) {
 		uint64_t nr2;
@@ -1573,7 +1551,7 @@ TEST(vhd_qemu_img)
 				     BUF_GPA));
 		ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
 		close(fd);
-		ASSERT_EQ(0, sh("%s convert -f vpc -O raw %s %s", q,
+		ASSERT_EQ(0, shv_sh("%s convert -f vpc -O raw %s %s", q,
 				i ? gf : gv, qr));
 		fd = open(qr, O_RDWR);
 		ASSERT_LE(0, fd);

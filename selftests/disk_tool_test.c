@@ -223,30 +223,9 @@ static uint8_t *make_plain(const char *path, size_t len)
 
 static const char *cryptsetup(void)
 {
-	static const char *const paths[] = {
-		"/sbin/cryptsetup", "/usr/sbin/cryptsetup", "/bin/cryptsetup",
-	};
-	unsigned int i;
-
-	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (!access(paths[i], X_OK))
-			return paths[i];
-	return NULL;
+	return shv_which("cryptsetup");
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	r = system(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
-}
 
 #define DM_NAME	"shvdisktooltest"
 #define DM_DEV	"/dev/mapper/" DM_NAME
@@ -254,13 +233,13 @@ static int sh(const char *fmt, ...)
 static int dm_open(const char *img, const char *cipher, unsigned int bits,
 		   unsigned int ss, unsigned int skip)
 {
-	return sh("%s open --batch-mode --type plain --cipher %s --key-size %u --key-file " KEY1 " --sector-size %u --skip %u --disable-locks %s " DM_NAME " </dev/null 2>&1",
+	return shv_sh("%s open --batch-mode --type plain --cipher %s --key-size %u --key-file " KEY1 " --sector-size %u --skip %u --disable-locks %s " DM_NAME " </dev/null 2>&1",
 		  cryptsetup(), cipher, bits, ss, skip, img);
 }
 
 static void dm_close(void)
 {
-	sh("%s close --batch-mode --disable-locks " DM_NAME " </dev/null 2>&1",
+	shv_sh("%s close --batch-mode --disable-locks " DM_NAME " </dev/null 2>&1",
 	   cryptsetup());
 }
 
@@ -894,7 +873,7 @@ TEST(qemu_img)
 		unlink(IMG2);
 		ASSERT_EQ(0, run("convert", IMG, VHD, "--format",
 				 i ? "vhd-fixed" : "vhd-dynamic"));
-		ASSERT_EQ(0, sh("%s convert -f vpc -O raw %s %s 2>&1", q, VHD,
+		ASSERT_EQ(0, shv_sh("%s convert -f vpc -O raw %s %s 2>&1", q, VHD,
 				IMG2)) TH_LOG("%s", sub);
 		back = read_all(IMG2, &n);
 		ASSERT_EQ(len, n) TH_LOG("%s", sub);
@@ -903,7 +882,7 @@ TEST(qemu_img)
 
 		unlink(VHD);
 		unlink(IMG2);
-		ASSERT_EQ(0, sh("%s convert -f raw -O vpc -o subformat=%s,force_size=on %s %s 2>&1",
+		ASSERT_EQ(0, shv_sh("%s convert -f raw -O vpc -o subformat=%s,force_size=on %s %s 2>&1",
 				q, sub, IMG, VHD)) TH_LOG("%s", sub);
 		ASSERT_EQ(0, run("check", VHD)) TH_LOG("%s: %s", sub, out);
 		ASSERT_EQ(0, run("convert", VHD, IMG2, "--format", "raw"));

@@ -579,6 +579,34 @@ struct shv_run *__shv_expect_io(const char *f, int l, struct shv_vcpu *vcpu,
 	return run;
 }
 
+const char *shv_which(const char *name)
+{
+	static const char *const dirs[] = { "/sbin", "/usr/sbin", "/bin",
+					    "/usr/bin" };
+	char path[256];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dirs[i], name);
+		if (!access(path, X_OK))
+			return strdup(path);
+	}
+	return NULL;
+}
+
+int shv_sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	r = system(cmd);
+	return r == -1 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r);
+}
+
 void __shv_expect_io_str(const char *f, int l, struct shv_vcpu *vcpu,
 			 uint8_t dir, uint16_t port, uint8_t size,
 			 unsigned int n, void *buf)

@@ -208,6 +208,11 @@ void __shv_expect_done(const char *f, int l, struct shv_vcpu *vcpu);
 struct shv_run *__shv_expect_io(const char *f, int l, struct shv_vcpu *vcpu,
 				uint8_t dir, uint16_t port, uint8_t size);
 #define shv_expect_io(v, d, p, s) __shv_expect_io(__FILE__, __LINE__, v, d, p, s)
+
+/* the first executable NAME in /sbin, /usr/sbin, /bin, /usr/bin, or NULL */
+const char *shv_which(const char *name);
+/* system() of the formatted command: its exit status, -1 if it died */
+int shv_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*
  * The elements of a REP INS/OUTS: n of them, over as many exits as shv
  * takes (a batch per exit, SHV_RUN_PIO_DATA_*).  OUT: copies them into
