@@ -32,31 +32,6 @@
 #define BUF2_GPA 0x50000ull	/* and here: read back */
 #define IMG_SECTORS_512 256	/* 128 KiB images */
 
-static void fill_random(void *p, size_t len)
-{
-	int fd = open("/dev/urandom", O_RDONLY);
-	size_t done = 0;
-
-	SHV_CHECK(fd >= 0, "/dev/urandom");
-	while (done < len) {
-		ssize_t r = read(fd, (char *)p + done, len - done);
-
-		SHV_CHECK(r > 0, "read /dev/urandom");
-		done += r;
-	}
-	close(fd);
-}
-
-/* a fresh image file of size bytes (zeros) */
-static int make_image(const char *path, off_t size)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-
-	SHV_CHECK(fd >= 0, "create %s", path);
-	SHV_CHECK(!ftruncate(fd, size), "ftruncate");
-	return fd;
-}
-
 static int attach(int vm_fd, unsigned int disk, int fd, const char *cipher,
 		  const void *key, unsigned int key_size,
 		  unsigned int sector_size, uint32_t flags, uint64_t iv_offset)
@@ -179,15 +154,15 @@ static void roundtrip(struct __test_metadata *_metadata, const char *cipher,
 	int fd;
 
 	NEED_PLUGIN(cipher);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	memcpy(bad, key, sizeof(bad));
 	bad[0] ^= 1;
-	fd = make_image(path, len);
+	fd = shv_make_image(path, len);
 	src = shv_gpa2hva(vm, BUF_GPA);
 	dst = shv_gpa2hva(vm, BUF2_GPA);
 	img = malloc(len);
 	ASSERT_NE(NULL, img);
-	fill_random(src, len);
+	shv_fill_random(src, len);
 
 	ASSERT_EQ(0, attach(vm->fd, 0, fd, cipher, key, key_size, ss, flags,
 			    0));
@@ -255,13 +230,13 @@ TEST(no_leak)
 {
 	static struct shv_memsnap before;
 	const char *path = "/tmp/shv-crypt-leak.img";
-	int fd = make_image(path, 64 * 4096), i, j;
+	int fd = shv_make_image(path, 64 * 4096), i, j;
 	uint8_t key[64], weak[64];
 	struct shv_vm *vm;
 
 	NEED_PLUGIN(XTS);
 	NEED_PLUGIN(ESSIV);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	memset(weak, 0x11, sizeof(weak));
 	for (i = -1; i < 300; i++) {
 		if (i == 0)
@@ -356,13 +331,13 @@ static void iv_check(struct __test_metadata *_metadata, unsigned int ss,
 	struct shv_vm *vm = shv_vm_create();
 	unsigned int nsec = 8;
 	uint8_t key[64], *src, img[4096], ref[4096];
-	int fd = make_image("/tmp/shv-crypt-iv.img", nsec * ss);
+	int fd = shv_make_image("/tmp/shv-crypt-iv.img", nsec * ss);
 	unsigned int i;
 
 	NEED_PLUGIN(XTS);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	src = shv_gpa2hva(vm, BUF_GPA);
-	fill_random(src, nsec * ss);
+	shv_fill_random(src, nsec * ss);
 	ASSERT_EQ(0, attach(vm->fd, 3, fd, XTS, key, 64, ss, flags,
 			    iv_offset));
 	ASSERT_EQ(0, disk_io(vm->fd, 3, SHV_DISK_OP_WRITE, 0, 0, nsec,
@@ -437,12 +412,12 @@ static void dm_interop(struct __test_metadata *_metadata, unsigned int ss,
 	NEED_PLUGIN(XTS);
 	if (!cs)
 		SKIP(return, "no cryptsetup");
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	kfd = open(keyfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ASSERT_GE(kfd, 0);
 	ASSERT_EQ(64, write(kfd, key, 64));
 	close(kfd);
-	fd = make_image(img, len);
+	fd = shv_make_image(img, len);
 	vm = shv_vm_create();
 	src = shv_gpa2hva(vm, BUF_GPA);
 	dst = shv_gpa2hva(vm, BUF2_GPA);
@@ -450,7 +425,7 @@ static void dm_interop(struct __test_metadata *_metadata, unsigned int ss,
 	ASSERT_NE(NULL, buf);
 
 	/* shv writes */
-	fill_random(src, len);
+	shv_fill_random(src, len);
 	ASSERT_EQ(0, attach(vm->fd, 0, fd, XTS, key, 64, ss, 0, skip));
 	ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, SHV_DISK_IO_FUA,
 			     0, nsec, BUF_GPA));
@@ -471,7 +446,7 @@ static void dm_interop(struct __test_metadata *_metadata, unsigned int ss,
 	EXPECT_EQ(0, memcmp(buf, src, len));
 
 	/* dm-crypt writes new plaintext */
-	fill_random(buf, len);
+	shv_fill_random(buf, len);
 	EXPECT_EQ((ssize_t)len, pwrite(dfd, buf, len, 0));
 	EXPECT_EQ(0, fsync(dfd));
 	close(dfd);
@@ -520,7 +495,7 @@ static void *worker_fn(void *arg)
 	uint64_t sector = (uint64_t)w->id * nsec;
 
 	for (round = 0; round < 4 && !w->err; round++) {
-		fill_random(w->mem + (src - BIG_GPA), half / 2);
+		shv_fill_random(w->mem + (src - BIG_GPA), half / 2);
 		if (disk_io(w->vm_fd, 0, SHV_DISK_OP_WRITE, 0, sector, nsec,
 			    src) ||
 		    disk_io(w->vm_fd, 0, SHV_DISK_OP_READ, 0, sector + 1,
@@ -535,14 +510,14 @@ static void *worker_fn(void *arg)
 TEST(concurrent_io)
 {
 	struct shv_vm *vm = shv_vm_create();
-	int fd = make_image("/tmp/shv-crypt-mt.img", 1 << 20);
+	int fd = shv_make_image("/tmp/shv-crypt-mt.img", 1 << 20);
 	struct worker w[2];
 	pthread_t t[2];
 	uint8_t key[64], *mem;
 	int i;
 
 	NEED_PLUGIN(XTS);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	mem = shv_vm_add_mem(vm, 1, BIG_GPA, BIG_LEN + 0x1000, 0);
 	ASSERT_EQ(0, attach(vm->fd, 0, fd, XTS, key, 64, 512, 0, 0));
 	for (i = 0; i < 2; i++) {
@@ -566,11 +541,11 @@ TEST(keyring_key)
 {
 	struct shv_vm *vm = shv_vm_create();
 	uint8_t key[64], *src, *dst;
-	int fd = make_image("/tmp/shv-crypt-key.img", 64 * 512);
+	int fd = shv_make_image("/tmp/shv-crypt-key.img", 64 * 512);
 	long id;
 
 	NEED_PLUGIN(XTS);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	id = syscall(SYS_add_key, "logon", "shvtest:disk", key, 64,
 		     KEY_SPEC_PROCESS_KEYRING);
 	if (id < 0) {
@@ -579,7 +554,7 @@ TEST(keyring_key)
 	}
 	src = shv_gpa2hva(vm, BUF_GPA);
 	dst = shv_gpa2hva(vm, BUF2_GPA);
-	fill_random(src, 64 * 512);
+	shv_fill_random(src, 64 * 512);
 	ASSERT_EQ(0, attach(vm->fd, 0, fd, XTS, "logon:shvtest:disk", 64, 512,
 			    SHV_DISK_KEY_KEYRING, 0));
 	ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, 0, 0, 64, BUF_GPA));
@@ -607,13 +582,13 @@ TEST(bad_attach)
 	const char *path = "/tmp/shv-crypt-bad.img";
 	struct shv_disk_attach a;
 	uint8_t key[64] = { 1, 2, 3 };
-	int fd = make_image(path, 64 * 4096), odd, empty, ro, app, pfd[2];
+	int fd = shv_make_image(path, 64 * 4096), odd, empty, ro, app, pfd[2];
 
 	NEED_PLUGIN(XTS);
 	NEED_PLUGIN(ESSIV);
 	key[40] = 7;
-	odd = make_image("/tmp/shv-crypt-odd.img", 64 * 512 + 100);
-	empty = make_image("/tmp/shv-crypt-empty.img", 0);
+	odd = shv_make_image("/tmp/shv-crypt-odd.img", 64 * 512 + 100);
+	empty = shv_make_image("/tmp/shv-crypt-empty.img", 0);
 	ro = open(path, O_RDONLY);
 	ASSERT_GE(ro, 0);
 	app = open(path, O_RDWR | O_APPEND);
@@ -702,14 +677,14 @@ TEST(bad_io)
 	struct shv_vm *vm = shv_vm_create();
 	const char *path = "/tmp/shv-crypt-bio.img";
 	uint8_t key[64], *rom;
-	int fd = make_image(path, 64 * 512), ro = open(path, O_RDONLY);
+	int fd = shv_make_image(path, 64 * 512), ro = open(path, O_RDONLY);
 	struct {
 		struct shv_disk_ios h;
 		struct shv_disk_io io[3];
 	} q;
 
 	NEED_PLUGIN(XTS);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	rom = shv_vm_add_mem(vm, 1, 0x100000, 0x10000, SHV_MEM_READONLY);
 	ASSERT_NE(NULL, rom);
 	ASSERT_EQ(-1000 - ENOENT, disk_io(vm->fd, 0, SHV_DISK_OP_READ, 0, 0,
@@ -793,10 +768,10 @@ TEST(unload_in_use)
 	struct shv_vm *vm = shv_vm_create();
 	const char *ko = getenv("SHV_XTS_KO") ?: "/shv-aes-xts.ko";
 	uint8_t key[64];
-	int fd = make_image("/tmp/shv-crypt-unl.img", 64 * 512), kfd;
+	int fd = shv_make_image("/tmp/shv-crypt-unl.img", 64 * 512), kfd;
 
 	NEED_PLUGIN(XTS);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	ASSERT_EQ(0, attach(vm->fd, 0, fd, XTS, key, 64, 512, 0, 0));
 	/* delete_module fails with EWOULDBLOCK (rmmod: "in use") */
 	ASSERT_ERRNO(EWOULDBLOCK, syscall(SYS_delete_module, "shv_aes_xts",

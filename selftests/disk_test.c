@@ -42,30 +42,6 @@
 #define RAW	SHV_DISK_FORMAT_RAW
 #define VHD	SHV_DISK_FORMAT_VHD
 
-static void fill_random(void *p, size_t len)
-{
-	int fd = open("/dev/urandom", O_RDONLY);
-	size_t done = 0;
-
-	SHV_CHECK(fd >= 0, "/dev/urandom");
-	while (done < len) {
-		ssize_t r = read(fd, (char *)p + done, len - done);
-
-		SHV_CHECK(r > 0, "read /dev/urandom");
-		done += r;
-	}
-	close(fd);
-}
-
-static int make_image(const char *path, off_t size)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-
-	SHV_CHECK(fd >= 0, "create %s", path);
-	SHV_CHECK(!ftruncate(fd, size), "ftruncate");
-	return fd;
-}
-
 static void pread_all(int fd, void *buf, size_t len, off_t off)
 {
 	SHV_CHECK(pread(fd, buf, len, off) == (ssize_t)len, "pread");
@@ -227,7 +203,7 @@ static void vhd_footer(struct vhd *v, uint32_t type)
 	put_be(f + 48, 8, v->size);
 	put_be(f + 56, 4, 0x04001011);		/* CHS, not used */
 	put_be(f + 60, 4, type);
-	fill_random(f + 68, 16);		/* unique id */
+	shv_fill_random(f + 68, 16);		/* unique id */
 	put_be(f + 64, 4, vhd_sum(f, 512, 64));
 }
 
@@ -242,7 +218,7 @@ static void vhd_create(struct vhd *v, const char *path, uint64_t size,
 	v->dynamic = bs != 0;
 	if (!v->dynamic) {
 		vhd_footer(v, 2);
-		v->fd = make_image(path, size + 512);
+		v->fd = shv_make_image(path, size + 512);
 		pwrite_all(v->fd, v->footer, 512, size);
 		return;
 	}
@@ -259,7 +235,7 @@ static void vhd_create(struct vhd *v, const char *path, uint64_t size,
 	put_be(v->dyn + 28, 4, v->entries);
 	put_be(v->dyn + 32, 4, bs);
 	put_be(v->dyn + 36, 4, vhd_sum(v->dyn, 1024, 36));
-	v->fd = make_image(path, 0);
+	v->fd = shv_make_image(path, 0);
 	pwrite_all(v->fd, v->footer, 512, 0);
 	pwrite_all(v->fd, v->dyn, 1024, 512);
 	bat = malloc(((size_t)v->entries * 4 + 511) / 512 * 512);
@@ -360,7 +336,7 @@ static struct layout make_gcm_raw(int fd, uint64_t size, unsigned int ss,
 	struct layout l = auth_layout(size, ss);
 	uint8_t h[512];
 
-	fill_random(uuid, 16);
+	shv_fill_random(uuid, 16);
 	auth_header(h, ss, uuid, l);
 	pwrite_all(fd, h, 512, 0);
 	return l;
@@ -475,12 +451,12 @@ static void gcm_roundtrip(struct __test_metadata *_metadata, unsigned int ss,
 	uint64_t size = BUF_LEN + 4 * ss, nr;
 	uint8_t key[32], bad[32], uuid[16], *src, *dst, *ct, *pt, entry[META];
 	uint8_t entry2[META];
-	int fd = make_image(path, size), af = 0;
+	int fd = shv_make_image(path, size), af = 0;
 	struct layout l = make_gcm_raw(fd, size, ss, uuid);
 	unsigned int i, n, half;
 
 	NEED_PLUGIN(GCM);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	memcpy(bad, key, sizeof(bad));
 	bad[5] ^= 0x40;
 	src = shv_gpa2hva(vm, BUF_GPA);
@@ -499,7 +475,7 @@ static void gcm_roundtrip(struct __test_metadata *_metadata, unsigned int ss,
 	for (i = 0; i < n * ss; i++)
 		ASSERT_EQ(0, dst[i]) TH_LOG("byte %u of a fresh disk", i);
 
-	fill_random(src, BUF_LEN);
+	shv_fill_random(src, BUF_LEN);
 	ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, 0, 0, half,
 			     BUF_GPA));
 	ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, SHV_DISK_IO_FUA,
@@ -582,17 +558,17 @@ TEST(gcm_tamper)
 	uint64_t size = 160 * 512;
 	uint8_t key[32], uuid1[16], uuid2[16], *src, *dst, sec[512], e[META];
 	uint8_t old_sec[512], old_e[META];
-	int f1 = make_image(p1, size), f2 = make_image(p2, size);
+	int f1 = shv_make_image(p1, size), f2 = shv_make_image(p2, size);
 	struct layout l = make_gcm_raw(f1, size, 512, uuid1);
 	unsigned int i, n = 64;
 	off_t data = l.data_off * 512, meta = l.meta_off * 512;
 
 	NEED_PLUGIN(GCM);
 	make_gcm_raw(f2, size, 512, uuid2);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	src = shv_gpa2hva(vm, BUF_GPA);
 	dst = shv_gpa2hva(vm, BUF2_GPA);
-	fill_random(src, n * 512);
+	shv_fill_random(src, n * 512);
 	ASSERT_EQ(0, attach(vm->fd, 0, f1, GCM, key, 32, 512, RAW, NULL));
 	ASSERT_EQ(0, attach(vm->fd, 1, f2, GCM, key, 32, 512, RAW, NULL));
 	ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, 0, 0, n, BUF_GPA));
@@ -686,11 +662,11 @@ TEST(gcm_bad_header)
 	uint64_t size = 64 * 512;
 	struct layout l = auth_layout(size, 512), m;
 	uint8_t key[32], uuid[16], h[512];
-	int fd = make_image(path, size);
+	int fd = shv_make_image(path, size);
 
 	NEED_PLUGIN(GCM);
-	fill_random(key, sizeof(key));
-	fill_random(uuid, sizeof(uuid));
+	shv_fill_random(key, sizeof(key));
+	shv_fill_random(uuid, sizeof(uuid));
 	/* no header at all (zeros) */
 	ASSERT_ERRNO(EINVAL, attach(vm->fd, 0, fd, GCM, key, 32, 512, RAW,
 				    NULL));
@@ -771,13 +747,13 @@ static void vhd_roundtrip(struct __test_metadata *_metadata,
 	off_t fsize;
 
 	NEED_PLUGIN(cipher);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	vhd_create(&v, path, size, dynamic ? bs : 0);
 	first = 0;
 	if (gcm) {
 		uint8_t h[512], uuid[16];
 
-		fill_random(uuid, 16);
+		shv_fill_random(uuid, 16);
 		l = auth_layout(size, ss);
 		auth_header(h, ss, uuid, l);
 		vhd_vwrite(&v, 0, h, 512);
@@ -790,7 +766,7 @@ static void vhd_roundtrip(struct __test_metadata *_metadata,
 	dst = shv_gpa2hva(vm, BUF2_GPA);
 	buf = malloc(size);
 	ASSERT_NE(NULL, buf);
-	fill_random(src, BUF_LEN);
+	shv_fill_random(src, BUF_LEN);
 
 	ASSERT_EQ(0, attach(vm->fd, 0, v.fd, cipher, key, ks, ss, VHD, &nr));
 	ASSERT_EQ(exp_nr, nr);
@@ -934,10 +910,10 @@ TEST(vhd_dynamic_footer_copy)
 	off_t end;
 
 	NEED_PLUGIN(XTS);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	src = shv_gpa2hva(vm, BUF_GPA);
 	dst = shv_gpa2hva(vm, BUF2_GPA);
-	fill_random(src, 4096);
+	shv_fill_random(src, 4096);
 	vhd_create(&v, path, 1 << 20, 65536);
 	ASSERT_EQ(0, attach(vm->fd, 0, v.fd, XTS, key, 64, 512, VHD, &nr));
 	ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, SHV_DISK_IO_FUA,
@@ -979,7 +955,7 @@ TEST(vhd_bad)
 	off_t end;
 
 	NEED_PLUGIN(XTS);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 
 #define EXPECT_BAD(what) do {						\
 	ASSERT_EQ(-1, attach(vm->fd, 0, v.fd, XTS, key, 64, 512, VHD,	\
@@ -1036,9 +1012,9 @@ TEST(vhd_bad)
 	close(v.fd);
 
 	/* truncated */
-	v.fd = make_image(path, 0);
+	v.fd = shv_make_image(path, 0);
 	EXPECT_BAD("empty");
-	v.fd = make_image(path, 511);
+	v.fd = shv_make_image(path, 511);
 	EXPECT_BAD("511 bytes");
 	vhd_create(&v, path, 64 * 1024, 0);
 	SHV_CHECK(!ftruncate(v.fd, 64 * 1024), "ftruncate");
@@ -1130,10 +1106,10 @@ TEST(gcm_unload_in_use)
 	struct shv_vm *vm = shv_vm_create();
 	const char *path = "/tmp/shv-disk-unl.img";
 	uint8_t key[16], uuid[16];
-	int fd = make_image(path, 64 * 512);
+	int fd = shv_make_image(path, 64 * 512);
 
 	NEED_PLUGIN(GCM);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	make_gcm_raw(fd, 64 * 512, 512, uuid);
 	ASSERT_EQ(0, attach(vm->fd, 0, fd, GCM, key, 16, 512, RAW, NULL));
 	ASSERT_ERRNO(EWOULDBLOCK, syscall(SYS_delete_module, "shv_aes_gcm",
@@ -1157,7 +1133,7 @@ static struct layout make_gcm_vhd(struct vhd *v, const char *path,
 	uint8_t h[512], uuid[16];
 
 	vhd_create(v, path, size, bs);
-	fill_random(uuid, 16);
+	shv_fill_random(uuid, 16);
 	auth_header(h, 512, uuid, l);
 	vhd_vwrite(v, 0, h, 512);
 	return l;
@@ -1256,7 +1232,7 @@ TEST(gcm_vhd_two_threads)
 	int i;
 
 	NEED_PLUGIN(GCM);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	make_gcm_vhd(&v, path, 1 << 20, 16384);
 	ASSERT_EQ(0, attach(vm->fd, 0, v.fd, GCM, key, 32, 512, VHD, &nr));
 	ASSERT_LE(1200, nr);
@@ -1296,7 +1272,7 @@ TEST(gcm_vhd_sigkill)
 	pid_t pid;
 
 	NEED_PLUGIN(GCM);
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	make_gcm_vhd(&v, path, 1 << 20, 16384);
 	ASSERT_EQ(0, pipe(pfd));
 	pid = fork();
@@ -1389,8 +1365,8 @@ TEST(gcm_vhd_no_leak)
 
 	NEED_PLUGIN(GCM);
 	NEED_PLUGIN(XTS);
-	fill_random(key, sizeof(key));
-	fd = make_image(p1, 64 * 512);
+	shv_fill_random(key, sizeof(key));
+	fd = shv_make_image(p1, 64 * 512);
 	l = make_gcm_raw(fd, 64 * 512, 512, uuid);
 	for (i = -1; i < 100; i++) {
 		if (i == 0)
@@ -1478,10 +1454,10 @@ TEST(vhd_qemu_img)
 		shv_vm_free(vm);
 		SKIP(return, "no qemu-img here");
 	}
-	fill_random(key, sizeof(key));
+	shv_fill_random(key, sizeof(key));
 	src = shv_gpa2hva(vm, BUF_GPA);
 	dst = shv_gpa2hva(vm, BUF2_GPA);
-	fill_random(src, BUF_LEN);
+	shv_fill_random(src, BUF_LEN);
 
 	ASSERT_EQ(0, shv_sh("%s create -q -f vpc -o subformat=dynamic,force_size=on %s 4M",
 			q, qv));
@@ -1522,7 +1498,7 @@ TEST(vhd_qemu_img)
 	close(fd);
 
 	/* a GCM disk written raw by shv, converted by qemu-img */
-	fd = make_image(gr, 4 << 20);
+	fd = shv_make_image(gr, 4 << 20);
 	make_gcm_raw(fd, 4 << 20, 512, uuid);
 	ASSERT_EQ(0, attach(vm->fd, 0, fd, GCM, key, 32, 512, RAW, &nr));
 	ASSERT_EQ(0, disk_io(vm->fd, 0, SHV_DISK_OP_WRITE, 0, 5000, 256,

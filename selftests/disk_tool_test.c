@@ -111,21 +111,6 @@ static int run_env(const char *env, const char *arg, ...)
 
 #define run(...) run_env(NULL, __VA_ARGS__, NULL)
 
-static void fill_random(void *p, size_t len)
-{
-	int fd = open("/dev/urandom", O_RDONLY);
-	size_t done = 0;
-
-	SHV_CHECK(fd >= 0, "/dev/urandom");
-	while (done < len) {
-		ssize_t r = read(fd, (char *)p + done, len - done);
-
-		SHV_CHECK(r > 0, "read /dev/urandom");
-		done += r;
-	}
-	close(fd);
-}
-
 static void write_file(const char *path, const void *buf, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -184,8 +169,8 @@ static void setup_dir(uint8_t *k1, uint8_t *k2)
 	uint8_t a[64], b[64];
 
 	SHV_CHECK(!system("rm -rf " DIR " && mkdir -p " DIR), "mkdir");
-	fill_random(a, 64);
-	fill_random(b, 64);
+	shv_fill_random(a, 64);
+	shv_fill_random(b, 64);
 	write_file(KEY1, a, 64);
 	write_file(KEY2, b, 64);
 	if (k1)
@@ -200,7 +185,7 @@ static uint8_t *make_plain(const char *path, size_t len)
 	uint8_t *p = malloc(len);
 
 	SHV_CHECK(p, "malloc");
-	fill_random(p, len);
+	shv_fill_random(p, len);
 	memset(p + len / 4, 0, len / 4);
 	write_file(path, p, len);
 	return p;
@@ -294,7 +279,7 @@ static void dm_interop(struct __test_metadata *_metadata, const char *cipher,
 	EXPECT_EQ(0, dm_io(false, buf, len));
 	EXPECT_EQ(0, memcmp(buf, plain, len));
 	/* dm-crypt writes other plaintext */
-	fill_random(buf, len);
+	shv_fill_random(buf, len);
 	EXPECT_EQ(0, dm_io(true, buf, len));
 	dm_close();
 	ASSERT_TRUE(_metadata->passed);
@@ -406,7 +391,7 @@ static void plugin_interop(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, memcmp(mem, plain, len));
 
 	/* the plug-in writes new plaintext; shv-disk decrypts it */
-	fill_random(mem, len);
+	shv_fill_random(mem, len);
 	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_WRITE, 0, len / ss, MEM_GPA));
 	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_FLUSH, 0, 0, 0));
 	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
@@ -750,8 +735,8 @@ TEST(convert_roundtrip)
 	ASSERT_NE(NULL, plain);
 	memset(plain, 0, len);
 	/* data in blocks 0 and 2 (2 MiB each), block 1 and 3 zero */
-	fill_random(plain + 4096, 8192);
-	fill_random(plain + (4 << 20) + 512, 1 << 20);
+	shv_fill_random(plain + 4096, 8192);
+	shv_fill_random(plain + (4 << 20) + 512, 1 << 20);
 	write_file(IMG, plain, len);
 	ASSERT_EQ(0, run("convert", IMG, VHD, "--format", "vhd-dynamic")) {
 		TH_LOG("%s", out);
@@ -808,7 +793,7 @@ TEST(encrypted_vhd)
 	ASSERT_EQ(len, n);
 	ASSERT_TRUE(back[0] == 0 && !memcmp(back, back + 1, len - 1));
 	free(back);
-	fill_random(data, sizeof(data));
+	shv_fill_random(data, sizeof(data));
 	patch_file(IMG, (2 << 20) + 4096, data, sizeof(data));
 	ASSERT_EQ(0, run("encrypt", IMG, "--keyfile", KEY1));
 	enc = read_all(IMG, NULL);
@@ -962,7 +947,7 @@ TEST(check_damage)
 	{
 		uint8_t junk[3000];
 
-		fill_random(junk, sizeof(junk));
+		shv_fill_random(junk, sizeof(junk));
 		patch_file(VHD, sz - 512, junk, sizeof(junk));
 	}
 	ASSERT_EQ(2, run("check", VHD));
@@ -1162,7 +1147,7 @@ static void gcm_write(const char *path, const uint8_t *key,
 	uint8_t entry[32] = { 0 }, ct[4096];
 	int fd = open(path, O_RDWR);
 
-	fill_random(entry, 12);
+	shv_fill_random(entry, 12);
 	SHV_CHECK(!gcm_sector(true, key, h, n, entry, plain, ct, entry + 12),
 		  "gcm encrypt");
 	SHV_CHECK(fd >= 0, "open %s", path);
@@ -1236,7 +1221,7 @@ TEST(gcm_check)
 	snprintf(msg, sizeof(msg), "0 of %u data sectors written", i);
 	ASSERT_NE(NULL, strstr(out, msg)) TH_LOG("%s", out);
 	for (i = 0; i < NR_GCM; i++) {
-		fill_random(plain[i], 512);
+		shv_fill_random(plain[i], 512);
 		gcm_write(IMG, key, &h, gcm_secs[i], plain[i]);
 	}
 	ASSERT_EQ(0, run("check", IMG, "--cipher", GCM, "--keyfile", KEY1))
@@ -1322,7 +1307,7 @@ static void gcm_rekey(struct __test_metadata *_metadata, bool vhd)
 	ASSERT_EQ(0, run("create", IMG, "--size", "1M", "--cipher", GCM));
 	auth_hdr_read(IMG, &h);
 	for (i = 0; i < NR_GCM; i++) {
-		fill_random(plain[i], 512);
+		shv_fill_random(plain[i], 512);
 		gcm_write(IMG, k1, &h, gcm_secs[i], plain[i]);
 	}
 	if (vhd) {
@@ -1389,7 +1374,7 @@ TEST(gcm_plugin)
 	strcpy(a.cipher, GCM);
 	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_ATTACH, &a)) TH_LOG("%s", strerror(errno));
 	ASSERT_EQ(h.nr, a.nr_sectors);
-	fill_random(mem, 1000 * 512);
+	shv_fill_random(mem, 1000 * 512);
 	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_WRITE, 10, 1000, MEM_GPA));
 	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_FLUSH, 0, 0, 0));
 	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));
@@ -1472,7 +1457,7 @@ static void vhd_kernel(struct __test_metadata *_metadata, const char *cipher)
 		TH_LOG("attach: %s", strerror(errno));
 	secs = a.nr_sectors;
 	/* 256 KiB at 1 MiB + 3 sectors: two blocks */
-	fill_random(mem, 512 << 10);
+	shv_fill_random(mem, 512 << 10);
 	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_WRITE, 2051, 512, MEM_GPA));
 	ASSERT_EQ(0, disk_io(vm->fd, SHV_DISK_OP_FLUSH, 0, 0, 0));
 	ASSERT_EQ(0, ioctl(vm->fd, SHV_DISK_DETACH, 0));

@@ -579,6 +579,30 @@ struct shv_run *__shv_expect_io(const char *f, int l, struct shv_vcpu *vcpu,
 	return run;
 }
 
+void shv_fill_random(void *p, size_t len)
+{
+	int fd = open("/dev/urandom", O_RDONLY);
+	size_t done = 0;
+
+	SHV_CHECK(fd >= 0, "/dev/urandom");
+	while (done < len) {
+		ssize_t r = read(fd, (char *)p + done, len - done);
+
+		SHV_CHECK(r > 0, "read /dev/urandom");
+		done += r;
+	}
+	close(fd);
+}
+
+int shv_make_image(const char *path, off_t size)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	SHV_CHECK(fd >= 0, "create %s", path);
+	SHV_CHECK(!ftruncate(fd, size), "ftruncate");
+	return fd;
+}
+
 const char *shv_which(const char *name)
 {
 	static const char *const dirs[] = { "/sbin", "/usr/sbin", "/bin",

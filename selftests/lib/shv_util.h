@@ -79,6 +79,7 @@ guest_\l:
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <linux/shv.h>
 
 #define PAGE_SIZE_4K	4096UL
@@ -209,6 +210,10 @@ struct shv_run *__shv_expect_io(const char *f, int l, struct shv_vcpu *vcpu,
 				uint8_t dir, uint16_t port, uint8_t size);
 #define shv_expect_io(v, d, p, s) __shv_expect_io(__FILE__, __LINE__, v, d, p, s)
 
+/* fill @p with @len bytes from /dev/urandom */
+void shv_fill_random(void *p, size_t len);
+/* a fresh image file of @size bytes (zeros), open read-write */
+int shv_make_image(const char *path, off_t size);
 /* the first executable NAME in /sbin, /usr/sbin, /bin, /usr/bin, or NULL */
 const char *shv_which(const char *name);
 /* system() of the formatted command: its exit status, -1 if it died */
