@@ -412,6 +412,36 @@ static u64 iv_sector(const struct layout *l, u64 voff)
 	return iv;
 }
 
+/*
+ * The control messages of an AF_ALG request: the operation, then the IV
+ * (ivlen bytes of iv, or the le64 ivsec when iv is NULL).  Returns the IV
+ * message, for an AEAD request to append its associated-data length.
+ */
+static struct cmsghdr *alg_cmsgs(struct msghdr *msg, bool enc, const u8 *iv,
+				 u64 ivsec, unsigned int ivlen)
+{
+	struct af_alg_iv *aiv;
+	struct cmsghdr *c;
+
+	memset(msg->msg_control, 0, msg->msg_controllen);
+	c = CMSG_FIRSTHDR(msg);
+	c->cmsg_level = SOL_ALG;
+	c->cmsg_type = ALG_SET_OP;
+	c->cmsg_len = CMSG_LEN(4);
+	*(u32 *)CMSG_DATA(c) = enc ? ALG_OP_ENCRYPT : ALG_OP_DECRYPT;
+	c = CMSG_NXTHDR(msg, c);
+	c->cmsg_level = SOL_ALG;
+	c->cmsg_type = ALG_SET_IV;
+	c->cmsg_len = CMSG_LEN(sizeof(*aiv) + ivlen);
+	aiv = (void *)CMSG_DATA(c);
+	aiv->ivlen = ivlen;
+	if (iv)
+		memcpy(aiv->iv, iv, ivlen);
+	else
+		le_put(aiv->iv, 8, ivsec);
+	return c;
+}
+
 static int alg_op(int op, bool enc, u64 ivsec, const u8 *in, u8 *out,
 		  size_t len)
 {
@@ -421,23 +451,9 @@ static int alg_op(int op, bool enc, u64 ivsec, const u8 *in, u8 *out,
 		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
 		.msg_iov = &iov, .msg_iovlen = 1,
 	};
-	struct af_alg_iv *aiv;
-	struct cmsghdr *c;
 	size_t done = 0;
 
-	memset(cbuf, 0, sizeof(cbuf));
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_ALG;
-	c->cmsg_type = ALG_SET_OP;
-	c->cmsg_len = CMSG_LEN(4);
-	*(u32 *)CMSG_DATA(c) = enc ? ALG_OP_ENCRYPT : ALG_OP_DECRYPT;
-	c = CMSG_NXTHDR(&msg, c);
-	c->cmsg_level = SOL_ALG;
-	c->cmsg_type = ALG_SET_IV;
-	c->cmsg_len = CMSG_LEN(sizeof(*aiv) + 16);
-	aiv = (void *)CMSG_DATA(c);
-	aiv->ivlen = 16;
-	le_put(aiv->iv, 8, ivsec);
+	alg_cmsgs(&msg, enc, NULL, ivsec, 16);
 	if (sendmsg(op, &msg, 0) != (ssize_t)len)
 		return -1;
 	while (done < len) {
@@ -480,23 +496,10 @@ static int aead_op(struct engine *e, bool enc, const u8 *nonce,
 		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
 		.msg_iov = iov, .msg_iovlen = 3,
 	};
-	struct af_alg_iv *aiv;
-	struct cmsghdr *c;
 	ssize_t want = aadlen + len + (enc ? 0 : GCM_TAG), r;
+	struct cmsghdr *c;
 
-	memset(cbuf, 0, sizeof(cbuf));
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_ALG;
-	c->cmsg_type = ALG_SET_OP;
-	c->cmsg_len = CMSG_LEN(4);
-	*(u32 *)CMSG_DATA(c) = enc ? ALG_OP_ENCRYPT : ALG_OP_DECRYPT;
-	c = CMSG_NXTHDR(&msg, c);
-	c->cmsg_level = SOL_ALG;
-	c->cmsg_type = ALG_SET_IV;
-	c->cmsg_len = CMSG_LEN(sizeof(*aiv) + GCM_NONCE);
-	aiv = (void *)CMSG_DATA(c);
-	aiv->ivlen = GCM_NONCE;
-	memcpy(aiv->iv, nonce, GCM_NONCE);
+	c = alg_cmsgs(&msg, enc, nonce, 0, GCM_NONCE);
 	c = CMSG_NXTHDR(&msg, c);
 	c->cmsg_level = SOL_ALG;
 	c->cmsg_type = ALG_SET_AEAD_ASSOCLEN;
