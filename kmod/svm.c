@@ -954,6 +954,24 @@ static int svm_dispatch_exit(struct shv_vcpu *vcpu)
 		return 0;
 	}
 
+	/*
+	 * A sound processor never runs the guest on the host's own state.
+	 * QEMU 7.2's emulated SVM with a thread per CPU (MTTCG) now and then
+	 * does (Documentation/testing.rst): the exit then holds the host's
+	 * CR3 and RIP, just past VMRUN, and the guest's state is lost.  Say
+	 * so rather than emulate host code as the guest's.
+	 */
+	if (unlikely(vmcb->save.rip == (unsigned long)shv_svm_vmrun_ret &&
+		     vmcb->save.cr3 == __read_cr3())) {
+		u64 data[2] = { ((u64)vmcb->control.exit_code_hi << 32) | code,
+				vmcb->save.rip };
+
+		pr_warn_ratelimited("vCPU %u entered the guest on the host's state (a broken VMRUN)\n",
+				    vcpu->id);
+		return shv_internal_error(vcpu, SHV_INTERNAL_ERROR_HOST_STATE,
+					  2, data);
+	}
+
 	svm_requeue_event(vcpu);
 
 	switch (code) {

@@ -48,5 +48,6 @@ void shv_svm_assign_asid(struct shv_svm_vcpu *svm);
 
 /* svm_vmrun.S */
 void shv_svm_vmrun(u64 vmcb_pa, u64 host_vmcb_pa, u64 *regs);
+extern const char shv_svm_vmrun_ret[];	/* just past its VMRUN */
 
 #endif /* SHV_SVM_H */

@@ -53,7 +53,7 @@ SYM_FUNC_START(shv_svm_vmrun)
 	mov	(%rsp), %rax
 
 	vmrun	%rax
-
+SYM_INNER_LABEL(shv_svm_vmrun_ret, SYM_L_GLOBAL)
 	cli
 	mov	8(%rsp), %rax
 	mov	%rcx, REG(1)(%rax)

@@ -250,6 +250,7 @@ struct shv_cpuid {
 #define SHV_INTERNAL_ERROR_EMULATION	1	/* instruction not emulated */
 #define SHV_INTERNAL_ERROR_UNHANDLED	2	/* unexpected hardware exit */
 #define SHV_INTERNAL_ERROR_FETCH	3	/* could not read the instruction */
+#define SHV_INTERNAL_ERROR_HOST_STATE	4	/* the CPU ran the guest on host state */
 
 /*
  * The shared area: mmap the vCPU fd at offset 0 with the size
