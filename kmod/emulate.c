@@ -43,6 +43,18 @@ static u64 shv_linear(const struct shv_sregs *sregs, int mode, u64 base,
  * Fetch and decode the instruction at CS:RIP.  Returns 0, 1 when a fault
  * was queued into the guest, or -EFAULT/-EINVAL when it cannot be had.
  */
+/* instruction bytes: through the MMU's own mapping if it has one */
+static int shv_read_insn_bytes(struct shv_vcpu *vcpu,
+			       const struct shv_sregs *sregs, u64 lin, u8 *buf,
+			       unsigned int len, unsigned int access)
+{
+	const struct shv_mmu_ops *ops = vcpu->vm->mmu_ops;
+
+	if (ops->read_insn && !ops->read_insn(vcpu, lin, buf, len))
+		return 0;
+	return shv_read_guest_virt(vcpu, sregs, lin, buf, len, access);
+}
+
 int shv_fetch_insn(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 		   struct shv_insn *insn)
 {
@@ -55,7 +67,7 @@ int shv_fetch_insn(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 	u8 buf[SHV_INSN_MAX];
 	int r;
 
-	r = shv_read_guest_virt(vcpu, sregs, lin, buf, first, access);
+	r = shv_read_insn_bytes(vcpu, sregs, lin, buf, first, access);
 	if (r)
 		return r;
 	if (!shv_decode(buf, first, mode, insn))
@@ -63,7 +75,7 @@ int shv_fetch_insn(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 	if (first == SHV_INSN_MAX)
 		return -EINVAL;
 	/* the instruction may continue on the next page */
-	r = shv_read_guest_virt(vcpu, sregs, lin + first, buf + first,
+	r = shv_read_insn_bytes(vcpu, sregs, lin + first, buf + first,
 				SHV_INSN_MAX - first, access);
 	if (r)
 		return r;

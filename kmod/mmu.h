@@ -43,6 +43,13 @@ struct shv_mmu_ops {
 	void (*track_write)(struct shv_vm *vm, u64 gpa, unsigned int len);
 	void (*get_stats)(struct shv_vm *vm, struct shv_mmu_stats *stats);
 	int (*verify)(struct shv_vcpu *vcpu);
+	/*
+	 * Optional: copy len bytes at linear address la (within one page)
+	 * the way the hardware reaches them now, without a walk of the
+	 * guest's tables; -ENOENT when that takes the walk.
+	 */
+	int (*read_insn)(struct shv_vcpu *vcpu, u64 la, void *buf,
+			 unsigned int len);
 };
 
 extern const struct shv_mmu_ops shv_npt_mmu_ops;

@@ -1279,6 +1279,49 @@ static int shadow_verify(struct shv_vcpu *vcpu)
 	return bad;
 }
 
+/*
+ * Instruction bytes for the decoder, through the shadow entries the
+ * hardware fetched them with: a few loads instead of a walk of the guest's
+ * tables in its memory and a user copy, which is most of what an
+ * intercept without NRIPS costs to decode.  A page the shadow does not
+ * map is read the long way.  An entry marked stale is still what the
+ * hardware uses until the next flush point, as a TLB entry would be.
+ */
+static int shadow_read_insn(struct shv_vcpu *vcpu, u64 la, void *buf,
+			    unsigned int len)
+{
+	struct shv_shadow *sh = to_shadow(vcpu->vm);
+	struct shv_root *root;
+	struct shv_sp *sp;
+	int level, r = -ENOENT;
+	u64 e;
+
+	if (offset_in_page(la) + len > PAGE_SIZE)
+		return -EINVAL;
+	mutex_lock(&sh->lock);
+	root = *vcpu_root(vcpu);
+	if (!root || root->invalid)
+		goto out;
+	sp = root->pae ? root->sp[(la >> 30) & 3] : root->sp[0];
+	level = root->pae ? 2 : (sp ? sp->role.level : 0);
+	for (; sp && level > 1; level--) {
+		e = sp->spt[sidx(la, level)];
+		if (!(e & SPTE_P))
+			goto out;
+		sp = spte_to_sp(e);
+	}
+	if (!sp)
+		goto out;
+	e = sp->spt[sidx(la, 1)];
+	if (!(e & SPTE_P))
+		goto out;
+	memcpy(buf, __va((e & SPTE_ADDR) + offset_in_page(la)), len);
+	r = 0;
+out:
+	mutex_unlock(&sh->lock);
+	return r;
+}
+
 const struct shv_mmu_ops shv_shadow_mmu_ops = {
 	.name		= "shadow",
 	.shadow		= true,
@@ -1295,4 +1338,5 @@ const struct shv_mmu_ops shv_shadow_mmu_ops = {
 	.track_write	= shadow_track_write,
 	.get_stats	= shadow_get_stats,
 	.verify		= shadow_verify,
+	.read_insn	= shadow_read_insn,
 };
