@@ -947,9 +947,10 @@ static int shadow_fill(struct shv_vcpu *vcpu, const struct shv_sregs *s,
 	if ((spte & SPTE_RW) && ((slot->flags & SHV_MEM_READONLY) ||
 				 gfn_is_gpt(sh, gfn)))
 		spte &= ~SPTE_RW;
+	/* ... but SMEP still forbids the kernel to execute it */
 	if (!(spte & SPTE_US) && (w->perm & SHV_PERM_U) &&
-	    (s->cr4 & X86_CR4_SMEP))
-		spte |= (s->efer & EFER_NX) ? SPTE_NX : 0;
+	    (s->cr4 & X86_CR4_SMEP) && boot_cpu_has(X86_FEATURE_NX))
+		spte |= SPTE_NX;	/* hardware EFER.NXE is on */
 	i = sidx(gva, 1);
 	WRITE_ONCE(sp->spt[i], spte);
 	if (sp->on_stale)
@@ -1045,8 +1046,8 @@ static int shadow_page_fault(struct shv_vcpu *vcpu, u64 gva, u32 ec)
 	struct shv_vm *vm = vcpu->vm;
 	struct shv_shadow *sh = to_shadow(vm);
 	bool write = ec & SHV_PFERR_WRITE, user = ec & SHV_PFERR_USER;
-	bool fetch = ec & SHV_PFERR_FETCH;
-	unsigned int access;
+	bool fetch = ec & SHV_PFERR_FETCH, emulate = true;
+	unsigned int access, off, len;
 	struct shv_memslot *slot;
 	struct shv_sregs s;
 	struct shv_walk w;
@@ -1056,10 +1057,19 @@ static int shadow_page_fault(struct shv_vcpu *vcpu, u64 gva, u32 ec)
 	guest_sregs(vcpu, &s);
 	access = (write ? SHV_ACC_WRITE : 0) | (user ? SHV_ACC_USER : 0) |
 		 (fetch ? SHV_ACC_FETCH : 0);
+	/*
+	 * A supervisor-mode access at CPL 3 is one the processor makes
+	 * itself (descriptor tables, TSS): SMAP forbids it user pages
+	 * whatever EFLAGS.AC.  At CPL 0-2 the error code cannot tell such an
+	 * access from an explicit one (Documentation/mmu.rst).
+	 */
+	if (!user && shv_arch->get_cpl(vcpu) == 3)
+		access |= SHV_ACC_IMPLICIT;
 	if (!(s.efer & EFER_LMA))
 		gva = (u32)gva;
 
 	mutex_lock(&sh->lock);
+retry:
 	if (sh->nr_sps + SHV_GMAX_LEVELS >= shadow_pages_max)
 		shadow_reclaim(vm);
 	r = shv_gva_to_gpa(vcpu, &s, gva, access, &w);
@@ -1099,6 +1109,25 @@ static int shadow_page_fault(struct shv_vcpu *vcpu, u64 gva, u32 ec)
 		mutex_unlock(&sh->lock);
 		r = shadow_pt_write(vcpu, w.gpa);
 		return r < 0 ? r : 1;
+	}
+	/*
+	 * CR0.WP=0 and SMAP=1: a supervisor write to a read-only user page
+	 * that EFLAGS.AC allows.  A supervisor-only writable leaf (what
+	 * shadow_fill() does without SMAP) would also let accesses with
+	 * AC=0 through, so the write is emulated instead, leaving the leaf
+	 * read-only and user.
+	 */
+	if (emulate && write && !user && !(s.cr0 & X86_CR0_WP) &&
+	    (s.cr4 & X86_CR4_SMAP) && (w.perm & SHV_PERM_U) &&
+	    !(w.perm & SHV_PERM_W)) {
+		mutex_unlock(&sh->lock);
+		r = shv_emulate_write(vcpu, w.gpa, &off, &len);
+		if (r != -EOPNOTSUPP)
+			return r < 0 ? r : 1;
+		/* not emulated: map it as without SMAP (inexact) */
+		emulate = false;
+		mutex_lock(&sh->lock);
+		goto retry;
 	}
 
 	r = shadow_fill(vcpu, &s, gva, &w, write, user, slot);

@@ -160,7 +160,8 @@ static void svm_get_sregs(struct shv_vcpu *vcpu, struct shv_sregs *s)
  * guest does not), always honours WP (to write-protect guest tables),
  * uses PAE-format roots for legacy guests, and never caches global or
  * PCID-tagged translations.  EFER.LME only takes effect with the guest's
- * own CR0.PG.
+ * own CR0.PG; EFER.NXE is always on, so that shadow entries can forbid
+ * execution that the guest's NX bits do not (shv_shadow_efer()).
  */
 static void svm_update_cr(struct shv_vcpu *vcpu)
 {
@@ -174,7 +175,7 @@ static void svm_update_cr(struct shv_vcpu *vcpu)
 	v->cr4 = (vcpu->cr4 | X86_CR4_PAE) & ~(X86_CR4_PGE | X86_CR4_PCIDE);
 	if (!(vcpu->cr0 & X86_CR0_PG))
 		efer &= ~(EFER_LME | EFER_LMA);
-	v->efer = efer | EFER_SVME;
+	v->efer = shv_shadow_efer(efer) | EFER_SVME;
 }
 
 static void svm_set_sregs(struct shv_vcpu *vcpu, const struct shv_sregs *s)
