@@ -33,10 +33,18 @@ struct shv_mmu_ops {
 	int (*page_fault)(struct shv_vcpu *vcpu, u64 gva, u32 error_code);
 	/* the guest's CR3 or paging mode changed: pick the root (sleeps) */
 	int (*reload)(struct shv_vcpu *vcpu);
-	/* guest TLB maintenance: INVLPG and full (non-global) flushes */
+	/* guest TLB maintenance: INVLPG and a global flush (CR4.PGE) */
 	void (*invlpg)(struct shv_vcpu *vcpu, u64 gva);
 	void (*flush)(struct shv_vcpu *vcpu);
-	/* a paging-mode bit (PG, WP, PAE, PSE, SMEP, SMAP, NXE) changed */
+	/*
+	 * MOV to CR3 (vcpu->cr3 is the new value): a flush of PCID 0, with
+	 * pcid a flush of the new PCID or, with noflush, none at all.
+	 */
+	void (*load_cr3)(struct shv_vcpu *vcpu, bool pcid, bool noflush);
+	/*
+	 * a paging-mode bit changed: CR0.PG, WP, PE, CR4.PAE, PSE, SMEP,
+	 * SMAP, PCIDE, LA57, EFER.NXE or LMA
+	 */
 	void (*reset)(struct shv_vcpu *vcpu);
 	/* drop every translation of [gfn, gfn + npages) */
 	void (*zap_range)(struct shv_vm *vm, u64 gfn, u64 npages);

@@ -297,6 +297,12 @@ static void svm_init_control(struct shv_vcpu *vcpu)
 	/* #AC and #DB loops in the guest must not wedge a host CPU */
 	c->intercepts[INTERCEPT_EXCEPTION] |= BIT(SHV_AC_VECTOR) |
 					      BIT(SHV_DB_VECTOR);
+	/*
+	 * INVPCID is not offered (CPUID hides it): on a CPU that has it,
+	 * it would reach the hardware TLB and not the shadow MMU's roots.
+	 */
+	if (boot_cpu_has(X86_FEATURE_INVPCID))
+		set_intercept(c, INTERCEPT_INVPCID);
 	c->iopm_base_pa = svm_vm->iopm_pa;
 	c->msrpm_base_pa = svm_vm->msrpm_pa;
 	if (svm_shadow(vcpu)) {
@@ -1047,6 +1053,7 @@ static int svm_dispatch_exit(struct shv_vcpu *vcpu)
 	case SVM_EXIT_MWAIT:
 	case SVM_EXIT_XSETBV:
 	case SVM_EXIT_RDPRU:
+	case SVM_EXIT_INVPCID:
 		/* not offered to the guest: #UD as on a CPU without them */
 		svm_queue_exception(vcpu, SHV_UD_VECTOR, false, 0);
 		return 1;
