@@ -122,6 +122,7 @@ struct shv_sp {
 	struct shv_gpt *gpt;
 	DECLARE_BITMAP(stale, SPT_ENTRIES);
 	bool on_stale;
+	bool linked;			/* an entry pointed to it at some time */
 	u64 mark_gen;			/* the marking event of its newest mark */
 	u64 visit;			/* sp_reaches() was here */
 };
@@ -325,6 +326,7 @@ static int sp_link_parent(struct shv_sp *child, struct shv_sp *parent,
 	p->root = root;
 	p->index = index;
 	list_add(&p->link, &child->parents);
+	child->linked = true;
 	return 0;
 }
 
@@ -1044,13 +1046,14 @@ static bool gfn_is_gpt(struct shv_shadow *sh, u64 gfn)
 }
 
 /*
- * A shadow page just became reachable from one more entry: a vCPU on the
- * roots above it never saw the translations its stale entries (and those
- * of the pages below it) stand for, so they go.
+ * A shadow page is about to become reachable from one more entry: a vCPU
+ * on the roots above it never saw the translations its stale entries (and
+ * those of the pages below it) stand for, so they go.  A page never
+ * linked before has no entries, nor pages below it.
  */
 static void link_purge(struct shv_shadow *sh, struct shv_sp *sp)
 {
-	if (!list_empty(&sh->stale))
+	if (sp->linked && !list_empty(&sh->stale))
 		purge_stale_below(sh, NULL, sp, 0);
 }
 
@@ -1080,9 +1083,11 @@ static int shadow_fill(struct shv_vcpu *vcpu, const struct shv_sregs *s,
 			sp = root_sp_for(vcpu->vm, root, i);
 			if (sp == ERR_PTR(-ENOENT))
 				return -EAGAIN;
-			if (!sp || root_set_sp(sh, root, i, sp))
+			if (!sp)
 				return -ENOMEM;
 			link_purge(sh, sp);
+			if (root_set_sp(sh, root, i, sp))
+				return -ENOMEM;
 		}
 		level = 2;
 	} else {
@@ -1101,9 +1106,9 @@ static int shadow_fill(struct shv_vcpu *vcpu, const struct shv_sregs *s,
 		if ((e & SPTE_P) && spte_to_sp(e) != child)
 			sp_clear_entry(sh, sp, i);
 		if (!(sp->spt[i] & SPTE_P)) {
+			link_purge(sh, child);
 			if (sp_link_parent(child, sp, NULL, i))
 				return -ENOMEM;
-			link_purge(sh, child);
 			WRITE_ONCE(sp->spt[i], __pa(child->spt) | SPTE_NONLEAF);
 		}
 		sp = child;
