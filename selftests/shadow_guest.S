@@ -175,6 +175,8 @@ sh64_do:
 	je 5f
 	cmp $ACC_RDCR3, %cl
 	je 6f
+	cmp $ACC_INVPCID, %cl
+	je 7f
 	mov (%rax), %rdx
 	ret
 1:	mov %rbx, (%rax)
@@ -189,6 +191,8 @@ sh64_do:
 5:	mov %rax, %cr4
 	ret
 6:	mov %cr3, %rdx
+	ret
+7:	invpcid (%rax), %rbx
 	ret
 
 /* INT 0x80 from CPL 3 lands here too */

@@ -42,6 +42,7 @@
 #define ACC_LDT		4	/* load FS from LDT entry 2 (implicit read) */
 #define ACC_MOVCR4	5	/* MOV a to CR4 */
 #define ACC_RDCR3	6	/* value = CR3 */
+#define ACC_INVPCID	7	/* INVPCID type c, descriptor at a (64-bit) */
 #define ACC_USER	0x10	/* from CPL 3 (IRET there, INT 0x80 back) */
 #define ACC_AC		0x20	/* with EFLAGS.AC set (else clear) */
 

@@ -88,6 +88,7 @@ DECLARE_GUEST_LABEL(sh32_stubs);
 
 #define PF_STATUS	(ST_FAULT | (14u << 8))
 #define GP_STATUS	(ST_FAULT | (13u << 8))
+#define UD_STATUS	(ST_FAULT | (6u << 8))
 
 /*
  * Guest-physical layout (slot 0 as in shv_util.h; slot 1 = 1..8 MiB;
@@ -2693,6 +2694,33 @@ TEST_F_TIMEOUT(mmu, pcid_gp_pae, 120)
 {
 	PCID_GP_GATE();
 	pcid_gp(_metadata, variant->flags, PM_PAE);
+}
+
+/*
+ * INVPCID is not offered (CPUID.7.EBX[10] is clear): #UD under both
+ * MMUs, from the CPU that lacks it, the VMX control left clear, or the
+ * SVM intercept.
+ */
+TEST_F_TIMEOUT(mmu, invpcid_ud, 120)
+{
+	struct expects x = { 0 };
+	struct tvm *t;
+	struct prog p;
+	unsigned int type;
+
+	MMU_GATE();
+	t = tvm_new(variant->flags, PM_LM4, 1);
+	memset(shv_gpa2hva(t->vm, DATA_GPA), 0, 16);
+	prog_init(&p);
+	for (type = 0; type < 4; type++) {
+		expect_add(&x, op_access(&p, DATA_GPA, ACC_INVPCID, type),
+			   true, 0, 0, "INVPCID");
+		x.e[x.n - 1].st = UD_STATUS;
+	}
+	run_prog(t, 0, &p, NULL, NULL);
+	prog_free(&p);
+	EXPECT_EQ(0, expects_check(t, 0, &x));
+	tvm_free(t);
 }
 
 TEST_HARNESS_MAIN
