@@ -78,6 +78,9 @@ static void shv_default_cpuid(struct shv_vcpu *vcpu, u32 fn, u32 idx,
 		shv_host_cpuid(1, 0, a, b, c, d);
 		*b &= 0xffff;		/* APIC ID and count filled in below */
 		*c = (*c & L1_ECX_KEEP) | BIT(31);
+		/* PCID: the shadow MMU tags its roots with them itself */
+		if (shv_pcid_offered(vcpu->vm))
+			*c |= BIT(17);
 		*d &= L1_EDX_KEEP;
 		break;
 	case 7:

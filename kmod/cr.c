@@ -78,7 +78,8 @@ int shv_set_cr0(struct shv_vcpu *vcpu, u64 val)
 		efer |= EFER_LMA;
 	}
 	if ((old & X86_CR0_PG) && !(val & X86_CR0_PG) && (efer & EFER_LMA)) {
-		if (shv_cs_long(vcpu))
+		/* long mode is left from compatibility mode, without PCIDs */
+		if (shv_cs_long(vcpu) || (vcpu->cr4 & X86_CR4_PCIDE))
 			return -EINVAL;
 		efer &= ~EFER_LMA;
 	}
@@ -95,10 +96,20 @@ int shv_set_cr0(struct shv_vcpu *vcpu, u64 val)
 	return 0;
 }
 
+/*
+ * MOV to CR3 (and a task switch's CR3 load).  With CR4.PCIDE, bits 11:0
+ * are the PCID and bit 63 asks not to flush it; bit 63 is never stored.
+ * Without PCIDE, bit 63 is reserved like the other bits above MAXPHYADDR.
+ */
 int shv_set_cr3(struct shv_vcpu *vcpu, u64 val)
 {
+	bool pcid = vcpu->cr4 & X86_CR4_PCIDE, noflush = false;
+
 	if (vcpu->efer & EFER_LMA) {
-		/* PCID is not offered, so bit 63 (no flush) is reserved too */
+		if (pcid) {
+			noflush = val & SHV_CR3_NOFLUSH;
+			val &= ~SHV_CR3_NOFLUSH;
+		}
 		if (val & GENMASK_ULL(63, boot_cpu_data.x86_phys_bits))
 			return -EINVAL;
 	} else {
@@ -108,18 +119,27 @@ int shv_set_cr3(struct shv_vcpu *vcpu, u64 val)
 			return -EINVAL;
 	}
 	vcpu->cr3 = val;
-	/* an address-space switch: a flush point, then find the root */
-	vcpu->vm->mmu_ops->flush(vcpu);
+	/* an address-space switch: flush what it flushes, find the root */
+	vcpu->vm->mmu_ops->load_cr3(vcpu, pcid, noflush);
 	set_bit(SHV_REQ_MMU_RELOAD, &vcpu->requests);
 	return 0;
 }
 
 /*
- * The CR4 bits a guest may set: those of the features its CPUID shows
- * (cpuid.c hides PCID, LA57, UMIP, OSXSAVE and the rest).  SET_SREGS and
- * guest writes under shadow paging both check against this.
+ * PCIDs: the shadow MMU tags its cached roots with them in software, so
+ * it offers them on any CPU; nested paging leaves them to the hardware.
  */
-u64 shv_cr4_valid_bits(void)
+bool shv_pcid_offered(struct shv_vm *vm)
+{
+	return vm->mmu_ops->shadow || boot_cpu_has(X86_FEATURE_PCID);
+}
+
+/*
+ * The CR4 bits a guest may set: those of the features its CPUID shows
+ * (cpuid.c hides LA57, UMIP, OSXSAVE and the rest).  SET_SREGS and guest
+ * writes under shadow paging both check against this.
+ */
+u64 shv_cr4_valid_bits(struct shv_vcpu *vcpu)
 {
 	u64 v = X86_CR4_TSD | X86_CR4_DE |
 		X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE |
@@ -134,6 +154,8 @@ u64 shv_cr4_valid_bits(void)
 		v |= X86_CR4_SMEP;
 	if (boot_cpu_has(X86_FEATURE_SMAP))
 		v |= X86_CR4_SMAP;
+	if (shv_pcid_offered(vcpu->vm))
+		v |= X86_CR4_PCIDE;
 	return v;
 }
 
@@ -141,9 +163,13 @@ int shv_set_cr4(struct shv_vcpu *vcpu, u64 val)
 {
 	u64 old = vcpu->cr4;
 
-	if (val & ~shv_cr4_valid_bits())
+	if (val & ~shv_cr4_valid_bits(vcpu))
 		return -EINVAL;
 	if ((vcpu->efer & EFER_LMA) && !(val & X86_CR4_PAE))
+		return -EINVAL;
+	/* PCIDs only in long mode, and only from PCID 0 on */
+	if ((val & X86_CR4_PCIDE) && !(old & X86_CR4_PCIDE) &&
+	    (!(vcpu->efer & EFER_LMA) || (vcpu->cr3 & SHV_CR3_PCID)))
 		return -EINVAL;
 	if (shv_pae_paging(vcpu->cr0, val, vcpu->efer) &&
 	    ((old ^ val) & (X86_CR4_PAE | X86_CR4_PSE | X86_CR4_PGE |

@@ -156,7 +156,8 @@ static int walk(struct walk_ctx *w, u64 table, u64 gva, int top, bool e32,
 		goto fault;
 	if (fetch && w->smep && !w->user && (perm & SHV_PERM_U))
 		goto fault;
-	if (!fetch && w->smap && !w->user && !w->ac && (perm & SHV_PERM_U))
+	if (!fetch && w->smap && !w->user && !w->ac && (perm & SHV_PERM_U) &&
+	    !(w->access & SHV_ACC_NOAD))
 		goto fault;
 	update_ad(w, pte_gpa, size, pte, write);
 	out->dirty = write || (pte & PTE_D);
@@ -180,7 +181,8 @@ int shv_gva_to_gpa(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 		.vcpu = vcpu,
 		.access = access,
 		.wp = sregs->cr0 & X86_CR0_WP,
-		.nxe = sregs->efer & EFER_NX,
+		/* NX exists in PAE-format entries only */
+		.nxe = (sregs->efer & EFER_NX) && (sregs->cr4 & X86_CR4_PAE),
 		.smep = sregs->cr4 & X86_CR4_SMEP,
 		.smap = sregs->cr4 & X86_CR4_SMAP,
 		.ac = (vcpu->rflags & X86_EFLAGS_AC) &&

@@ -7,6 +7,9 @@
 #ifndef SHV_MMU_H
 #define SHV_MMU_H
 
+#include <asm/cpufeature.h>
+#include <asm/msr-index.h>
+
 #include "shv.h"
 
 /* nested_fault() result: no RAM there, the access must be emulated */
@@ -30,10 +33,18 @@ struct shv_mmu_ops {
 	int (*page_fault)(struct shv_vcpu *vcpu, u64 gva, u32 error_code);
 	/* the guest's CR3 or paging mode changed: pick the root (sleeps) */
 	int (*reload)(struct shv_vcpu *vcpu);
-	/* guest TLB maintenance: INVLPG and full (non-global) flushes */
+	/* guest TLB maintenance: INVLPG and a global flush (CR4.PGE) */
 	void (*invlpg)(struct shv_vcpu *vcpu, u64 gva);
 	void (*flush)(struct shv_vcpu *vcpu);
-	/* a paging-mode bit (PG, WP, PAE, PSE, SMEP, SMAP, NXE) changed */
+	/*
+	 * MOV to CR3 (vcpu->cr3 is the new value): a flush of PCID 0, with
+	 * pcid a flush of the new PCID or, with noflush, none at all.
+	 */
+	void (*load_cr3)(struct shv_vcpu *vcpu, bool pcid, bool noflush);
+	/*
+	 * a paging-mode bit changed: CR0.PG, WP, PE, CR4.PAE, PSE, SMEP,
+	 * SMAP, PCIDE, LA57, EFER.NXE or LMA
+	 */
 	void (*reset)(struct shv_vcpu *vcpu);
 	/* drop every translation of [gfn, gfn + npages) */
 	void (*zap_range)(struct shv_vm *vm, u64 gfn, u64 npages);
@@ -63,6 +74,18 @@ static inline void shv_mmu_track_write(struct shv_vm *vm, u64 gpa,
 
 extern const struct shv_mmu_ops shv_shadow_mmu_ops;
 
+/*
+ * The EFER the hardware runs a shadow-paged guest with: NXE whenever the
+ * CPU has NX, whatever the guest's, so that a shadow entry can forbid
+ * supervisor execution that only CR4.SMEP forbids (shadow_fill()).  No
+ * guest-visible effect: shadow entries of a guest without NXE never have
+ * NX set otherwise, and the guest's error codes come from its own walk.
+ */
+static inline u64 shv_shadow_efer(u64 efer)
+{
+	return boot_cpu_has(X86_FEATURE_NX) ? efer | EFER_NX : efer;
+}
+
 /* gwalk.c: translate a guest-linear address with the guest's paging */
 #define SHV_GMAX_LEVELS	5
 
@@ -91,7 +114,7 @@ struct shv_walk {
 #define SHV_ACC_USER	BIT(1)
 #define SHV_ACC_FETCH	BIT(2)
 #define SHV_ACC_IMPLICIT BIT(3)	/* supervisor access by the CPU itself */
-#define SHV_ACC_NOAD	BIT(4)	/* inspect only: leave A/D bits alone */
+#define SHV_ACC_NOAD	BIT(4)	/* inspect only: no A/D bits, no SMAP */
 
 int shv_gva_to_gpa(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 		   u64 gva, unsigned int access, struct shv_walk *walk);

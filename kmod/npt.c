@@ -285,6 +285,10 @@ static void npt_invlpg(struct shv_vcpu *vcpu, u64 gva)
 {
 }
 
+static void npt_load_cr3(struct shv_vcpu *vcpu, bool pcid, bool noflush)
+{
+}
+
 const struct shv_mmu_ops shv_npt_mmu_ops = {
 	.name		= "npt",
 	.vm_init	= npt_vm_init,
@@ -296,4 +300,5 @@ const struct shv_mmu_ops shv_npt_mmu_ops = {
 	.reset		= npt_vcpu_nop,
 	.flush		= npt_vcpu_nop,
 	.invlpg		= npt_invlpg,
+	.load_cr3	= npt_load_cr3,
 };

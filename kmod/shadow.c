@@ -10,13 +10,15 @@
  *   found by (gfn, role) in a hash, so the same guest table reached from
  *   several address spaces or vCPUs maps to one shadow page.
  * - Roots (struct shv_root) are kept in an LRU cache per VM, keyed by the
- *   guest CR3 (and PDPTEs), so switching back to an address space seen
- *   before reuses its shadow tables.
+ *   guest CR3 (and PDPTEs) and tagged with the guest's PCID, so switching
+ *   back to an address space seen before reuses its shadow tables.
  * - Guest page tables the MMU knows (struct shv_gpt) are never mapped
  *   writable by new shadow entries; a guest write to one faults, is
  *   emulated and marks the shadow entries it affects stale.  Stale entries
  *   are dropped at the next flush point (CR3 load, INVLPG, CR4.PGE
- *   toggle); everything else stays cached.
+ *   toggle); everything else stays cached.  With PCIDs a CR3 load drops
+ *   only those the new PCID must not see, and with no-flush only those
+ *   that were marked after this vCPU last left the root.
  * - Tracking of a newly seen guest table is deferred: writable mappings to
  *   it that existed before it became a page table are not searched for.
  *   Its shadow pages are dropped at every flush point instead, and once
@@ -120,6 +122,9 @@ struct shv_sp {
 	struct shv_gpt *gpt;
 	DECLARE_BITMAP(stale, SPT_ENTRIES);
 	bool on_stale;
+	bool linked;			/* an entry pointed to it at some time */
+	u64 mark_gen;			/* the marking event of its newest mark */
+	u64 visit;			/* sp_reaches() was here */
 };
 
 /* one entry that points to a shadow page: in a parent or in a root */
@@ -147,6 +152,8 @@ struct shv_root {
 	int users;			/* vCPUs running on it */
 	bool invalid;			/* its top page was zapped */
 	int mode;
+	u16 pcid;			/* CR3[11:0] with CR4.PCIDE, else 0 */
+	u64 id;				/* unique in the VM, never reused */
 	u64 cr3;
 	u64 pdpte[4];
 	struct shv_sp *sp[4];
@@ -167,12 +174,37 @@ struct shv_shadow {
 	unsigned int nr_sps, nr_roots, nr_gpts, nr_untracked;
 	unsigned int untracked_seen;	/* instantiations since the purge */
 	unsigned int epoch;		/* purges so far */
+	u64 root_ids;			/* roots made so far */
+	u64 mark_gen;			/* stale-marking events so far */
+	u64 visit;			/* sp_reaches() walks so far */
 	bool need_flush;
 	struct shv_mmu_stats stats;
 };
 
+/* what the next reload of a vCPU must flush for the root it lands on */
+enum shv_load {
+	SHV_LOAD_NONE,			/* nothing (flushed already, or reset) */
+	SHV_LOAD_FLUSH,			/* a PCID flush: all its stale entries */
+	SHV_LOAD_NOFLUSH,		/* PCID no-flush: stale it may not hold */
+};
+
+/*
+ * What a vCPU's TLB may still hold for a PCID it left: the root it ran on
+ * with that PCID, and the marking events it saw there (sh->mark_gen when
+ * it left).  Indexed by a hash of the PCID; a collision forgets a record,
+ * which only costs a purge.
+ */
+#define SHV_PCID_RECORDS	64
+
+struct shv_pcid_record {
+	u64 root_id;			/* 0: none */
+	u64 gen;
+};
+
 struct shv_svcpu {
 	struct shv_root *root;
+	enum shv_load load;
+	struct shv_pcid_record left[SHV_PCID_RECORDS];
 };
 
 static inline struct shv_shadow *to_shadow(struct shv_vm *vm)
@@ -180,9 +212,22 @@ static inline struct shv_shadow *to_shadow(struct shv_vm *vm)
 	return vm->mmu;
 }
 
-static inline struct shv_root **vcpu_root(struct shv_vcpu *vcpu)
+static inline struct shv_svcpu *to_svcpu(struct shv_vcpu *vcpu)
 {
-	return (struct shv_root **)&vcpu->mmu;
+	return vcpu->mmu;
+}
+
+/* the root the vCPU runs on, NULL before its first reload */
+static struct shv_root *vcpu_root(struct shv_vcpu *vcpu)
+{
+	struct shv_svcpu *sv = to_svcpu(vcpu);
+
+	return sv ? sv->root : NULL;
+}
+
+static struct shv_pcid_record *pcid_record(struct shv_svcpu *sv, u16 pcid)
+{
+	return &sv->left[hash_32(pcid, ilog2(SHV_PCID_RECORDS))];
 }
 
 static struct shv_sp *spte_to_sp(u64 spte)
@@ -195,6 +240,12 @@ static struct shv_sp *spte_to_sp(u64 spte)
 static void guest_sregs(struct shv_vcpu *vcpu, struct shv_sregs *s)
 {
 	shv_arch->get_sregs(vcpu, s);
+}
+
+/* the PCID a root is tagged with; PCIDs exist only in long mode */
+static u16 shadow_pcid(const struct shv_sregs *s)
+{
+	return (s->cr4 & X86_CR4_PCIDE) ? s->cr3 & SHV_CR3_PCID : 0;
 }
 
 static int shadow_mode(const struct shv_sregs *s)
@@ -275,6 +326,7 @@ static int sp_link_parent(struct shv_sp *child, struct shv_sp *parent,
 	p->root = root;
 	p->index = index;
 	list_add(&p->link, &child->parents);
+	child->linked = true;
 	return 0;
 }
 
@@ -535,6 +587,8 @@ static struct shv_root *root_build(struct shv_vcpu *vcpu,
 	if (!root)
 		return NULL;
 	root->mode = mode;
+	root->pcid = shadow_pcid(s);
+	root->id = ++sh->root_ids;
 	INIT_LIST_HEAD(&root->lru);
 	list_add(&root->lru, &sh->roots);
 	sh->nr_roots++;
@@ -577,7 +631,8 @@ err:
 static bool root_matches(struct shv_vcpu *vcpu, struct shv_root *root,
 			 const struct shv_sregs *s, int mode)
 {
-	if (root->invalid || root->mode != mode)
+	if (root->invalid || root->mode != mode ||
+	    root->pcid != shadow_pcid(s))
 		return false;
 	switch (mode) {
 	case SHV_SMODE_OFF:
@@ -622,7 +677,7 @@ static void shadow_commit(struct shv_vm *vm)
 		return;
 	for (i = 0; i < SHV_MAX_VCPUS; i++) {
 		struct shv_vcpu *v = READ_ONCE(vm->vcpus[i]);
-		struct shv_root *r = v ? *vcpu_root(v) : NULL;
+		struct shv_root *r = v ? vcpu_root(v) : NULL;
 
 		if (r && r->invalid)
 			set_bit(SHV_REQ_MMU_RELOAD, &v->requests);
@@ -671,8 +726,71 @@ static void shadow_purge_all(struct shv_vm *vm)
 	sh->need_flush = true;
 }
 
-/* drop the stale entries and the shadows of untracked guest tables */
-static void shadow_flush_point(struct shv_vm *vm)
+/* clear the stale entries of one shadow page */
+static void sp_purge_stale(struct shv_shadow *sh, struct shv_sp *sp)
+{
+	unsigned int i;
+
+	for_each_set_bit(i, sp->stale, SPT_ENTRIES) {
+		sp_clear_entry(sh, sp, i);
+		sh->stats.stale_purges++;
+	}
+	bitmap_zero(sp->stale, SPT_ENTRIES);
+	list_del(&sp->stale_link);
+	sp->on_stale = false;
+}
+
+/*
+ * Can a walk from root (or from the shadow page target) reach sp?  Up
+ * through the parents: at most one step per level, and each shadow page
+ * is looked at once per question (sh->visit).
+ */
+static bool __sp_reaches(struct shv_shadow *sh, struct shv_sp *sp,
+			 struct shv_root *root, struct shv_sp *target)
+{
+	struct shv_parent *p;
+
+	if (sp == target)
+		return true;
+	if (sp->visit == sh->visit)
+		return false;
+	sp->visit = sh->visit;
+	list_for_each_entry(p, &sp->parents, link) {
+		if (p->root ? p->root == root :
+		    __sp_reaches(sh, p->sp, root, target))
+			return true;
+	}
+	return false;
+}
+
+static bool sp_reaches(struct shv_shadow *sh, struct shv_sp *sp,
+		       struct shv_root *root, struct shv_sp *target)
+{
+	sh->visit++;
+	return __sp_reaches(sh, sp, root, target);
+}
+
+/*
+ * Clear the stale entries reachable from root (or from the shadow page
+ * target) that were marked after the marking event "since": those a TLB
+ * that last saw the tables at "since" cannot hold.  since = 0: all.
+ */
+static void purge_stale_below(struct shv_shadow *sh, struct shv_root *root,
+			      struct shv_sp *target, u64 since)
+{
+	struct shv_sp *sp, *tmp;
+
+	list_for_each_entry_safe(sp, tmp, &sh->stale, stale_link)
+		if (sp->mark_gen > since &&
+		    sp_reaches(sh, sp, root, target))
+			sp_purge_stale(sh, sp);
+}
+
+/*
+ * Edits through undiscovered writable mappings are invisible: drop the
+ * shadows of untracked tables (or everything, past the threshold).
+ */
+static void shadow_untracked_point(struct shv_vm *vm)
 {
 	struct shv_shadow *sh = to_shadow(vm);
 	struct shv_sp *sp, *tmp;
@@ -683,21 +801,20 @@ static void shadow_flush_point(struct shv_vm *vm)
 		shadow_purge_all(vm);
 		return;
 	}
-	list_for_each_entry_safe(sp, tmp, &sh->stale, stale_link) {
-		unsigned int i;
-
-		for_each_set_bit(i, sp->stale, SPT_ENTRIES) {
-			sp_clear_entry(sh, sp, i);
-			sh->stats.stale_purges++;
-		}
-		bitmap_zero(sp->stale, SPT_ENTRIES);
-		list_del(&sp->stale_link);
-		sp->on_stale = false;
-	}
-	/* edits through undiscovered writable mappings are invisible */
 	list_for_each_entry(g, &sh->untracked, untracked_link)
 		list_for_each_entry_safe(sp, tmp, &g->sps, gpt_link)
 			sp_zap(sh, sp);
+}
+
+/* drop all stale entries and the shadows of untracked guest tables */
+static void shadow_flush_point(struct shv_vm *vm)
+{
+	struct shv_shadow *sh = to_shadow(vm);
+	struct shv_sp *sp, *tmp;
+
+	shadow_untracked_point(vm);
+	list_for_each_entry_safe(sp, tmp, &sh->stale, stale_link)
+		sp_purge_stale(sh, sp);
 }
 
 static void shadow_reclaim(struct shv_vm *vm)
@@ -770,12 +887,53 @@ static void shadow_vm_destroy(struct shv_vm *vm)
 
 static void shadow_vcpu_destroy(struct shv_vcpu *vcpu)
 {
-	struct shv_root *root = *vcpu_root(vcpu);
+	struct shv_svcpu *sv = to_svcpu(vcpu);
 
 	/* the VM is going away; its roots are freed with it */
-	if (root)
-		root->users--;
-	*vcpu_root(vcpu) = NULL;
+	if (sv && sv->root)
+		sv->root->users--;
+	kfree(sv);
+	vcpu->mmu = NULL;
+}
+
+/*
+ * The per-vCPU state, made at the first reload.  A vCPU starts with an
+ * empty TLB: its first root gets a PCID flush.
+ */
+static struct shv_svcpu *svcpu_get(struct shv_vcpu *vcpu)
+{
+	struct shv_svcpu *sv = to_svcpu(vcpu);
+
+	if (sv)
+		return sv;
+	sv = kzalloc(sizeof(*sv), GFP_KERNEL_ACCOUNT);
+	if (!sv)
+		return NULL;
+	sv->load = SHV_LOAD_FLUSH;
+	vcpu->mmu = sv;
+	return sv;
+}
+
+/*
+ * A vCPU arrives on root after a CR3 load with PCIDs (or its first
+ * entry).  Stale entries stand for translations a TLB may still hold; the
+ * vCPU may see those of root only if its TLB could hold them for root's
+ * PCID: with no-flush, when it last left this very root with this PCID
+ * and they were marked before it left (it ran on root when the old
+ * translation was still valid).  Everything else reachable from root that
+ * is stale is cleared.
+ */
+static void shadow_arrive(struct shv_shadow *sh, struct shv_svcpu *sv,
+			  struct shv_root *root, enum shv_load load)
+{
+	struct shv_pcid_record *rec = pcid_record(sv, root->pcid);
+	u64 since = 0;
+
+	if (load == SHV_LOAD_NOFLUSH && rec->root_id == root->id)
+		since = rec->gen;
+	if (load == SHV_LOAD_NOFLUSH)
+		sh->stats.cr3_noflush++;
+	purge_stale_below(sh, root, NULL, since);
 }
 
 static int shadow_reload(struct shv_vcpu *vcpu)
@@ -783,6 +941,8 @@ static int shadow_reload(struct shv_vcpu *vcpu)
 	struct shv_vm *vm = vcpu->vm;
 	struct shv_shadow *sh = to_shadow(vm);
 	struct shv_root *root, *old, *found = NULL;
+	struct shv_svcpu *sv;
+	enum shv_load load;
 	struct shv_sregs s;
 	int mode, r = 0;
 
@@ -790,9 +950,19 @@ static int shadow_reload(struct shv_vcpu *vcpu)
 	mode = shadow_mode(&s);
 
 	mutex_lock(&sh->lock);
+	sv = svcpu_get(vcpu);
+	if (!sv) {
+		mutex_unlock(&sh->lock);
+		return -ENOMEM;
+	}
+	load = sv->load;
+	sv->load = SHV_LOAD_NONE;
+	/* before the lookup: it may zap the root's top page */
+	if (load != SHV_LOAD_NONE)
+		shadow_untracked_point(vm);
 	if (sh->nr_sps + 8 >= shadow_pages_max)
 		shadow_reclaim(vm);
-	old = *vcpu_root(vcpu);
+	old = sv->root;
 	list_for_each_entry(root, &sh->roots, lru) {
 		if (root_matches(vcpu, root, &s, mode)) {
 			found = root;
@@ -813,7 +983,9 @@ static int shadow_reload(struct shv_vcpu *vcpu)
 	found->users++;
 	if (old)
 		old->users--;
-	*vcpu_root(vcpu) = found;
+	sv->root = found;
+	if (load != SHV_LOAD_NONE)
+		shadow_arrive(sh, sv, found, load);
 	/*
 	 * The hardware never saw the guest's MOV CR3: drop what this vCPU's
 	 * ASID caches, whether the root changed or the guest only flushed.
@@ -832,7 +1004,7 @@ out:
 
 static u64 shadow_root_hpa(struct shv_vcpu *vcpu)
 {
-	struct shv_root *root = *vcpu_root(vcpu);
+	struct shv_root *root = vcpu_root(vcpu);
 
 	return root ? root->hpa : 0;
 }
@@ -874,6 +1046,18 @@ static bool gfn_is_gpt(struct shv_shadow *sh, u64 gfn)
 }
 
 /*
+ * A shadow page is about to become reachable from one more entry: a vCPU
+ * on the roots above it never saw the translations its stale entries (and
+ * those of the pages below it) stand for, so they go.  A page never
+ * linked before has no entries, nor pages below it.
+ */
+static void link_purge(struct shv_shadow *sh, struct shv_sp *sp)
+{
+	if (sp->linked && !list_empty(&sh->stale))
+		purge_stale_below(sh, NULL, sp, 0);
+}
+
+/*
  * Install the translation of gva found by the walk w into the vCPU's
  * current root.  Returns 0 or -errno; called with the lock held.
  */
@@ -882,7 +1066,7 @@ static int shadow_fill(struct shv_vcpu *vcpu, const struct shv_sregs *s,
 		       bool user, struct shv_memslot *slot)
 {
 	struct shv_shadow *sh = to_shadow(vcpu->vm);
-	struct shv_root *root = *vcpu_root(vcpu);
+	struct shv_root *root = vcpu_root(vcpu);
 	u64 gfn = w->gpa >> PAGE_SHIFT, spte;
 	struct shv_sp *sp, *child;
 	struct page *page;
@@ -899,7 +1083,10 @@ static int shadow_fill(struct shv_vcpu *vcpu, const struct shv_sregs *s,
 			sp = root_sp_for(vcpu->vm, root, i);
 			if (sp == ERR_PTR(-ENOENT))
 				return -EAGAIN;
-			if (!sp || root_set_sp(sh, root, i, sp))
+			if (!sp)
+				return -ENOMEM;
+			link_purge(sh, sp);
+			if (root_set_sp(sh, root, i, sp))
 				return -ENOMEM;
 		}
 		level = 2;
@@ -919,6 +1106,7 @@ static int shadow_fill(struct shv_vcpu *vcpu, const struct shv_sregs *s,
 		if ((e & SPTE_P) && spte_to_sp(e) != child)
 			sp_clear_entry(sh, sp, i);
 		if (!(sp->spt[i] & SPTE_P)) {
+			link_purge(sh, child);
 			if (sp_link_parent(child, sp, NULL, i))
 				return -ENOMEM;
 			WRITE_ONCE(sp->spt[i], __pa(child->spt) | SPTE_NONLEAF);
@@ -947,9 +1135,10 @@ static int shadow_fill(struct shv_vcpu *vcpu, const struct shv_sregs *s,
 	if ((spte & SPTE_RW) && ((slot->flags & SHV_MEM_READONLY) ||
 				 gfn_is_gpt(sh, gfn)))
 		spte &= ~SPTE_RW;
+	/* ... but SMEP still forbids the kernel to execute it */
 	if (!(spte & SPTE_US) && (w->perm & SHV_PERM_U) &&
-	    (s->cr4 & X86_CR4_SMEP))
-		spte |= (s->efer & EFER_NX) ? SPTE_NX : 0;
+	    (s->cr4 & X86_CR4_SMEP) && boot_cpu_has(X86_FEATURE_NX))
+		spte |= SPTE_NX;	/* hardware EFER.NXE is on */
 	i = sidx(gva, 1);
 	WRITE_ONCE(sp->spt[i], spte);
 	if (sp->on_stale)
@@ -961,6 +1150,7 @@ static int shadow_fill(struct shv_vcpu *vcpu, const struct shv_sregs *s,
 static void shadow_mark_stale(struct shv_shadow *sh, struct shv_gpt *g,
 			      unsigned int off, unsigned int len)
 {
+	u64 gen = sh->mark_gen + 1;
 	struct shv_sp *sp;
 
 	list_for_each_entry(sp, &g->sps, gpt_link) {
@@ -983,6 +1173,8 @@ static void shadow_mark_stale(struct shv_shadow *sh, struct shv_gpt *g,
 			while (n--) {
 				if (sp->spt[i] & SPTE_P) {
 					set_bit(i, sp->stale);
+					sp->mark_gen = gen;
+					sh->mark_gen = gen;
 					sh->stats.stale_marks++;
 				}
 				i++;
@@ -1045,8 +1237,8 @@ static int shadow_page_fault(struct shv_vcpu *vcpu, u64 gva, u32 ec)
 	struct shv_vm *vm = vcpu->vm;
 	struct shv_shadow *sh = to_shadow(vm);
 	bool write = ec & SHV_PFERR_WRITE, user = ec & SHV_PFERR_USER;
-	bool fetch = ec & SHV_PFERR_FETCH;
-	unsigned int access;
+	bool fetch = ec & SHV_PFERR_FETCH, emulate = true;
+	unsigned int access, off, len;
 	struct shv_memslot *slot;
 	struct shv_sregs s;
 	struct shv_walk w;
@@ -1056,10 +1248,19 @@ static int shadow_page_fault(struct shv_vcpu *vcpu, u64 gva, u32 ec)
 	guest_sregs(vcpu, &s);
 	access = (write ? SHV_ACC_WRITE : 0) | (user ? SHV_ACC_USER : 0) |
 		 (fetch ? SHV_ACC_FETCH : 0);
+	/*
+	 * A supervisor-mode access at CPL 3 is one the processor makes
+	 * itself (descriptor tables, TSS): SMAP forbids it user pages
+	 * whatever EFLAGS.AC.  At CPL 0-2 the error code cannot tell such an
+	 * access from an explicit one (Documentation/mmu.rst).
+	 */
+	if (!user && shv_arch->get_cpl(vcpu) == 3)
+		access |= SHV_ACC_IMPLICIT;
 	if (!(s.efer & EFER_LMA))
 		gva = (u32)gva;
 
 	mutex_lock(&sh->lock);
+retry:
 	if (sh->nr_sps + SHV_GMAX_LEVELS >= shadow_pages_max)
 		shadow_reclaim(vm);
 	r = shv_gva_to_gpa(vcpu, &s, gva, access, &w);
@@ -1100,6 +1301,25 @@ static int shadow_page_fault(struct shv_vcpu *vcpu, u64 gva, u32 ec)
 		r = shadow_pt_write(vcpu, w.gpa);
 		return r < 0 ? r : 1;
 	}
+	/*
+	 * CR0.WP=0 and SMAP=1: a supervisor write to a read-only user page
+	 * that EFLAGS.AC allows.  A supervisor-only writable leaf (what
+	 * shadow_fill() does without SMAP) would also let accesses with
+	 * AC=0 through, so the write is emulated instead, leaving the leaf
+	 * read-only and user.
+	 */
+	if (emulate && write && !user && !(s.cr0 & X86_CR0_WP) &&
+	    (s.cr4 & X86_CR4_SMAP) && (w.perm & SHV_PERM_U) &&
+	    !(w.perm & SHV_PERM_W)) {
+		mutex_unlock(&sh->lock);
+		r = shv_emulate_write(vcpu, w.gpa, &off, &len);
+		if (r != -EOPNOTSUPP)
+			return r < 0 ? r : 1;
+		/* not emulated: map it as without SMAP (inexact) */
+		emulate = false;
+		mutex_lock(&sh->lock);
+		goto retry;
+	}
 
 	r = shadow_fill(vcpu, &s, gva, &w, write, user, slot);
 	if (r == -EAGAIN) {
@@ -1123,7 +1343,7 @@ static void shadow_invlpg(struct shv_vcpu *vcpu, u64 gva)
 
 	mutex_lock(&sh->lock);
 	shadow_flush_point(vm);
-	root = *vcpu_root(vcpu);
+	root = vcpu_root(vcpu);
 	if (root && !root->invalid) {
 		sp = root->pae ? root->sp[(gva >> 30) & 3] : root->sp[0];
 		level = root->pae ? 2 : (sp ? sp->role.level : 0);
@@ -1151,6 +1371,35 @@ static void shadow_flush(struct shv_vcpu *vcpu)
 
 	mutex_lock(&sh->lock);
 	shadow_flush_point(vcpu->vm);
+	set_bit(SHV_REQ_TLB_FLUSH, &vcpu->requests);
+	shadow_commit(vcpu->vm);
+	mutex_unlock(&sh->lock);
+}
+
+/*
+ * MOV to CR3.  Without PCIDs it flushes PCID 0, which for the shadow MMU
+ * is a flush point of the whole VM.  With PCIDs, the root it lands on is
+ * only known at the reload: remember what the vCPU leaves behind and let
+ * shadow_arrive() purge there what the load flushes.
+ */
+static void shadow_load_cr3(struct shv_vcpu *vcpu, bool pcid, bool noflush)
+{
+	struct shv_shadow *sh = to_shadow(vcpu->vm);
+	struct shv_svcpu *sv = to_svcpu(vcpu);
+
+	mutex_lock(&sh->lock);
+	if (sv && sv->root) {
+		struct shv_pcid_record *rec = pcid_record(sv, sv->root->pcid);
+
+		rec->root_id = sv->root->id;
+		rec->gen = sh->mark_gen;
+	}
+	if (!pcid)
+		shadow_flush_point(vcpu->vm);
+	else if (sv && sv->load == SHV_LOAD_NONE)
+		sv->load = noflush ? SHV_LOAD_NOFLUSH : SHV_LOAD_FLUSH;
+	else if (sv && !noflush)
+		sv->load = SHV_LOAD_FLUSH;
 	set_bit(SHV_REQ_TLB_FLUSH, &vcpu->requests);
 	shadow_commit(vcpu->vm);
 	mutex_unlock(&sh->lock);
@@ -1263,7 +1512,7 @@ static int shadow_verify(struct shv_vcpu *vcpu)
 
 	guest_sregs(vcpu, &s);
 	mutex_lock(&sh->lock);
-	root = *vcpu_root(vcpu);
+	root = vcpu_root(vcpu);
 	if (root && !root->invalid) {
 		if (root->pae) {
 			for (i = 0; i < 4; i++)
@@ -1332,6 +1581,7 @@ const struct shv_mmu_ops shv_shadow_mmu_ops = {
 	.reload		= shadow_reload,
 	.invlpg		= shadow_invlpg,
 	.flush		= shadow_flush,
+	.load_cr3	= shadow_load_cr3,
 	.reset		= shadow_reset,
 	.zap_range	= shadow_zap_range,
 	.root_hpa	= shadow_root_hpa,

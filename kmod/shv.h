@@ -86,6 +86,10 @@ static inline int shv_combine_exceptions(int first, u8 second)
 #define SHV_PFERR_RSVD		BIT(3)
 #define SHV_PFERR_FETCH		BIT(4)
 
+/* CR3 with CR4.PCIDE: the PCID, and "do not flush" (never stored) */
+#define SHV_CR3_PCID		GENMASK_ULL(11, 0)
+#define SHV_CR3_NOFLUSH		BIT_ULL(63)
+
 struct shv_memslot {
 	u64 base_gfn;
 	u64 npages;
@@ -265,7 +269,8 @@ int shv_set_cr3(struct shv_vcpu *vcpu, u64 val);
 int shv_set_cr4(struct shv_vcpu *vcpu, u64 val);
 int shv_set_efer(struct shv_vcpu *vcpu, u64 val, bool host);
 int shv_load_pdptrs(struct shv_vcpu *vcpu, u64 cr3);
-u64 shv_cr4_valid_bits(void);
+u64 shv_cr4_valid_bits(struct shv_vcpu *vcpu);
+bool shv_pcid_offered(struct shv_vm *vm);
 int shv_emulate_cr_access(struct shv_vcpu *vcpu);
 int shv_emulate_invlpg(struct shv_vcpu *vcpu);
 

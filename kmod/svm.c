@@ -160,7 +160,8 @@ static void svm_get_sregs(struct shv_vcpu *vcpu, struct shv_sregs *s)
  * guest does not), always honours WP (to write-protect guest tables),
  * uses PAE-format roots for legacy guests, and never caches global or
  * PCID-tagged translations.  EFER.LME only takes effect with the guest's
- * own CR0.PG.
+ * own CR0.PG; EFER.NXE is always on, so that shadow entries can forbid
+ * execution that the guest's NX bits do not (shv_shadow_efer()).
  */
 static void svm_update_cr(struct shv_vcpu *vcpu)
 {
@@ -174,7 +175,7 @@ static void svm_update_cr(struct shv_vcpu *vcpu)
 	v->cr4 = (vcpu->cr4 | X86_CR4_PAE) & ~(X86_CR4_PGE | X86_CR4_PCIDE);
 	if (!(vcpu->cr0 & X86_CR0_PG))
 		efer &= ~(EFER_LME | EFER_LMA);
-	v->efer = efer | EFER_SVME;
+	v->efer = shv_shadow_efer(efer) | EFER_SVME;
 }
 
 static void svm_set_sregs(struct shv_vcpu *vcpu, const struct shv_sregs *s)
@@ -296,6 +297,12 @@ static void svm_init_control(struct shv_vcpu *vcpu)
 	/* #AC and #DB loops in the guest must not wedge a host CPU */
 	c->intercepts[INTERCEPT_EXCEPTION] |= BIT(SHV_AC_VECTOR) |
 					      BIT(SHV_DB_VECTOR);
+	/*
+	 * INVPCID is not offered (CPUID hides it): on a CPU that has it,
+	 * it would reach the hardware TLB and not the shadow MMU's roots.
+	 */
+	if (boot_cpu_has(X86_FEATURE_INVPCID))
+		set_intercept(c, INTERCEPT_INVPCID);
 	c->iopm_base_pa = svm_vm->iopm_pa;
 	c->msrpm_base_pa = svm_vm->msrpm_pa;
 	if (svm_shadow(vcpu)) {
@@ -1064,6 +1071,7 @@ static int svm_dispatch_exit(struct shv_vcpu *vcpu)
 	case SVM_EXIT_MWAIT:
 	case SVM_EXIT_XSETBV:
 	case SVM_EXIT_RDPRU:
+	case SVM_EXIT_INVPCID:
 		/* not offered to the guest: #UD as on a CPU without them */
 		svm_queue_exception(vcpu, SHV_UD_VECTOR, false, 0);
 		return 1;

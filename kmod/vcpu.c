@@ -92,7 +92,7 @@ static int shv_check_sregs(struct shv_vcpu *vcpu, const struct shv_sregs *s)
 		return -EINVAL;
 	if ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD))
 		return -EINVAL;
-	if (s->cr4 & ~shv_cr4_valid_bits())
+	if (s->cr4 & ~shv_cr4_valid_bits(vcpu))
 		return -EINVAL;
 	if (s->efer & ~efer_valid)
 		return -EINVAL;

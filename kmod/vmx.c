@@ -210,13 +210,15 @@ static void __vmx_update_cr(struct shv_vcpu *vcpu)
 	if (vmx_shadow(vcpu)) {
 		/*
 		 * The hardware always pages (an identity map when the guest
-		 * does not), honours WP and uses PAE-format roots for legacy
-		 * guests; without unrestricted guest PE is on too.
+		 * does not), honours WP, uses PAE-format roots for legacy
+		 * guests and has EFER.NXE on; without unrestricted guest PE
+		 * is on too.
 		 */
 		cr0 |= X86_CR0_PG | X86_CR0_WP | X86_CR0_PE;
 		cr4 = (cr4 | X86_CR4_PAE) & ~(X86_CR4_PGE | X86_CR4_PCIDE);
 		if (!(vcpu->cr0 & X86_CR0_PG))
 			efer &= ~(EFER_LME | EFER_LMA);
+		efer = shv_shadow_efer(efer);
 	} else if (!shv_vmx_caps.ug) {
 		cr0 |= X86_CR0_PG | X86_CR0_PE;
 	}

@@ -3,6 +3,7 @@
  * abi_test: every ioctl with bad input fails with the documented errno,
  * changes nothing, and the fd keeps working afterwards.
  */
+#include <cpuid.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -626,6 +627,86 @@ TEST(sregs_invalid)
 	shv_vcpu_setup(v, MODE_LONG64, CODE_GPA);
 	ASSERT_EQ64(0x64646464, shv_expect_report(v));
 	shv_expect_done(v);
+}
+
+#define CR4_PAE		(1ULL << 5)
+#define CR4_UMIP	(1ULL << 11)
+#define CR4_PCIDE	(1ULL << 17)
+
+/* CPUID.1:ECX.PCID of the host */
+static bool host_has_pcid(void)
+{
+	uint32_t a, b, c, d;
+
+	__cpuid(1, a, b, c, d);
+	return c & (1u << 17);
+}
+
+/*
+ * CR4.PCIDE in SET_SREGS: only in long mode (compatibility mode too),
+ * only where PCIDs are offered (the shadow MMU always, nested paging when
+ * the CPU has them); CR3 then keeps a PCID in bits 11:0 and the guest
+ * runs with it.  Bit 63 of CR3 (no-flush) is never part of the register.
+ * CR4.UMIP is never offered.  Under each MMU the host offers.
+ */
+TEST(sregs_pcid)
+{
+	static const unsigned long mmus[] = {
+		SHV_VM_MMU_SHADOW, SHV_VM_MMU_NESTED,
+	};
+	int i, fd = shv_open_dev(), tested = 0;
+
+	for (i = 0; i < 2; i++) {
+		bool shadow = mmus[i] == SHV_VM_MMU_SHADOW;
+		bool offered = shadow || host_has_pcid();
+		struct shv_sregs sr, bad, got;
+		struct shv_vcpu *v;
+		struct shv_vm *vm;
+
+		if (ioctl(fd, SHV_CHECK_EXTENSION, shadow ?
+			  SHV_CAP_SHADOW_PAGING : SHV_CAP_NESTED_PAGING) <= 0) {
+			TH_LOG("%s MMU not offered", shadow ? "shadow" : "nested");
+			continue;
+		}
+		vm = shv_vm_create_bare(fd, mmus[i]);
+		shv_vm_add_mem(vm, 0, 0, RAM_SIZE, 0);
+		shv_load_guest(vm, CODE_GPA, tiny64);
+		v = shv_vcpu_create(vm, 0);
+		shv_vcpu_setup(v, MODE_LONG64, CODE_GPA);
+		shv_get_sregs(v, &sr);
+		sr.cr4 |= CR4_PCIDE;
+		sr.cr3 = PML4_GPA | 7;
+		if (!offered) {
+			ASSERT_ERRNO(EINVAL, ioctl(v->fd, SHV_SET_SREGS, &sr));
+		} else {
+			bad = sr;
+			bad.cr3 |= 1ULL << 63;
+			ASSERT_ERRNO(EINVAL, ioctl(v->fd, SHV_SET_SREGS, &bad));
+			bad = sr;
+			bad.cs.l = 0;
+			bad.cs.db = 1;
+			ASSERT_EQ(0, ioctl(v->fd, SHV_SET_SREGS, &bad));
+			ASSERT_EQ(0, ioctl(v->fd, SHV_SET_SREGS, &sr));
+			shv_get_sregs(v, &got);
+			ASSERT_EQ64(PML4_GPA | 7, got.cr3);
+			ASSERT_EQ64(CR4_PCIDE, got.cr4 & CR4_PCIDE);
+			/* the guest runs under PCID 7 */
+			ASSERT_EQ64(0x64646464, shv_expect_report(v));
+			shv_expect_done(v);
+		}
+		/* outside long mode, never */
+		shv_sregs_for_mode(v, MODE_PROT32, &bad);
+		bad.cr4 |= CR4_PAE | CR4_PCIDE;
+		ASSERT_ERRNO(EINVAL, ioctl(v->fd, SHV_SET_SREGS, &bad));
+		shv_sregs_for_mode(v, MODE_LONG64, &bad);
+		bad.cr4 |= CR4_UMIP;
+		ASSERT_ERRNO(EINVAL, ioctl(v->fd, SHV_SET_SREGS, &bad));
+		shv_vcpu_free(v);
+		shv_vm_free(vm);
+		tested++;
+	}
+	close(fd);
+	ASSERT_GT(tested, 0);
 }
 
 /*

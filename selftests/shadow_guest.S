@@ -2,8 +2,9 @@
 /*
  * Paging engines for shadow_test (see shadow_guest.h): one for long mode
  * (sh64) and one for 32-bit protected mode with 2-level or PAE paging
- * (sh32).  Both are copied to CODE_GPA; the page they run in is user
- * accessible so that the same code runs the CPL 3 half of an access.
+ * (sh32).  Both are copied to CODE_GPA, which the test maps supervisor
+ * (identity) and user (at + SH_ALIAS): the same code runs the CPL 3 half
+ * of an access through the alias.
  *
  * Register use: 64-bit R15 = the vCPU's block, RSI = next op, RDI = next
  * record; 32-bit EBP, ESI, EDI likewise.  An access saves the stack
@@ -22,10 +23,14 @@
 #define HAS_ERR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || \
 		    (v) == 21 || (v) == 29 || (v) == 30)
 
+#define RFLAGS_AC	0x40000
+
 /* ------------------------------------------------------------------ */
 PAYLOAD sh64
 	.code64
 EXPORT sh64_entry
+	mov $SEL_LDT, %eax
+	lldt %ax
 	mov 0(%r15), %rsi
 	mov 8(%r15), %rdi
 sh64_next:
@@ -129,16 +134,26 @@ sh64_access:
 	mov %r8, %rax
 	mov %r10, %rbx
 	mov %r9, %rcx
+	pushfq				/* EFLAGS.AC as asked */
+	andq $~RFLAGS_AC, (%rsp)
+	test $ACC_AC, %cl
+	jz 1f
+	orq $RFLAGS_AC, (%rsp)
+1:	popfq
 	test $ACC_USER, %cl
-	jnz 1f
+	jnz 2f
+	and $0xf, %ecx
 	call sh64_do
 	jmp sh64_ok
-1:	and $0xf, %ecx
+2:	and $0xf, %ecx
 	push $(SEL_UDATA | 3)
-	push $SH_USER_STACK
-	push $2
+	push $(SH_USER_STACK + SH_ALIAS)
+	pushfq				/* RFLAGS = 2 | AC */
+	andq $RFLAGS_AC, (%rsp)
+	orq $2, (%rsp)
 	push $(SEL_UCODE64 | 3)
 	lea sh64_user(%rip), %r11
+	add $SH_ALIAS, %r11
 	push %r11
 	iretq
 sh64_user:
@@ -154,6 +169,14 @@ sh64_do:
 	je 2f
 	cmp $ACC_MOVCR3, %cl
 	je 3f
+	cmp $ACC_LDT, %cl
+	je 4f
+	cmp $ACC_MOVCR4, %cl
+	je 5f
+	cmp $ACC_RDCR3, %cl
+	je 6f
+	cmp $ACC_INVPCID, %cl
+	je 7f
 	mov (%rax), %rdx
 	ret
 1:	mov %rbx, (%rax)
@@ -162,12 +185,24 @@ sh64_do:
 	ret
 3:	mov %rax, %cr3
 	ret
+4:	mov $SH_LDT_SEL, %eax
+	mov %eax, %fs
+	ret
+5:	mov %rax, %cr4
+	ret
+6:	mov %cr3, %rdx
+	ret
+7:	invpcid (%rax), %rbx
+	ret
 
 /* INT 0x80 from CPL 3 lands here too */
 EXPORT sh64_int80
 sh64_ok:
 	mov 16(%r15), %rsp
 	movq $0, 24(%r15)
+	pushfq
+	andq $~RFLAGS_AC, (%rsp)
+	popfq
 	movq $0, (%rdi)
 	movq $0, 8(%rdi)
 	movq $0, 16(%rdi)
@@ -187,6 +222,9 @@ sh64_exc:
 	mov %cr2, %r10
 1:	mov 16(%r15), %rsp
 	movq $0, 24(%r15)
+	pushfq
+	andq $~RFLAGS_AC, (%rsp)
+	popfq
 	shl $8, %r8
 	or $ST_FAULT, %r8
 	mov %r8, (%rdi)
@@ -233,6 +271,8 @@ ENDPAYLOAD sh64
 PAYLOAD sh32
 	.code32
 EXPORT sh32_entry
+	mov $SEL_LDT, %eax
+	lldt %ax
 	mov 0(%ebp), %esi
 	mov 8(%ebp), %edi
 sh32_next:
@@ -339,20 +379,29 @@ sh32_access:
 	mov %ebx, %eax
 	mov -8(%esi), %ebx
 	xor %edx, %edx
+	pushf				/* EFLAGS.AC as asked */
+	andl $~RFLAGS_AC, (%esp)
+	test $ACC_AC, %cl
+	jz 1f
+	orl $RFLAGS_AC, (%esp)
+1:	popf
 	test $ACC_USER, %cl
-	jnz 1f
+	jnz 2f
+	and $0xf, %ecx
 	call sh32_do
 	jmp sh32_ok
-1:	and $0xf, %ecx
+2:	and $0xf, %ecx
 	push $(SEL_UDATA | 3)
 	pop %ds
 	push $(SEL_UDATA | 3)
 	pop %es
 	push $(SEL_UDATA | 3)
-	push $SH_USER_STACK
-	push $2
+	push $(SH_USER_STACK + SH_ALIAS)
+	pushf				/* EFLAGS = 2 | AC */
+	andl $RFLAGS_AC, (%esp)
+	orl $2, (%esp)
 	push $(SEL_UCODE32 | 3)
-	push $G32(sh32_user)
+	push $(G32(sh32_user) + SH_ALIAS)
 	iret
 sh32_user:
 	call sh32_do
@@ -366,6 +415,12 @@ sh32_do:
 	je 2f
 	cmp $ACC_MOVCR3, %cl
 	je 3f
+	cmp $ACC_LDT, %cl
+	je 4f
+	cmp $ACC_MOVCR4, %cl
+	je 5f
+	cmp $ACC_RDCR3, %cl
+	je 6f
 	mov (%eax), %edx
 	ret
 1:	mov %ebx, (%eax)
@@ -373,6 +428,13 @@ sh32_do:
 2:	call *%eax
 	ret
 3:	mov %eax, %cr3
+	ret
+4:	mov $SH_LDT_SEL, %eax
+	mov %eax, %fs
+	ret
+5:	mov %eax, %cr4
+	ret
+6:	mov %cr3, %edx
 	ret
 
 EXPORT sh32_int80
@@ -382,6 +444,9 @@ sh32_ok:
 	mov %eax, %es
 	mov 16(%ebp), %esp
 	movl $0, 24(%ebp)
+	pushf
+	andl $~RFLAGS_AC, (%esp)
+	popf
 	movl $0, (%edi)
 	movl $0, 4(%edi)
 	movl $0, 8(%edi)
@@ -407,6 +472,9 @@ sh32_exc:
 	mov %cr2, %edx
 1:	mov 16(%ebp), %esp
 	movl $0, 24(%ebp)
+	pushf
+	andl $~RFLAGS_AC, (%esp)
+	popf
 	shl $8, %eax
 	or $ST_FAULT, %eax
 	mov %eax, (%edi)

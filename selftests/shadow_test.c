@@ -80,15 +80,22 @@ DECLARE_GUEST_LABEL(sh32_stubs);
 
 #define CR0_WP		(1ULL << 16)
 #define CR4_PGE		(1ULL << 7)
+#define CR4_PCIDE	(1ULL << 17)
+#define CR4_SMEP	(1ULL << 20)
+#define CR4_SMAP	(1ULL << 21)
 #define EFER_NXE	(1ULL << 11)
+#define CR3_NOFLUSH	(1ULL << 63)
 
 #define PF_STATUS	(ST_FAULT | (14u << 8))
+#define GP_STATUS	(ST_FAULT | (13u << 8))
+#define UD_STATUS	(ST_FAULT | (6u << 8))
 
 /*
  * Guest-physical layout (slot 0 as in shv_util.h; slot 1 = 1..8 MiB;
  * slot 2 = two pages at 1 GiB for the 1 GiB page):
  *   0x101000 test PDPT, 0x102000 test PD, 0x103000 test PT
- *   0x104000 4K target, 0x105000 PAE PDPT, 0x106000.. page pool
+ *   0x104000 4K target, 0x105000 PAE PDPT, 0x106000 alias PT (PAE and
+ *   4-level), 0x107000 alias PT (32-bit), 0x108000.. page pool
  *   0x200000 2M target (accessed at +0x1000), 0x400000 4M target
  *   0x600000 programs, 0x700000 results (vCPU 1 at +0xc0000 each)
  */
@@ -100,6 +107,9 @@ DECLARE_GUEST_LABEL(sh32_stubs);
 #define T_PT		0x103000ULL
 #define TGT_4K		0x104000ULL
 #define T_PAEPDPT	0x105000ULL
+#define ALIAS_PT	0x106000ULL
+#define ALIAS_PT32	0x107000ULL
+#define POOL_GPA	0x108000ULL
 #define TGT_2M		0x200000ULL
 #define TGT_4M		0x400000ULL
 #define TGT_1G		0x40000000ULL
@@ -180,6 +190,30 @@ static bool has_pse36(void)
 
 	host_cpuid(1, &a, &b, &c, &d);
 	return d & (1u << 17);
+}
+
+static bool has_smep(void)
+{
+	uint32_t a, b, c, d;
+
+	host_cpuid(7, &a, &b, &c, &d);
+	return b & (1u << 7);
+}
+
+static bool has_smap(void)
+{
+	uint32_t a, b, c, d;
+
+	host_cpuid(7, &a, &b, &c, &d);
+	return b & (1u << 20);
+}
+
+static bool has_pcid(void)
+{
+	uint32_t a, b, c, d;
+
+	host_cpuid(1, &a, &b, &c, &d);
+	return c & (1u << 17);
 }
 
 /* the test runs inside QEMU/TCG: nested paging is QEMU's page walker */
@@ -267,15 +301,7 @@ static void put32(struct shv_vm *vm, uint64_t gpa, uint32_t v)
 	memcpy(shv_gpa2hva(vm, gpa), &v, 4);
 }
 
-static uint32_t get32(struct shv_vm *vm, uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, shv_gpa2hva(vm, gpa), 4);
-	return v;
-}
-
-/* a zeroed page from the pool (0x106000..0x200000, then 0x210000..) */
+/* a zeroed page from the pool (0x108000..0x200000, then 0x210000..) */
 static uint64_t page_alloc(struct tvm *t)
 {
 	uint64_t p = t->pool;
@@ -319,14 +345,14 @@ static struct tvm *tvm_new(unsigned long mmu, enum pm pm, int nv)
 	struct shv_vm *vm;
 	struct shv_sregs sr;
 	struct shv_regs regs;
-	uint64_t stubs;
+	uint64_t stubs, tva;
 	int i;
 
 	SHV_CHECK(t, "calloc");
 	t->mmu = mmu;
 	t->pm = pm;
 	t->nv = nv;
-	t->pool = 0x106000;
+	t->pool = POOL_GPA;
 	vm = t->vm = shv_vm_create_bare(shv_open_dev(), mmu);
 	vm->own_sys_fd = true;
 	shv_vm_add_mem(vm, 0, 0, RAM_SIZE, 0);
@@ -347,20 +373,41 @@ static struct tvm *tvm_new(unsigned long mmu, enum pm pm, int nv)
 					      PAGING32_PAE : PAGING32_PSE);
 	}
 
-	/* user segments, the CPL 0 stack for CPL 3 -> 0, user access to 0-2M */
+	/*
+	 * User segments, the CPL 0 stack for CPL 3 -> 0, and an LDT at the
+	 * test address (entry 2: a DPL 3 data segment, in the targets).
+	 */
 	put64(vm, GDT_GPA + SEL_UCODE32, 0x00cffb000000ffffULL);
 	put64(vm, GDT_GPA + SEL_UDATA, 0x00cff3000000ffffULL);
 	put64(vm, GDT_GPA + SEL_UCODE64, 0x00affb000000ffffULL);
+	tva = pm == PM_LM4 ? TVA64 : TVA32;
+	put64(vm, GDT_GPA + SEL_LDT, 0xfffULL | (tva & 0xffffff) << 16 |
+	      0x82ULL << 40 | ((tva >> 24) & 0xff) << 56);
+	put64(vm, GDT_GPA + SEL_LDT + 8, tva >> 32);
 	if (pm == PM_LM4) {
 		put64(vm, TSS_GPA + 4, SH_RSP0);
 	} else {
 		put32(vm, TSS_GPA + 4, SH_RSP0);
 		put32(vm, TSS_GPA + 8, SEL_DATA);
 	}
+	/*
+	 * The identity map stays supervisor-only; the engine's code and the
+	 * user stack are also mapped for CPL 3 at + SH_ALIAS (PD_GPA[256],
+	 * shared by 4-level and PAE paging; 32-bit PDE 128).
+	 */
 	put64(vm, PML4_GPA, get64(vm, PML4_GPA) | PTE_US);
 	put64(vm, PDPT_GPA, get64(vm, PDPT_GPA) | PTE_US);
-	put64(vm, PD_GPA, get64(vm, PD_GPA) | PTE_US);
-	put32(vm, PD32_GPA, get32(vm, PD32_GPA) | PTE_US);
+	memset(shv_gpa2hva(vm, ALIAS_PT), 0, 0x1000);
+	memset(shv_gpa2hva(vm, ALIAS_PT32), 0, 0x1000);
+	put64(vm, PD_GPA + 8 * (SH_ALIAS >> 21), ALIAS_PT | PTE_ALL);
+	put32(vm, PD32_GPA + 4 * (SH_ALIAS >> 22), ALIAS_PT32 | PTE_ALL);
+	for (i = 0; i < 17; i++) {
+		uint64_t pa = i < 16 ? CODE_GPA + 0x1000 * i :
+				       SH_USER_STACK - 0x1000;
+
+		put64(vm, ALIAS_PT + 8 * (pa >> 12), pa | PTE_ALL);
+		put32(vm, ALIAS_PT32 + 4 * (pa >> 12), pa | PTE_ALL);
+	}
 
 	/* the test tables: 4-level PML4[1]; PAE PDPT[2]; 32-bit PDE 512 */
 	put64(vm, PML4_GPA + 8, T_PDPT | PTE_ALL);
@@ -439,7 +486,7 @@ static bool shadow(struct tvm *t)
 
 static void print_stats(const char *what, const struct shv_mmu_stats *s)
 {
-	fprintf(stderr, "# %s: roots %llu hits %llu misses %llu stale %llu/%llu purges %llu defer %llu untracked %llu tracked %llu sps %llu wp %llu emul %llu unprot %llu fill %llu guest %llu mmio %llu reclaim %llu\n",
+	fprintf(stderr, "# %s: roots %llu hits %llu misses %llu stale %llu/%llu purges %llu defer %llu untracked %llu tracked %llu sps %llu wp %llu emul %llu unprot %llu fill %llu guest %llu mmio %llu reclaim %llu noflush %llu\n",
 		what, (unsigned long long)s->roots_cached,
 		(unsigned long long)s->root_hits,
 		(unsigned long long)s->root_misses,
@@ -456,7 +503,8 @@ static void print_stats(const char *what, const struct shv_mmu_stats *s)
 		(unsigned long long)s->shadow_faults,
 		(unsigned long long)s->guest_faults,
 		(unsigned long long)s->mmio_faults,
-		(unsigned long long)s->reclaims);
+		(unsigned long long)s->reclaims,
+		(unsigned long long)s->cr3_noflush);
 }
 
 /* ---- programs ---- */
@@ -602,6 +650,7 @@ static void run_prog(struct tvm *t, int cpu, struct prog *p, sync_fn fn,
 struct mctx {
 	enum pm pm;
 	bool wp, nxe;
+	bool smep, smap;
 	bool gb1;		/* CPUID 0x80000001 EDX[26]: 1 GiB pages */
 	bool pse36;
 	int maxphy;		/* MAXPHYADDR */
@@ -685,15 +734,24 @@ static uint64_t leaf_pa(const struct mctx *m, int level, uint64_t e,
 }
 
 /*
- * One access as the processor performs it: walk from the top, P then
- * reserved bits at each level, rights combined over the levels, then
- * the U/S, R/W (with CR0.WP) and NX checks.  The error code: P for a
- * protection or reserved-bit fault, W, U, RSVD, and I/D for fetches
- * when NX is enabled (EFER.NXE with PAE or 4-level paging).
+ * One access as the processor performs it (SDM 4.6, APM 5.6): walk from
+ * the top, P then reserved bits at each level, rights combined over the
+ * levels, then the checks of the access's mode:
+ *  - user (CPL 3): U/S, R/W and NX;
+ *  - supervisor, explicit (CPL 0) or implicit (ACC_LDT: a descriptor
+ *    read, supervisor-mode at any CPL): NX, and SMEP for fetches from
+ *    user pages; SMAP for data accesses to user pages unless explicit
+ *    with EFLAGS.AC; R/W with CR0.WP.
+ * The error code: P for a protection or reserved-bit fault, W, U (user
+ * mode only), RSVD, and I/D for fetches when NX is enabled (EFER.NXE
+ * with PAE or 4-level paging) or CR4.SMEP is set.
  */
 static struct mres model_walk(const struct mctx *m, const uint64_t *e,
-			      uint64_t va, unsigned int kind, bool user)
+			      uint64_t va, unsigned int acc)
 {
+	unsigned int kind = acc & 0xf;
+	bool implicit = kind == ACC_LDT, ac = acc & ACC_AC;
+	bool user = (acc & ACC_USER) && !implicit;
 	bool write = kind == ACC_WRITE, fetch = kind == ACC_FETCH;
 	bool rw = true, us = true, nx = false;
 	struct mres r = { 0 };
@@ -723,15 +781,19 @@ static struct mres model_walk(const struct mctx *m, const uint64_t *e,
 			break;
 	}
 	r.pa = leaf_pa(m, r.stop, e[r.stop], va);
-	if ((user && !us) || (write && !rw && (user || m->wp)) ||
-	    (fetch && nx)) {
-		r.fault = true;
+	if (user)
+		r.fault = !us || (write && !rw) || (fetch && nx);
+	else if (fetch)
+		r.fault = nx || (m->smep && us);
+	else
+		r.fault = (m->smap && us && (implicit || !ac)) ||
+			  (write && !rw && m->wp);
+	if (r.fault)
 		r.err = PF_P;
-	}
 out:
 	if (r.fault) {
 		r.err |= (write ? PF_W : 0) | (user ? PF_U : 0);
-		if (fetch && m->nxe && m->pm != PM_32)
+		if (fetch && ((m->nxe && m->pm != PM_32) || m->smep))
 			r.err |= PF_ID;
 	}
 	return r;
@@ -768,18 +830,13 @@ static void model_ad(const struct mctx *m, const uint64_t *e,
 
 /* ---- the permission matrix ---- */
 
-struct cfg {
-	char label[64];
-	uint64_t e[5];
-	bool wp, nxe;
-	bool shadow_only;	/* the rig's nested walker deviates */
-	unsigned int rec;	/* first record */
+struct acc {
+	unsigned int kind;	/* ACC_* */
+	const char *name;
 };
 
-static const struct {
-	unsigned int kind;
-	const char *name;
-} acc_order[] = {
+/* the accesses made under each configuration, in this order */
+static const struct acc acc_std[] = {
 	{ ACC_FETCH | ACC_USER, "user fetch" },
 	{ ACC_WRITE | ACC_USER, "user write" },
 	{ ACC_READ | ACC_USER, "user read" },
@@ -787,8 +844,71 @@ static const struct {
 	{ ACC_WRITE, "kernel write" },
 	{ ACC_READ, "kernel read" },
 	{ ACC_READ | ACC_USER, "user read after" },
+	{ 0, NULL }
 };
-#define NACC (sizeof(acc_order) / sizeof(acc_order[0]))
+
+/* SMEP: execution after a CR0.WP=0 kernel write, too */
+static const struct acc acc_smep[] = {
+	{ ACC_FETCH | ACC_USER, "user fetch" },
+	{ ACC_WRITE | ACC_USER, "user write" },
+	{ ACC_READ | ACC_USER, "user read" },
+	{ ACC_FETCH, "kernel fetch" },
+	{ ACC_WRITE, "kernel write" },
+	{ ACC_FETCH, "kernel fetch after the write" },
+	{ ACC_READ, "kernel read" },
+	{ ACC_READ | ACC_USER, "user read after" },
+	{ 0, NULL }
+};
+
+/*
+ * SMAP: kernel data accesses with EFLAGS.AC 0 and 1 (and again with 0
+ * after a write AC allowed), implicit supervisor reads (a descriptor
+ * load from an LDT on the page) at CPL 0 with AC=0 and at CPL 3 with AC
+ * 0 and 1.  Not at CPL 0 with AC=1: SMAP forbids it in current SDMs,
+ * older ones and QEMU allow it, and shv cannot tell such an access from
+ * an explicit one (Documentation/mmu.rst).
+ */
+static const struct acc acc_smap[] = {
+	{ ACC_READ, "kernel read" },
+	{ ACC_READ | ACC_AC, "kernel read AC" },
+	{ ACC_WRITE, "kernel write" },
+	{ ACC_WRITE | ACC_AC, "kernel write AC" },
+	{ ACC_READ, "kernel read after" },
+	{ ACC_WRITE, "kernel write after" },
+	{ ACC_FETCH, "kernel fetch" },
+	{ ACC_LDT, "kernel LDT load" },
+	{ ACC_LDT | ACC_USER, "user LDT load" },
+	{ ACC_LDT | ACC_USER | ACC_AC, "user LDT load AC" },
+	{ ACC_READ | ACC_USER, "user read" },
+	{ ACC_WRITE | ACC_USER, "user write" },
+	{ ACC_FETCH | ACC_USER, "user fetch" },
+	{ 0, NULL }
+};
+
+struct cfg {
+	char label[96];
+	uint64_t e[5];
+	bool wp, nxe;
+	uint64_t cr4;		/* CR4.SMEP and SMAP */
+	const struct acc *acc;
+	bool shadow_only;	/* the rig's nested walker deviates */
+	unsigned int rec;	/* first record */
+};
+
+static unsigned int acc_count(const struct acc *a)
+{
+	unsigned int n = 0;
+
+	while (a[n].name)
+		n++;
+	return n;
+}
+
+/* a DPL 3 data segment, at +16 of every target: the LDT's entry 2 */
+#define LDT_DATA_DESC	0x00cff3000000ffffULL
+
+enum mx_kind { MX_STD, MX_SMEP, MX_SMAP };
+static const char *const mx_kind_name[] = { "", " with SMEP", " with SMAP" };
 
 struct matrix {
 	struct tvm *t;
@@ -841,6 +961,7 @@ static struct cfg *cfg_add(struct matrix *mx, const char *label, bool wp,
 	snprintf(c->label, sizeof(c->label), "%s", label);
 	c->wp = wp;
 	c->nxe = nxe;
+	c->acc = acc_std;
 	/* default: every level present, writable, user; a 4K page */
 	switch (mx->m.pm) {
 	case PM_LM4:
@@ -1073,9 +1194,119 @@ static void matrix_build(struct matrix *mx)
 	}
 }
 
+/*
+ * SMEP and SMAP (each run needs its feature; the SMAP run also combines
+ * it with SMEP): every leaf under the upper variants that change who the
+ * page belongs to (a supervisor entry above a user leaf) or what it
+ * allows (read-only, NX above), CR0.WP=0 (a kernel write that WP=0 allows
+ * must not open the page to what SMEP and SMAP forbid), EFER.NXE=0 (the
+ * I/D bit of a SMEP fault), and large pages.
+ */
+static void matrix_build_smx(struct matrix *mx, enum mx_kind kind)
+{
+	static const int up_lm4[] = { 0, 32, 8, 2, 16, 1, 3 };
+	static const int up_pae[] = { 0, 2, 1, 3 };
+	static const int up_32[] = { 0, 2, 1 };
+	bool lm = mx->m.pm == PM_LM4, nxpm = mx->m.pm != PM_32;
+	const int *up = lm ? up_lm4 : nxpm ? up_pae : up_32;
+	int nup = lm ? 7 : nxpm ? 4 : 3, nleaf = nxpm ? 9 : 5;
+	const struct acc *acc = kind == MX_SMEP ? acc_smep : acc_smap;
+	uint64_t cr4s[2] = { CR4_SMEP, CR4_SMEP };
+	int u, l, x, nx4 = 1;
+	char ul[40], fl[16];
+	struct cfg *c;
+	uint64_t f;
+
+	if (kind == MX_SMAP) {
+		cr4s[0] = CR4_SMAP;
+		cr4s[1] = CR4_SMAP | CR4_SMEP;
+		nx4 = 2;
+	}
+	for (x = 0; x < nx4; x++) {
+		const char *c4 = cr4s[x] == CR4_SMEP ? "SMEP" :
+				 cr4s[x] == CR4_SMAP ? "SMAP" : "SMAP+SMEP";
+		static const uint64_t wp0[] = {
+			PTE_P | PTE_US, PTE_P, PTE_ALL, PTE_P | PTE_US | PTE_NX,
+		};
+
+		for (u = 0; u < nup; u++) {
+			for (l = 0; l < nleaf; l++) {
+				c = cfg_add(mx, "", true, nxpm);
+				c->cr4 = cr4s[x];
+				c->acc = acc;
+				upper_variant(mx, c, up[u], ul, sizeof(ul));
+				f = leaf_flags(l, nxpm);
+				c->e[1] = TGT_4K | f;
+				flags_str(fl, sizeof(fl), f);
+				snprintf(c->label, sizeof(c->label),
+					 "%s %s, pte %s", c4, ul, fl);
+			}
+		}
+		for (l = 0; l < (nxpm ? 4 : 3); l++) {
+			c = cfg_add(mx, "", false, nxpm);
+			c->cr4 = cr4s[x];
+			c->acc = acc;
+			c->e[1] = TGT_4K | wp0[l];
+			flags_str(fl, sizeof(fl), wp0[l]);
+			snprintf(c->label, sizeof(c->label), "%s WP=0 pte %s",
+				 c4, fl);
+			/* the same under a read-only PDE, as a 2M/4M page */
+			c = cfg_add(mx, "", false, nxpm);
+			c->cr4 = cr4s[x];
+			c->acc = acc;
+			c->e[2] = (mx->m.pm == PM_32 ? TGT_4M : TGT_2M) |
+				  PTE_PS | wp0[l];
+			snprintf(c->label, sizeof(c->label),
+				 "%s WP=0 %s page %s", c4,
+				 mx->m.pm == PM_32 ? "4M" : "2M", fl);
+		}
+		/* without NX (PAE/4-level: NXE=0; 32-bit: NXE=1, no effect) */
+		for (l = 0; l < 3; l++) {
+			static const uint64_t nf[] = {
+				PTE_ALL, PTE_P | PTE_US, PTE_P | PTE_RW,
+			};
+
+			c = cfg_add(mx, "", true, !nxpm);
+			c->cr4 = cr4s[x];
+			c->acc = acc;
+			c->e[1] = TGT_4K | nf[l];
+			flags_str(fl, sizeof(fl), nf[l]);
+			snprintf(c->label, sizeof(c->label), "%s NXE=%d pte %s",
+				 c4, !nxpm, fl);
+		}
+		for (l = 1; l < nleaf; l++) {
+			f = leaf_flags(l, nxpm);
+			flags_str(fl, sizeof(fl), f);
+			c = cfg_add(mx, "", true, nxpm);
+			c->cr4 = cr4s[x];
+			c->acc = acc;
+			c->e[2] = (mx->m.pm == PM_32 ? TGT_4M : TGT_2M) |
+				  PTE_PS | f;
+			snprintf(c->label, sizeof(c->label), "%s %s page %s",
+				 c4, mx->m.pm == PM_32 ? "4M" : "2M", fl);
+			if (lm && mx->m.gb1) {
+				c = cfg_add(mx, "", true, true);
+				c->cr4 = cr4s[x];
+				c->acc = acc;
+				c->e[3] = TGT_1G | PTE_PS | f;
+				snprintf(c->label, sizeof(c->label),
+					 "%s 1G page %s", c4, fl);
+			}
+		}
+	}
+}
+
+/* writes go to +8, descriptor loads read +16 (LDT entry 2) */
 static uint64_t access_va(const struct matrix *mx, unsigned int kind)
 {
-	return mx->tva + ((kind & 0xf) == ACC_WRITE ? 8 : 0);
+	switch (kind & 0xf) {
+	case ACC_WRITE:
+		return mx->tva + 8;
+	case ACC_LDT:
+		return mx->tva + 16;
+	default:
+		return mx->tva;
+	}
 }
 
 static uint64_t write_val(const struct matrix *mx, unsigned int ci,
@@ -1099,7 +1330,7 @@ static uint64_t cfg_target(const struct matrix *mx, const uint64_t *e)
 
 /* emit configs [from, to) as one program */
 static void matrix_emit(struct matrix *mx, struct prog *p, unsigned int from,
-			unsigned int to, bool *wp, bool *nxe)
+			unsigned int to, bool *wp, bool *nxe, uint64_t *cr4)
 {
 	unsigned int ci, k;
 	int level;
@@ -1113,8 +1344,11 @@ static void matrix_emit(struct matrix *mx, struct prog *p, unsigned int from,
 			emit(p, OP_CR0, ~CR0_WP, c->wp ? CR0_WP : 0, 0);
 		if (c->nxe != *nxe)
 			emit(p, OP_EFER, ~EFER_NXE, c->nxe ? EFER_NXE : 0, 0);
+		if (c->cr4 != *cr4)
+			emit(p, OP_CR4, ~(CR4_SMEP | CR4_SMAP), c->cr4, 0);
 		*wp = c->wp;
 		*nxe = c->nxe;
+		*cr4 = c->cr4;
 		for (level = mx->top; level >= 1; level--) {
 			if (mx->m.pm == PM_32)
 				op_w32(p, mx->ea[level], c->e[level]);
@@ -1123,9 +1357,9 @@ static void matrix_emit(struct matrix *mx, struct prog *p, unsigned int from,
 		}
 		emit(p, OP_RELOAD, 0, 0, 0);
 		c->rec = p->nrec;
-		for (k = 0; k < NACC; k++) {
-			op_access(p, access_va(mx, acc_order[k].kind),
-				  acc_order[k].kind, write_val(mx, ci, k));
+		for (k = 0; c->acc[k].name; k++) {
+			op_access(p, access_va(mx, c->acc[k].kind),
+				  c->acc[k].kind, write_val(mx, ci, k));
 			for (level = mx->top; level >= 1; level--)
 				op_r64(p, mx->ea[level]);
 			op_r64(p, cfg_target(mx, c->e) + 8);
@@ -1157,18 +1391,21 @@ static void matrix_check(struct matrix *mx, unsigned int from, unsigned int to)
 			continue;
 		mx->m.wp = c->wp;
 		mx->m.nxe = c->nxe;
+		mx->m.smep = c->cr4 & CR4_SMEP;
+		mx->m.smap = c->cr4 & CR4_SMAP;
 		memcpy(mx->e, c->e, sizeof(mx->e));
-		for (k = 0; k < NACC; k++) {
-			unsigned int kind = acc_order[k].kind & 0xf;
-			bool user = acc_order[k].kind & ACC_USER;
+		for (k = 0; c->acc[k].name; k++) {
+			unsigned int kind = c->acc[k].kind & 0xf;
 			uint64_t va = access_va(mx, kind), exp[5], ign[5];
 			struct rec *r = &R[c->rec + k * (mx->top + 2)];
-			struct mres m = model_walk(&mx->m, mx->e, va, kind, user);
+			struct mres m = model_walk(&mx->m, mx->e, va,
+						   c->acc[k].kind);
 			uint32_t eerr = m.err, gerr = r[0].err;
 			uint64_t got;
 
-			if (mx->m.pm == PM_32 && mx->m.nxe) {
-				eerr &= ~PF_ID;		/* undefined (APM 8.4.2) */
+			/* undefined without PAE (APM 8.4.2), unless SMEP */
+			if (mx->m.pm == PM_32 && mx->m.nxe && !mx->m.smep) {
+				eerr &= ~PF_ID;
 				gerr &= ~PF_ID;
 			}
 			if (mx->tcg_nested && (eerr & PF_RSVD) &&
@@ -1180,7 +1417,7 @@ static void matrix_check(struct matrix *mx, unsigned int from, unsigned int to)
 					r[0].cr2 != (va & mask)))
 				MX_ERR(mx, "%s [%s] %s: expected #PF err %#x cr2 %#llx, got status %#llx err %#llx cr2 %#llx\n",
 				       pm_name[mx->m.pm], c->label,
-				       acc_order[k].name, m.err,
+				       c->acc[k].name, m.err,
 				       (unsigned long long)(va & mask),
 				       (unsigned long long)r[0].st,
 				       (unsigned long long)r[0].err,
@@ -1193,7 +1430,7 @@ static void matrix_check(struct matrix *mx, unsigned int from, unsigned int to)
 				if (r[0].st || r[0].val != want)
 					MX_ERR(mx, "%s [%s] %s: expected success (value %#llx), got status %#llx err %#llx cr2 %#llx value %#llx\n",
 					       pm_name[mx->m.pm], c->label,
-					       acc_order[k].name,
+					       c->acc[k].name,
 					       (unsigned long long)want,
 					       (unsigned long long)r[0].st,
 					       (unsigned long long)r[0].err,
@@ -1225,7 +1462,7 @@ static void matrix_check(struct matrix *mx, unsigned int from, unsigned int to)
 				if ((got & ~ign[level]) != (exp[level] & ~ign[level]))
 					MX_ERR(mx, "%s [%s] %s: L%d entry expected %#llx (ignoring %#llx), got %#llx\n",
 					       pm_name[mx->m.pm], c->label,
-					       acc_order[k].name, level,
+					       c->acc[k].name, level,
 					       (unsigned long long)exp[level],
 					       (unsigned long long)ign[level],
 					       (unsigned long long)got);
@@ -1235,7 +1472,7 @@ static void matrix_check(struct matrix *mx, unsigned int from, unsigned int to)
 			if (ti >= 0 && got != mx->q1[ti]) {
 				MX_ERR(mx, "%s [%s] %s: target memory expected %#llx, got %#llx\n",
 				       pm_name[mx->m.pm], c->label,
-				       acc_order[k].name,
+				       c->acc[k].name,
 				       (unsigned long long)mx->q1[ti],
 				       (unsigned long long)got);
 				mx->q1[ti] = got;
@@ -1250,12 +1487,13 @@ static void matrix_check(struct matrix *mx, unsigned int from, unsigned int to)
 	}
 }
 
-static int run_matrix(unsigned long mmu, enum pm pm)
+static int run_matrix(unsigned long mmu, enum pm pm, enum mx_kind kind)
 {
 	struct matrix mx;
 	struct prog p;
-	unsigned int from, to, chunk = 40;
+	unsigned int from, to, chunk = 40, naccs = 0;
 	bool wp = true, nxe = false;
+	uint64_t cr4 = 0;
 	double t0 = now();
 	int i, bad;
 
@@ -1290,16 +1528,23 @@ static int run_matrix(unsigned long mmu, enum pm pm)
 	for (i = 0; i < 4; i++) {
 		put64(mx.t->vm, tgt_pa[i], tgt_marker(i));
 		put64(mx.t->vm, tgt_pa[i] + 8, 0);
+		put64(mx.t->vm, tgt_pa[i] + 16, LDT_DATA_DESC);
 	}
-	matrix_build(&mx);
-	fprintf(stderr, "# %s paging, %s MMU: %u configurations x %zu accesses (MAXPHYADDR %d, 1G pages %s)\n",
-		pm_name[pm], mmu == SHV_VM_MMU_SHADOW ? "shadow" : "nested",
-		mx.ncfg, NACC, mx.m.maxphy, mx.m.gb1 ? "yes" : "no");
+	if (kind == MX_STD)
+		matrix_build(&mx);
+	else
+		matrix_build_smx(&mx, kind);
+	for (i = 0; i < (int)mx.ncfg; i++)
+		naccs += acc_count(mx.cfgs[i].acc);
+	fprintf(stderr, "# %s paging%s, %s MMU: %u configurations, %u accesses (MAXPHYADDR %d, 1G pages %s)\n",
+		pm_name[pm], mx_kind_name[kind],
+		mmu == SHV_VM_MMU_SHADOW ? "shadow" : "nested",
+		mx.ncfg, naccs, mx.m.maxphy, mx.m.gb1 ? "yes" : "no");
 
 	for (from = 0; from < mx.ncfg; from = to) {
 		to = from + chunk < mx.ncfg ? from + chunk : mx.ncfg;
 		prog_init(&p);
-		matrix_emit(&mx, &p, from, to, &wp, &nxe);
+		matrix_emit(&mx, &p, from, to, &wp, &nxe, &cr4);
 		run_prog(mx.t, 0, &p, NULL, NULL);
 		prog_free(&p);
 		matrix_check(&mx, from, to);
@@ -1358,19 +1603,71 @@ FIXTURE_TEARDOWN(mmu) {}
 TEST_F_TIMEOUT(mmu, perm_4level, 600)
 {
 	MMU_GATE();
-	ASSERT_EQ(0, run_matrix(variant->flags, PM_LM4));
+	ASSERT_EQ(0, run_matrix(variant->flags, PM_LM4, MX_STD));
 }
 
 TEST_F_TIMEOUT(mmu, perm_pae, 600)
 {
 	MMU_GATE();
-	ASSERT_EQ(0, run_matrix(variant->flags, PM_PAE));
+	ASSERT_EQ(0, run_matrix(variant->flags, PM_PAE, MX_STD));
 }
 
 TEST_F_TIMEOUT(mmu, perm_32bit, 600)
 {
 	MMU_GATE();
-	ASSERT_EQ(0, run_matrix(variant->flags, PM_32));
+	ASSERT_EQ(0, run_matrix(variant->flags, PM_32, MX_STD));
+}
+
+/*
+ * SMEP and SMAP where the CPU has them (shv offers them to its guests
+ * then, under both MMUs); a SKIP, not a pass, where it does not.
+ */
+#define SMEP_GATE() do {						\
+	MMU_GATE();							\
+	if (!has_smep())						\
+		SKIP(return, "the CPU has no SMEP");			\
+} while (0)
+
+#define SMAP_GATE() do {						\
+	MMU_GATE();							\
+	if (!has_smap() || !has_smep())					\
+		SKIP(return, "the CPU lacks SMAP or SMEP");		\
+} while (0)
+
+TEST_F_TIMEOUT(mmu, perm_smep_4level, 600)
+{
+	SMEP_GATE();
+	ASSERT_EQ(0, run_matrix(variant->flags, PM_LM4, MX_SMEP));
+}
+
+TEST_F_TIMEOUT(mmu, perm_smep_pae, 600)
+{
+	SMEP_GATE();
+	ASSERT_EQ(0, run_matrix(variant->flags, PM_PAE, MX_SMEP));
+}
+
+TEST_F_TIMEOUT(mmu, perm_smep_32bit, 600)
+{
+	SMEP_GATE();
+	ASSERT_EQ(0, run_matrix(variant->flags, PM_32, MX_SMEP));
+}
+
+TEST_F_TIMEOUT(mmu, perm_smap_4level, 600)
+{
+	SMAP_GATE();
+	ASSERT_EQ(0, run_matrix(variant->flags, PM_LM4, MX_SMAP));
+}
+
+TEST_F_TIMEOUT(mmu, perm_smap_pae, 600)
+{
+	SMAP_GATE();
+	ASSERT_EQ(0, run_matrix(variant->flags, PM_PAE, MX_SMAP));
+}
+
+TEST_F_TIMEOUT(mmu, perm_smap_32bit, 600)
+{
+	SMAP_GATE();
+	ASSERT_EQ(0, run_matrix(variant->flags, PM_32, MX_SMAP));
 }
 
 /* ---- scenario helpers (4-level paging) ---- */
@@ -1416,8 +1713,11 @@ struct expect {
 	unsigned int rec;
 	bool fault;
 	uint32_t err;
-	uint64_t v;		/* value, or CR2 for a fault */
+	uint64_t v;		/* value, or CR2 for a #PF */
 	const char *what;
+	uint64_t st;		/* a fault's status: PF_STATUS, GP_STATUS */
+	bool either;		/* success with value v or alt */
+	uint64_t alt;
 };
 
 struct expects {
@@ -1433,7 +1733,16 @@ static void expect_add(struct expects *x, unsigned int rec, bool fault,
 		x->e = realloc(x->e, x->cap * sizeof(*x->e));
 		SHV_CHECK(x->e, "realloc");
 	}
-	x->e[x->n++] = (struct expect){ rec, fault, err, v, what };
+	x->e[x->n++] = (struct expect){ rec, fault, err, v, what,
+					fault ? PF_STATUS : 0, false, 0 };
+}
+
+/* an access that must raise #GP(0) */
+static void expect_gp(struct prog *p, struct expects *x, uint64_t a,
+		      unsigned int kind, const char *what)
+{
+	expect_add(x, op_access(p, a, kind, 0), true, 0, 0, what);
+	x->e[x->n - 1].st = GP_STATUS;
 }
 
 /* a read of va that must return val */
@@ -1441,6 +1750,15 @@ static void read_expect(struct prog *p, struct expects *x, uint64_t va,
 			uint64_t val, const char *what)
 {
 	expect_add(x, op_access(p, va, ACC_READ, 0), false, 0, val, what);
+}
+
+/* a read of va that may return either value */
+static void read_either(struct prog *p, struct expects *x, uint64_t va,
+			uint64_t val, uint64_t alt, const char *what)
+{
+	read_expect(p, x, va, val, what);
+	x->e[x->n - 1].either = true;
+	x->e[x->n - 1].alt = alt;
 }
 
 static int expects_check(struct tvm *t, int cpu, struct expects *x)
@@ -1455,17 +1773,21 @@ static int expects_check(struct tvm *t, int cpu, struct expects *x)
 		bool ok;
 
 		if (e->fault)
-			ok = r->st == PF_STATUS && r->err == e->err &&
-			     r->cr2 == e->v;
+			ok = r->st == e->st && r->err == e->err &&
+			     (e->st != PF_STATUS || r->cr2 == e->v);
 		else
-			ok = !r->st && r->val == e->v;
+			ok = !r->st && (r->val == e->v ||
+					(e->either && r->val == e->alt));
 		if (ok)
 			continue;
 		if (bad++ < 20)
 			fprintf(stderr, "# vCPU %d, %s (record %u): expected %s %#llx (err %#x), got status %#llx err %#llx cr2 %#llx value %#llx\n",
 				cpu, e->what, e->rec,
-				e->fault ? "#PF at" : "value",
-				(unsigned long long)e->v, e->err,
+				!e->fault ? "value" : e->st == PF_STATUS ?
+				"#PF at" : "fault, status",
+				(unsigned long long)(e->fault &&
+						     e->st != PF_STATUS ?
+						     e->st : e->v), e->err,
 				(unsigned long long)r->st,
 				(unsigned long long)r->err,
 				(unsigned long long)r->cr2,
@@ -2085,6 +2407,320 @@ TEST_F_TIMEOUT(mmu, cr3_mmio_32bit, 120)
 {
 	MMU_GATE();
 	bad_cr3(_metadata, variant->flags, PM_32, MMIO_GPA);
+}
+
+/* ---- 7: PCIDs ---- */
+
+/*
+ * The shadow MMU offers PCIDs on any CPU (it tags its roots with them);
+ * nested paging only where the CPU has them (QEMU's TCG has not).
+ */
+static bool pcid_offered(unsigned long mmu)
+{
+	return mmu == SHV_VM_MMU_SHADOW || has_pcid();
+}
+
+/*
+ * Two address spaces under PCIDs 1 and 2, switched with and without
+ * no-flush, their page tables edited without the flush that would make
+ * the edit visible.  What the architecture guarantees is checked under
+ * both MMUs: a flushing CR3 load shows the new translation of its PCID;
+ * a no-flush load of a PCID never used (C shares A's tables, whose edit
+ * is not flushed) shows the new one too, and so does a no-flush return
+ * to A for a page mapped and remapped while the vCPU was away; INVLPG
+ * drops global translations in every PCID; a CR4.PGE toggle and clearing
+ * CR4.PCIDE drop everything; MOV from CR3 returns the PCID and never bit
+ * 63.  Where a stale translation may survive, either value is
+ * accepted under nested paging; the shadow MMU's choices are asserted:
+ * a stale translation of a PCID survives no-flush switches away and back
+ * and a flush of another PCID, INVLPG drops stale translations of every
+ * PCID.  The counters show that a no-flush switch to a cached address
+ * space is a root hit that purges and rebuilds nothing.
+ */
+TEST_F_TIMEOUT(mmu, pcid_switches, 300)
+{
+	const uint64_t gva = TVA64 + 0x1000;	/* PTE 2: a global page */
+	uint64_t pt_a, pt_b, a[4], b[5], g[3], A, B, C;
+	struct expects x = { 0 };
+	struct syncs y;
+	struct tvm *t;
+	struct prog p;
+	unsigned int i, rec_cr3[2];
+	bool sh;
+
+	MMU_GATE();
+	if (!pcid_offered(variant->flags))
+		SKIP(return, "nested paging: the CPU has no PCID");
+	t = tvm_new(variant->flags, PM_LM4, 1);
+	sh = shadow(t);
+	memset(&y, 0, sizeof(y));
+	for (i = 0; i < 4; i++)
+		a[i] = data_page(t, 10 + i);
+	for (i = 0; i < 5; i++)
+		b[i] = data_page(t, 20 + i);
+	for (i = 0; i < 3; i++)
+		g[i] = data_page(t, 30 + i);
+	A = make_as(t, a[0], NULL, &pt_a) | 1;
+	B = make_as(t, b[0], NULL, &pt_b) | 2;
+	put64(t->vm, pt_a + 16, g[0] | PTE_ALL | PTE_G);
+	put64(t->vm, pt_b + 16, g[0] | PTE_ALL | PTE_G);
+	/* C shares A's tables below its own PML4 */
+	C = page_alloc(t);
+	put64(t->vm, C, PDPT_GPA | PTE_ALL);
+	put64(t->vm, C + 8, get64(t->vm, (A & ~0xfffULL) + 8));
+	C |= 3;
+
+	prog_init(&p);
+	emit(&p, OP_CR4, ~0ULL, CR4_PGE | CR4_PCIDE, 0);
+	op_cr3(&p, A);
+	read_expect(&p, &x, TVA64, data_marker(10), "A, PCID 1");
+	read_expect(&p, &x, gva, data_marker(30), "global page in A");
+	op_cr3(&p, B);
+	read_expect(&p, &x, TVA64, data_marker(20), "B, PCID 2");
+	read_expect(&p, &x, gva, data_marker(30), "global page in B");
+	/* until the shadow MMU tracks the tables (deferred tracking) */
+	for (i = 0; i < 8; i++) {
+		op_cr3(&p, A | CR3_NOFLUSH);
+		read_expect(&p, &x, TVA64, data_marker(10), "A, warming up");
+		op_cr3(&p, B | CR3_NOFLUSH);
+		read_expect(&p, &x, TVA64, data_marker(20), "B, warming up");
+	}
+	op_sync(&p, 1);
+	for (i = 0; i < 4; i++) {
+		op_cr3(&p, A | CR3_NOFLUSH);
+		read_expect(&p, &x, TVA64, data_marker(10), "A, no-flush");
+		op_cr3(&p, B | CR3_NOFLUSH);
+		read_expect(&p, &x, TVA64, data_marker(20), "B, no-flush");
+	}
+	op_sync(&p, 2);
+
+	/* an edit in A, not flushed: no-flush switches away and back */
+	op_cr3(&p, A | CR3_NOFLUSH);
+	read_expect(&p, &x, TVA64, data_marker(10), "A before its edit");
+	op_w64(&p, pt_a + 8, a[1] | PTE_ALL);
+	op_cr3(&p, B | CR3_NOFLUSH);
+	read_expect(&p, &x, TVA64, data_marker(20), "B, A's edit unflushed");
+	op_cr3(&p, A | CR3_NOFLUSH);
+	if (sh)
+		read_expect(&p, &x, TVA64, data_marker(10),
+			    "A's stale translation after no-flush switches");
+	else
+		read_either(&p, &x, TVA64, data_marker(10), data_marker(11),
+			    "A after no-flush switches");
+	op_sync(&p, 3);
+	op_cr3(&p, A);
+	read_expect(&p, &x, TVA64, data_marker(11), "A after flushing PCID 1");
+
+	/* PCID 3 was never used: a no-flush load shows no stale entry */
+	op_w64(&p, pt_a + 8, a[2] | PTE_ALL);
+	op_cr3(&p, C | CR3_NOFLUSH);
+	read_expect(&p, &x, gva, data_marker(30), "C (PCID 3, first use)");
+	read_expect(&p, &x, TVA64, data_marker(12),
+		    "C (PCID 3, first use) after A's unflushed edit");
+	/* a mapping made and changed while away from A: A never saw it */
+	op_w64(&p, pt_a + 24, a[3] | PTE_ALL);
+	read_expect(&p, &x, TVA64 + 0x2000, data_marker(13), "C, page 3");
+	op_w64(&p, pt_a + 24, a[0] | PTE_ALL);
+	op_cr3(&p, A | CR3_NOFLUSH);
+	read_expect(&p, &x, TVA64 + 0x2000, data_marker(10),
+		    "A, page 3 mapped and remapped while away");
+	op_cr3(&p, A);
+
+	/* an edit in B, not flushed: a flush of PCID 1 is not one of 2 */
+	op_cr3(&p, B | CR3_NOFLUSH);
+	read_expect(&p, &x, TVA64, data_marker(20), "B before its edit");
+	op_w64(&p, pt_b + 8, b[1] | PTE_ALL);
+	op_cr3(&p, A);
+	read_expect(&p, &x, TVA64, data_marker(12), "A, flushed again");
+	op_cr3(&p, B | CR3_NOFLUSH);
+	if (sh)
+		read_expect(&p, &x, TVA64, data_marker(20),
+			    "B's stale translation after PCID 1's flush");
+	else
+		read_either(&p, &x, TVA64, data_marker(20), data_marker(21),
+			    "B after PCID 1's flush");
+	op_cr3(&p, B);
+	read_expect(&p, &x, TVA64, data_marker(21), "B after flushing PCID 2");
+
+	/* INVLPG under PCID 1 of an address B maps (not global) */
+	op_w64(&p, pt_b + 8, b[2] | PTE_ALL);
+	op_cr3(&p, A | CR3_NOFLUSH);
+	op_invlpg(&p, TVA64);
+	op_cr3(&p, B | CR3_NOFLUSH);
+	if (sh)
+		read_expect(&p, &x, TVA64, data_marker(22),
+			    "B after INVLPG under PCID 1 (shv: every PCID)");
+	else
+		read_either(&p, &x, TVA64, data_marker(22), data_marker(21),
+			    "B after INVLPG under PCID 1");
+
+	/* a global page: INVLPG under one PCID drops it in all */
+	op_cr3(&p, B);
+	read_expect(&p, &x, gva, data_marker(30), "global page in B again");
+	op_w64(&p, pt_a + 16, g[1] | PTE_ALL | PTE_G);
+	op_w64(&p, pt_b + 16, g[1] | PTE_ALL | PTE_G);
+	op_cr3(&p, A | CR3_NOFLUSH);
+	op_invlpg(&p, gva);
+	read_expect(&p, &x, gva, data_marker(31), "global page in A, INVLPG");
+	op_cr3(&p, B | CR3_NOFLUSH);
+	read_expect(&p, &x, gva, data_marker(31),
+		    "global page in B after INVLPG under PCID 1");
+
+	/* a CR4.PGE toggle flushes every PCID, global pages included */
+	read_expect(&p, &x, TVA64, data_marker(22), "B before the toggle");
+	op_w64(&p, pt_a + 16, g[2] | PTE_ALL | PTE_G);
+	op_w64(&p, pt_b + 16, g[2] | PTE_ALL | PTE_G);
+	op_w64(&p, pt_b + 8, b[3] | PTE_ALL);
+	op_cr3(&p, A | CR3_NOFLUSH);
+	emit(&p, OP_CR4, ~CR4_PGE, 0, 0);
+	emit(&p, OP_CR4, ~0ULL, CR4_PGE, 0);
+	read_expect(&p, &x, gva, data_marker(32), "global page in A, PGE");
+	op_cr3(&p, B | CR3_NOFLUSH);
+	read_expect(&p, &x, gva, data_marker(32), "global page in B, PGE");
+	read_expect(&p, &x, TVA64, data_marker(23), "B after PGE toggled in A");
+
+	/* MOV from CR3: the PCID, not the no-flush bit */
+	rec_cr3[0] = op_access(&p, 0, ACC_RDCR3, 0);
+	/* clearing CR4.PCIDE flushes everything; CR3 keeps its low bits */
+	op_w64(&p, pt_b + 8, b[4] | PTE_ALL);
+	emit(&p, OP_CR4, ~CR4_PCIDE, 0, 0);
+	read_expect(&p, &x, TVA64, data_marker(24), "B after clearing PCIDE");
+	rec_cr3[1] = op_access(&p, 0, ACC_RDCR3, 0);
+	op_cr3(&p, B & ~0xfffULL);
+	op_sync(&p, 4);
+	run_prog(t, 0, &p, syncs_fn, &y);
+	prog_free(&p);
+
+	EXPECT_EQ(0, expects_check(t, 0, &x));
+	EXPECT_EQ64(B, recs(t, 0)[rec_cr3[0]].val);
+	EXPECT_EQ64(0, recs(t, 0)[rec_cr3[0]].st);
+	EXPECT_EQ64(B, recs(t, 0)[rec_cr3[1]].val);
+	EXPECT_EQ(0, tvm_verify(t, 0));
+	EXPECT_EQ(0, y.unverified);
+	if (sh) {
+		for (i = 1; i <= 4; i++) {
+			char what[32];
+
+			snprintf(what, sizeof(what), "PCIDs, sync %u", i);
+			print_stats(what, &y.s[i]);
+		}
+		/* no-flush switches between cached spaces: hits, no work */
+		EXPECT_GE(DELTA(&y, 1, 2, cr3_noflush), 8);
+		EXPECT_GE(DELTA(&y, 1, 2, root_hits), 8);
+		EXPECT_EQ(0, DELTA(&y, 1, 2, root_misses));
+		EXPECT_EQ(0, DELTA(&y, 1, 2, shadow_faults));
+		EXPECT_EQ(0, DELTA(&y, 1, 2, shadow_pages));
+		EXPECT_EQ(0, DELTA(&y, 1, 2, purges_all));
+		/* the edit in A marked, and no-flush switches purged nothing */
+		EXPECT_GE(DELTA(&y, 2, 3, stale_marks), 1);
+		EXPECT_EQ(0, DELTA(&y, 2, 3, stale_purges));
+		EXPECT_EQ(0, DELTA(&y, 2, 3, purges_all));
+		EXPECT_EQ(0, DELTA(&y, 2, 3, root_misses));
+	}
+	tvm_free(t);
+}
+
+/*
+ * The #GP cases of PCIDs: CR3 bit 63 without CR4.PCIDE, setting PCIDE
+ * while CR3[11:0] is not 0, or outside long mode (and wherever PCIDs are
+ * not offered), and what is allowed once they are on.  Not under nested
+ * paging in QEMU/TCG, whose guests get no #GP for these: a MOV to CR3
+ * with bit 63 in long mode ends the guest with VMEXIT_INVALID, and
+ * setting CR4.PCIDE on its CPU without PCIDs is accepted.
+ */
+static void pcid_gp(struct __test_metadata *_metadata, unsigned long mmu,
+		    enum pm pm)
+{
+	struct tvm *t = tvm_new(mmu, pm, 1);
+	bool lm = pm == PM_LM4, ok = lm && pcid_offered(mmu);
+	struct expects x = { 0 };
+	struct shv_sregs sr;
+	struct prog p;
+	unsigned int rec = 0;
+	uint64_t cr4;
+
+	shv_get_sregs(t->v[0], &sr);
+	cr4 = sr.cr4;
+	prog_init(&p);
+	if (lm) {
+		expect_gp(&p, &x, PML4_GPA | CR3_NOFLUSH, ACC_MOVCR3,
+			  "CR3 bit 63 without PCIDE");
+		op_cr3(&p, PML4_GPA | 0x18);		/* PWT, PCD */
+		expect_gp(&p, &x, cr4 | CR4_PCIDE, ACC_MOVCR4,
+			  "PCIDE with CR3[11:0] = 0x18");
+		op_cr3(&p, PML4_GPA);
+	}
+	if (ok) {
+		expect_add(&x, op_access(&p, cr4 | CR4_PCIDE, ACC_MOVCR4, 0),
+			   false, 0, 0, "PCIDE in long mode");
+		expect_add(&x, op_access(&p, PML4_GPA | 5 | CR3_NOFLUSH,
+					 ACC_MOVCR3, 0),
+			   false, 0, 0, "CR3 with PCID 5, no-flush");
+		rec = op_access(&p, 0, ACC_RDCR3, 0);
+		read_expect(&p, &x, TVA64, 0, "a read under PCID 5");
+		expect_add(&x, op_access(&p, cr4, ACC_MOVCR4, 0), false, 0, 0,
+			   "PCIDE cleared");
+	} else {
+		expect_gp(&p, &x, cr4 | CR4_PCIDE, ACC_MOVCR4,
+			  lm ? "PCIDE where PCIDs are not offered" :
+			       "PCIDE outside long mode");
+	}
+	put64(t->vm, T_PT + 8, TGT_4K | PTE_ALL);
+	put64(t->vm, TGT_4K, 0);
+	run_prog(t, 0, &p, NULL, NULL);
+	prog_free(&p);
+	EXPECT_EQ(0, expects_check(t, 0, &x));
+	if (ok) {
+		EXPECT_EQ64(0, recs(t, 0)[rec].st);
+		EXPECT_EQ64(PML4_GPA | 5, recs(t, 0)[rec].val);
+	}
+	EXPECT_EQ(0, tvm_verify(t, 0));
+	tvm_free(t);
+}
+
+#define PCID_GP_GATE() do {						\
+	MMU_GATE();							\
+	if (variant->flags == SHV_VM_MMU_NESTED && host_is_tcg())	\
+		SKIP(return, "QEMU/TCG's nested guests get no #GP here"); \
+} while (0)
+
+TEST_F_TIMEOUT(mmu, pcid_gp_4level, 120)
+{
+	PCID_GP_GATE();
+	pcid_gp(_metadata, variant->flags, PM_LM4);
+}
+
+TEST_F_TIMEOUT(mmu, pcid_gp_pae, 120)
+{
+	PCID_GP_GATE();
+	pcid_gp(_metadata, variant->flags, PM_PAE);
+}
+
+/*
+ * INVPCID is not offered (CPUID.7.EBX[10] is clear): #UD under both
+ * MMUs, from the CPU that lacks it, the VMX control left clear, or the
+ * SVM intercept.
+ */
+TEST_F_TIMEOUT(mmu, invpcid_ud, 120)
+{
+	struct expects x = { 0 };
+	struct tvm *t;
+	struct prog p;
+	unsigned int type;
+
+	MMU_GATE();
+	t = tvm_new(variant->flags, PM_LM4, 1);
+	memset(shv_gpa2hva(t->vm, DATA_GPA), 0, 16);
+	prog_init(&p);
+	for (type = 0; type < 4; type++) {
+		expect_add(&x, op_access(&p, DATA_GPA, ACC_INVPCID, type),
+			   true, 0, 0, "INVPCID");
+		x.e[x.n - 1].st = UD_STATUS;
+	}
+	run_prog(t, 0, &p, NULL, NULL);
+	prog_free(&p);
+	EXPECT_EQ(0, expects_check(t, 0, &x));
+	tvm_free(t);
 }
 
 TEST_HARNESS_MAIN

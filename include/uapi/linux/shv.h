@@ -68,7 +68,8 @@ struct shv_mmu_stats {
 	__u64 guest_faults;	/* #PF reflected to the guest */
 	__u64 mmio_faults;	/* #PF intercepts that were MMIO */
 	__u64 reclaims;		/* shadow pages reclaimed at the cap */
-	__u64 reserved[7];
+	__u64 cr3_noflush;	/* CR3 loads with PCID no-flush */
+	__u64 reserved[6];
 };
 
 #define SHV_GET_MMU_STATS	_IOR(SHVIO, 0x50, struct shv_mmu_stats)
