@@ -34,6 +34,7 @@
 #include "arch.h"
 #include "mmu.h"
 #include "emulate.h"
+#include "emucore.h"
 #include "vmx.h"
 #include "irq.h"
 #include "hyperv.h"
@@ -308,6 +309,41 @@ static int vmx_get_cpl(struct shv_vcpu *vcpu)
 	ar = vmcs_read(GUEST_SS_AR_BYTES);
 	vmx_put();
 	return VMX_AR_DPL(ar);
+}
+
+static void vmx_set_segment(struct shv_vcpu *vcpu, int seg,
+			    const struct shv_segment *s)
+{
+	vmx_load(vcpu);
+	seg_to_vmcs(seg, s);
+	vmx_put();
+}
+
+static void vmx_set_dtable(struct shv_vcpu *vcpu, bool idt, u64 base,
+			   u32 limit)
+{
+	vmx_load(vcpu);
+	vmcs_write(idt ? GUEST_IDTR_BASE : GUEST_GDTR_BASE, base);
+	vmcs_write(idt ? GUEST_IDTR_LIMIT : GUEST_GDTR_LIMIT, limit);
+	vmx_put();
+}
+
+/* after an emulated instruction: its interrupt shadow, or an IRET */
+static void vmx_insn_events(struct shv_vcpu *vcpu, unsigned int events)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (events & SHV_EMU_EV_SHADOW) {
+		/* entry refuses STI blocking with IF clear (after MOV SS) */
+		vmx->intr_state &= ~(GUEST_INTR_STATE_STI |
+				     GUEST_INTR_STATE_MOV_SS);
+		vmx->intr_state |= (vcpu->rflags & SHV_RFLAGS_IF) ?
+				   GUEST_INTR_STATE_STI :
+				   GUEST_INTR_STATE_MOV_SS;
+	}
+	if ((events & SHV_EMU_EV_IRET) && shv_vmx_caps.vnmi)
+		vmx->intr_state &= ~GUEST_INTR_STATE_NMI;
+	vmx->intr_state_dirty = true;
 }
 
 /* --- VMCS setup --- */
@@ -1116,12 +1152,13 @@ static int vmx_handle_cr(struct shv_vcpu *vcpu)
 	return r;
 }
 
-/* MOV DR: the debug registers are plain storage for the guest */
-static int vmx_handle_dr(struct shv_vcpu *vcpu)
+/*
+ * MOV DR: the debug registers are plain storage for the guest.  0 done,
+ * 1 an exception was queued.  Also the emulator's (arch mov_dr).
+ */
+static int vmx_mov_dr(struct shv_vcpu *vcpu, int dr, int reg, bool write)
 {
 	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
-	u64 q = vmx->exit_qual;
-	int dr = q & DEBUG_REG_ACCESS_NUM, reg = DEBUG_REG_ACCESS_REG(q);
 	bool lma = vcpu->efer & EFER_LMA;
 	u64 *p, v;
 
@@ -1137,24 +1174,33 @@ static int vmx_handle_dr(struct shv_vcpu *vcpu)
 		dr += 2;
 	}
 	p = dr < 4 ? &vmx->dr[dr] : dr == 6 ? &vmx->dr6 : &vmx->dr7;
-	if (q & TYPE_MOV_FROM_DR) {
+	if (!write) {
 		v = *p;
 		vcpu->regs[reg] = lma ? v : (u32)v;
-	} else {
-		v = vcpu->regs[reg];
-		if (!lma)
-			v = (u32)v;
-		if (dr >= 6 && v >> 32) {
-			vmx_queue_exception(vcpu, SHV_GP_VECTOR, true, 0);
-			return 1;
-		}
-		if (dr == 6)
-			v = (v & 0xf00f) | 0xffff0ff0;
-		else if (dr == 7)
-			v = (v & ~0xd800ull) | 0x400;
-		*p = v;
+		return 0;
 	}
-	vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
+	v = vcpu->regs[reg];
+	if (!lma)
+		v = (u32)v;
+	if (dr >= 6 && v >> 32) {
+		vmx_queue_exception(vcpu, SHV_GP_VECTOR, true, 0);
+		return 1;
+	}
+	if (dr == 6)
+		v = (v & 0xf00f) | 0xffff0ff0;
+	else if (dr == 7)
+		v = (v & ~0xd800ull) | 0x400;
+	*p = v;
+	return 0;
+}
+
+static int vmx_handle_dr(struct shv_vcpu *vcpu)
+{
+	u64 q = to_vmx(vcpu)->exit_qual;
+
+	if (!vmx_mov_dr(vcpu, q & DEBUG_REG_ACCESS_NUM,
+			DEBUG_REG_ACCESS_REG(q), !(q & TYPE_MOV_FROM_DR)))
+		vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
 	return 1;
 }
 
@@ -1425,6 +1471,10 @@ const struct shv_arch_ops shv_vmx_ops = {
 	.update_cr	= vmx_update_cr,
 	.get_seg_base	= vmx_get_seg_base,
 	.get_cpl	= vmx_get_cpl,
+	.set_segment	= vmx_set_segment,
+	.set_dtable	= vmx_set_dtable,
+	.insn_events	= vmx_insn_events,
+	.mov_dr		= vmx_mov_dr,
 	.get_msr	= vmx_get_msr,
 	.set_msr	= vmx_set_msr,
 	.run		= vmx_run,
