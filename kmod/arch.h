@@ -34,6 +34,22 @@ struct shv_arch_ops {
 	void (*update_cr)(struct shv_vcpu *vcpu);
 	u64 (*get_seg_base)(struct shv_vcpu *vcpu, int seg);
 	int (*get_cpl)(struct shv_vcpu *vcpu);
+	/*
+	 * The emulator loaded a segment register (ES..GS), GDTR or IDTR, or
+	 * ran an instruction with SHV_EMU_EV_* side effects (an STI/MOV SS
+	 * interrupt shadow, an IRET that unblocks NMIs; after skip_insn).
+	 */
+	void (*set_segment)(struct shv_vcpu *vcpu, int seg,
+			    const struct shv_segment *s);
+	void (*set_dtable)(struct shv_vcpu *vcpu, bool idt, u64 base,
+			   u32 limit);
+	void (*insn_events)(struct shv_vcpu *vcpu, unsigned int events);
+	/*
+	 * MOV to/from DR0-7 for the emulator, where the debug registers are
+	 * software state (VMX); NULL when the hardware holds them.  0 done,
+	 * 1 an exception was queued.
+	 */
+	int (*mov_dr)(struct shv_vcpu *vcpu, int dr, int reg, bool write);
 
 	/* MSRs the vendor state holds; -ENOENT when not one of them */
 	int (*get_msr)(struct shv_vcpu *vcpu, u32 index, u64 *data);

@@ -18,10 +18,17 @@
 #define FL_ZF		0x0040ull
 #define FL_SF		0x0080ull
 #define FL_TF		0x0100ull
+#define FL_IF		0x0200ull
 #define FL_DF		0x0400ull
 #define FL_OF		0x0800ull
+#define FL_IOPL		0x3000ull
+#define FL_NT		0x4000ull
 #define FL_RF		0x10000ull
+#define FL_VM		0x20000ull
 #define FL_AC		0x40000ull
+#define FL_VIF		0x80000ull
+#define FL_VIP		0x100000ull
+#define FL_ID		0x200000ull
 #define FL_ARITH	(FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
 
 #define GPR_AX		0
@@ -34,7 +41,10 @@
 #define GPR_DI		7
 
 #define VEC_DE		0
+#define VEC_BP		3
+#define VEC_OF		4
 #define VEC_UD		6
+#define VEC_NP		11
 #define VEC_SS		12
 #define VEC_GP		13
 #define VEC_AC		17
@@ -393,6 +403,70 @@ static int push(struct shv_emu *e, unsigned int sz, u64 v)
 
 	if (!r)
 		reg_set(e, GPR_SP, ss, false, sp);
+	return r;
+}
+
+static int pop(struct shv_emu *e, unsigned int sz, u64 *v)
+{
+	unsigned int ss = stack_size(e);
+	u64 sp = e->regs[GPR_SP] & szmask(ss);
+	int r = mem_read(e, SHV_EMU_SS, sp, sz, v);
+
+	if (!r)
+		reg_set(e, GPR_SP, ss, false, sp + sz);
+	return r;
+}
+
+/*
+ * Push n values of sz bytes, vals[0] first (at the highest address): one
+ * write unless the stack pointer wraps inside the block, and every slot
+ * is checked before anything is written.
+ */
+static int push_n(struct shv_emu *e, unsigned int sz, const u64 *vals,
+		  unsigned int n)
+{
+	unsigned int ss = stack_size(e), i, len = n * sz;
+	u64 m = szmask(ss), sp = e->regs[GPR_SP] & m, la;
+	u8 buf[64];
+	int r = SHV_EMU_OK;
+
+	if (sp >= len) {
+		for (i = 0; i < n; i++)
+			store_le(buf + (n - 1 - i) * sz, sz, vals[i]);
+		r = mem_access(e, SHV_EMU_SS, sp - len, buf, len, true);
+	} else {
+		for (i = 0; i < n && !r; i++)
+			r = linearize(e, SHV_EMU_SS, (sp - (i + 1) * sz) & m, sz,
+				      true, &la);
+		for (i = 0; i < n && !r; i++)
+			r = mem_write(e, SHV_EMU_SS, (sp - (i + 1) * sz) & m,
+				      sz, vals[i]);
+	}
+	if (!r)
+		reg_set(e, GPR_SP, ss, false, (sp - len) & m);
+	return r;
+}
+
+/* pop n values of sz bytes, vals[0] first (from the lowest address) */
+static int pop_n(struct shv_emu *e, unsigned int sz, u64 *vals,
+		 unsigned int n)
+{
+	unsigned int ss = stack_size(e), i, len = n * sz;
+	u64 m = szmask(ss), sp = e->regs[GPR_SP] & m;
+	u8 buf[64];
+	int r = SHV_EMU_OK;
+
+	if (sp + len - 1 <= m) {
+		r = mem_access(e, SHV_EMU_SS, sp, buf, len, false);
+		for (i = 0; i < n && !r; i++)
+			vals[i] = load_le(buf + i * sz, sz);
+	} else {
+		for (i = 0; i < n && !r; i++)
+			r = mem_read(e, SHV_EMU_SS, (sp + i * sz) & m, sz,
+				     &vals[i]);
+	}
+	if (!r)
+		reg_set(e, GPR_SP, ss, false, (sp + len) & m);
 	return r;
 }
 
@@ -1006,7 +1080,610 @@ static int exec_bitscan(struct shv_emu *e, unsigned int kind)
 	return SHV_EMU_OK;
 }
 
-static int exec_0f(struct shv_emu *e)
+/* --- segment loads and control transfers --- */
+
+static bool prot_mode(const struct shv_emu *e)
+{
+	return e->pe && !e->vm86;
+}
+
+static unsigned int iopl(const struct shv_emu *e)
+{
+	return (e->rflags & FL_IOPL) >> 12;
+}
+
+/* the descriptor of sel in the GDT or LDT, and its linear address */
+static int read_desc(struct shv_emu *e, u16 sel, u64 *desc, u64 *la)
+{
+	const struct shv_emu_dt *t = (sel & 4) ? &e->ldt : &e->gdt;
+	u8 b[8];
+	int r;
+
+	if (((sel & 4) && !e->ldt_usable) || (u32)(sel & ~7) + 7 > t->limit)
+		return raise(e, VEC_GP, true, sel & ~3);
+	*la = (u32)(t->base + (sel & ~7));
+	r = e->ops->read(e, *la, b, 8);
+	if (!r)
+		*desc = load_le(b, 8);
+	return r;
+}
+
+/*
+ * A protected-mode load of a code or data segment descriptor, with the
+ * processor's checks (SDM vol. 3 5.5-5.8, MOV/POP/LDS/JMP/CALL/RET):
+ * #GP(selector) for a wrong type or privilege, #NP or #SS when not
+ * present; the accessed bit is set.  CPL 0 outside 64-bit mode, with
+ * code segments only (no gates, no TSSs): what runs there is the switch
+ * from real mode, not a whole protected-mode guest.
+ */
+static int load_seg_pm(struct shv_emu *e, int seg, u16 sel)
+{
+	struct shv_emu_seg *s = &e->seg[seg];
+	unsigned int rpl = sel & 3, dpl, type;
+	u32 limit;
+	u64 d, la;
+	u8 ab;
+	int r;
+
+	if (e->mode == 64 || e->cpl)
+		return SHV_EMU_UNHANDLED;
+	if (!(sel & ~3)) {			/* null */
+		if (seg == SHV_EMU_CS || seg == SHV_EMU_SS)
+			return raise_gp0(e);
+		s->selector = sel;
+		s->unusable = true;
+		s->attr &= ~0x80;
+		e->seg_dirty |= 1u << seg;
+		return SHV_EMU_OK;
+	}
+	r = read_desc(e, sel, &d, &la);
+	if (r)
+		return r;
+	type = (d >> 40) & 15;
+	dpl = (d >> 45) & 3;
+	if (!((d >> 44) & 1))			/* a system descriptor */
+		return seg == SHV_EMU_CS ? SHV_EMU_UNHANDLED :
+		       raise(e, VEC_GP, true, sel & ~3);
+	if (seg == SHV_EMU_CS) {
+		if (!(type & 8) || ((type & 4) ? dpl > e->cpl :
+				    rpl > e->cpl || dpl != e->cpl))
+			return raise(e, VEC_GP, true, sel & ~3);
+	} else if (seg == SHV_EMU_SS) {
+		if (rpl != e->cpl || (type & 0xa) != 2 || dpl != e->cpl)
+			return raise(e, VEC_GP, true, sel & ~3);
+	} else if ((type & 0xa) == 8 ||		/* execute-only code */
+		   ((type & 0xc) != 0xc && (dpl < rpl || dpl < e->cpl))) {
+		return raise(e, VEC_GP, true, sel & ~3);
+	}
+	if (!((d >> 47) & 1))
+		return raise(e, seg == SHV_EMU_SS ? VEC_SS : VEC_NP, true,
+			     sel & ~3);
+	if (!(type & 1)) {
+		ab = (d >> 40) | 1;
+		r = e->ops->write(e, la + 5, &ab, 1);
+		if (r)
+			return r;
+		type |= 1;
+	}
+	limit = (d & 0xffff) | ((d >> 32) & 0xf0000);
+	s->base = ((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000);
+	s->limit = ((d >> 55) & 1) ? (limit << 12) | 0xfff : limit;
+	s->selector = seg == SHV_EMU_CS ? (sel & ~3) | e->cpl : sel;
+	s->type = type;
+	s->db = (d >> 54) & 1;
+	s->unusable = false;
+	s->attr = ((d >> 40) & 0xf0) | (((d >> 52) & 0xf) << 12);
+	e->seg_dirty |= 1u << seg;
+	return SHV_EMU_OK;
+}
+
+/*
+ * Load a segment register.  In real and virtual-8086 mode the base is the
+ * selector times 16; real mode keeps the cached limit and attributes (so
+ * "unreal" limits survive a load), virtual-8086 mode sets the fixed ones.
+ */
+static int load_seg(struct shv_emu *e, int seg, u16 sel)
+{
+	struct shv_emu_seg *s = &e->seg[seg];
+
+	if (prot_mode(e))
+		return load_seg_pm(e, seg, sel);
+	s->selector = sel;
+	s->base = (u64)sel << 4;
+	s->unusable = false;
+	s->attr |= 0x90;			/* S, P */
+	if (e->vm86) {
+		s->limit = 0xffff;
+		s->type = 3;
+		s->db = 0;
+		s->attr = 0xf0;			/* S, DPL 3, P */
+	}
+	e->seg_dirty |= 1u << seg;
+	return SHV_EMU_OK;
+}
+
+/* a near branch to target: wrapped to the operand size, inside CS */
+static int near_jump(struct shv_emu *e, u64 target)
+{
+	if (e->mode == 64) {
+		if (!canonical(e, target))
+			return raise_gp0(e);
+	} else {
+		target &= szmask(e->insn.op_size);
+		if (target > e->seg[SHV_EMU_CS].limit)
+			return raise_gp0(e);
+	}
+	e->rip = target;
+	return SHV_EMU_OK;
+}
+
+/*
+ * A far JMP/CALL/RET to sel:off: the target must be inside the new CS
+ * (real mode keeps CS's limit, virtual-8086 mode's is 64 KiB).  On a
+ * fault shv_emu_exec() puts CS back.
+ */
+static int far_jump(struct shv_emu *e, u16 sel, u64 off)
+{
+	int r = load_seg(e, SHV_EMU_CS, sel);
+
+	if (r)
+		return r;
+	if (off > e->seg[SHV_EMU_CS].limit)
+		return raise_gp0(e);
+	e->rip = off;
+	return SHV_EMU_OK;
+}
+
+/* the selector and offset of a far pointer in memory (m16:16/32) */
+static int read_farptr(struct shv_emu *e, u16 *sel, u64 *off)
+{
+	unsigned int sz = e->insn.op_size;
+	struct opnd o;
+	u8 buf[10];
+	int r;
+
+	if (e->insn.mod == 3)
+		return raise_ud(e);
+	opnd_rm(e, &o, sz + 2);
+	r = mem_access(e, o.seg, o.off, buf, sz + 2, false);
+	if (r)
+		return r;
+	*off = load_le(buf, sz);
+	*sel = load_le(buf + sz, 2);
+	return SHV_EMU_OK;
+}
+
+/* JMP/CALL far: EA/9A with a pointer, FF /5 and FF /3 through memory */
+static int exec_far(struct shv_emu *e, bool call, bool mem)
+{
+	unsigned int sz = e->insn.op_size;
+	u64 off, ret[2];
+	u16 sel;
+	int r;
+
+	if (mem) {
+		r = read_farptr(e, &sel, &off);
+		if (r)
+			return r;
+	} else {
+		off = e->insn.imm & szmask(sz);
+		sel = e->insn.imm >> (8 * sz);
+	}
+	ret[0] = e->seg[SHV_EMU_CS].selector;
+	ret[1] = (e->rip + e->insn.len) & szmask(sz);
+	/* the target is checked first; the stack is SS's, not CS's */
+	r = far_jump(e, sel, off);
+	if (r || !call)
+		return r;
+	return push_n(e, sz, ret, 2);
+}
+
+/* RETF (imm16): IP, then CS */
+static int exec_retf(struct shv_emu *e)
+{
+	unsigned int sz = e->insn.op_size, ss = stack_size(e);
+	u64 v[2];
+	int r;
+
+	r = pop_n(e, sz, v, 2);
+	if (r)
+		return r;
+	/* a return to an outer privilege level is not emulated */
+	if (prot_mode(e) && (v[1] & 3) != e->cpl)
+		return SHV_EMU_UNHANDLED;
+	r = far_jump(e, v[1], v[0]);
+	if (r || e->insn.opcode != 0xca)
+		return r;
+	reg_set(e, GPR_SP, ss, false,
+		(e->regs[GPR_SP] + (e->insn.imm & 0xffff)) & szmask(ss));
+	return SHV_EMU_OK;
+}
+
+int shv_emu_real_int(struct shv_emu *e, u8 vector)
+{
+	u64 off = 4ull * vector, v[3];
+	u8 ent[4];
+	int r;
+
+	if (off + 3 > e->idt.limit)
+		return raise(e, VEC_GP, true, vector * 8 + 2);
+	r = e->ops->read(e, (u32)(e->idt.base + off), ent, 4);
+	if (r)
+		return r;
+	v[0] = e->rflags & 0xffff;
+	v[1] = e->seg[SHV_EMU_CS].selector;
+	v[2] = e->rip & 0xffff;
+	r = push_n(e, 2, v, 3);
+	if (r)
+		return r;
+	e->rflags &= ~(FL_IF | FL_TF | FL_AC | FL_RF);
+	load_seg(e, SHV_EMU_CS, load_le(ent + 2, 2));
+	e->rip = load_le(ent, 2);
+	return SHV_EMU_OK;
+}
+
+/* INT3, INT n, INTO: real mode only (the IVT) */
+static int exec_int(struct shv_emu *e)
+{
+	u8 opc = e->insn.opcode;
+
+	if (e->pe)
+		return SHV_EMU_UNHANDLED;
+	e->rip += e->insn.len;
+	if (opc == 0xce && !(e->rflags & FL_OF))
+		return SHV_EMU_OK;
+	return shv_emu_real_int(e, opc == 0xcc ? VEC_BP :
+				   opc == 0xce ? VEC_OF : e->insn.imm);
+}
+
+/* IRET in real mode */
+static int exec_iret(struct shv_emu *e)
+{
+	unsigned int sz = e->insn.op_size;
+	u64 v[3], keep;
+	int r;
+
+	if (e->pe)
+		return SHV_EMU_UNHANDLED;
+	r = pop_n(e, sz, v, 3);
+	if (r)
+		return r;
+	r = far_jump(e, v[1], v[0]);
+	if (r)
+		return r;
+	if (sz == 2) {
+		keep = ~0xffffull;
+		v[2] &= 0x7fd5;
+	} else {
+		keep = FL_VM | FL_VIF | FL_VIP;
+		v[2] &= 0x257fd5;
+	}
+	e->rflags = (e->rflags & keep) | v[2] | 2;
+	e->events |= SHV_EMU_EV_IRET;
+	return SHV_EMU_OK;
+}
+
+/* the flags POPF may change at the current privilege */
+static u64 popf_mask(const struct shv_emu *e, unsigned int sz)
+{
+	u64 m = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_AC | FL_ID;
+
+	if (!e->pe || e->cpl <= iopl(e))
+		m |= FL_IF;
+	if (!e->pe || (!e->vm86 && !e->cpl))
+		m |= FL_IOPL;
+	return sz == 2 ? m & 0xffff : m;
+}
+
+/* PUSHF, POPF, CLI, STI: not the virtual-8086 VME/IOPL cases */
+static int exec_flags(struct shv_emu *e)
+{
+	unsigned int sz = stack_op_size(e);
+	u8 opc = e->insn.opcode;
+	u64 v, m;
+	int r;
+
+	if (e->vm86 && iopl(e) < 3)
+		return SHV_EMU_UNHANDLED;
+	switch (opc) {
+	case 0x9c:
+		return push(e, sz, e->rflags & ~(FL_VM | FL_RF) & szmask(sz));
+	case 0x9d:
+		r = pop(e, sz, &v);
+		if (r)
+			return r;
+		m = popf_mask(e, sz);
+		e->rflags = (e->rflags & ~m) | (v & m);
+		return SHV_EMU_OK;
+	default:
+		/* CLI/STI above IOPL: #GP, or PVI; not emulated */
+		if (e->pe && e->cpl > iopl(e))
+			return SHV_EMU_UNHANDLED;
+		if (opc == 0xfa) {
+			e->rflags &= ~FL_IF;
+		} else if (!(e->rflags & FL_IF)) {
+			e->rflags |= FL_IF;
+			e->events |= SHV_EMU_EV_SHADOW;
+		}
+		return SHV_EMU_OK;
+	}
+}
+
+/* MOV Sreg, r/m; POP Sreg; LES/LDS/LSS/LFS/LGS */
+static int exec_mov_sreg(struct shv_emu *e, int seg, struct opnd *src)
+{
+	u64 v;
+	int r;
+
+	if (seg == SHV_EMU_CS || seg >= SHV_EMU_NR_SEGS)
+		return raise_ud(e);
+	r = opnd_read(e, src, &v);
+	if (r)
+		return r;
+	r = load_seg(e, seg, v);
+	if (!r && seg == SHV_EMU_SS)
+		e->events |= SHV_EMU_EV_SHADOW;
+	return r;
+}
+
+static int exec_pop_sreg(struct shv_emu *e, int seg)
+{
+	u64 v;
+	int r;
+
+	r = pop(e, stack_op_size(e), &v);
+	if (r)
+		return r;
+	r = load_seg(e, seg, v);
+	if (!r && seg == SHV_EMU_SS)
+		e->events |= SHV_EMU_EV_SHADOW;
+	return r;
+}
+
+static int exec_lxs(struct shv_emu *e, int seg)
+{
+	u64 off;
+	u16 sel;
+	int r;
+
+	r = read_farptr(e, &sel, &off);
+	if (r)
+		return r;
+	r = load_seg(e, seg, sel);
+	if (!r)
+		reg_set(e, e->insn.reg, e->insn.op_size, false, off);
+	return r;
+}
+
+/* LGDT, LIDT, SGDT, SIDT */
+static int exec_dt(struct shv_emu *e, unsigned int sub)
+{
+	struct shv_emu_dt *dt = (sub & 1) ? &e->idt : &e->gdt;
+	unsigned int bsz = e->mode == 64 ? 8 : 4;
+	struct opnd o;
+	u8 buf[10];
+	u64 base;
+	int r;
+
+	opnd_rm(e, &o, 2 + bsz);
+	if (sub < 2) {		/* SGDT, SIDT: no UMIP */
+		store_le(buf, 2, dt->limit);
+		store_le(buf + 2, bsz, dt->base);
+		return mem_access(e, o.seg, o.off, buf, 2 + bsz, true);
+	}
+	if (e->cpl)
+		return raise_gp0(e);
+	r = mem_access(e, o.seg, o.off, buf, 2 + bsz, false);
+	if (r)
+		return r;
+	base = load_le(buf + 2, bsz);
+	if (e->mode != 64 && e->insn.op_size == 2)
+		base &= 0xffffff;
+	if (e->mode == 64 && !canonical(e, base))
+		return raise_gp0(e);
+	dt->base = base;
+	dt->limit = load_le(buf, 2);
+	e->dt_dirty |= (sub & 1) ? 2 : 1;
+	return SHV_EMU_OK;
+}
+
+/* ENTER (nesting level 0) and LEAVE */
+static int exec_frame(struct shv_emu *e)
+{
+	unsigned int sz = stack_op_size(e), ss = stack_size(e);
+	u64 m = szmask(ss), v;
+	int r;
+
+	if (e->insn.opcode == 0xc9) {		/* LEAVE */
+		reg_set(e, GPR_SP, ss, false, e->regs[GPR_BP] & m);
+		r = pop(e, sz, &v);
+		if (!r)
+			reg_set(e, GPR_BP, sz, false, v);
+		return r;
+	}
+	if (e->insn.bytes[e->insn.len - 1] & 31)
+		return SHV_EMU_UNHANDLED;	/* nested frames */
+	r = push(e, sz, e->regs[GPR_BP] & szmask(sz));
+	if (r)
+		return r;
+	v = e->regs[GPR_SP] & m;
+	reg_set(e, GPR_BP, sz, false, v);
+	reg_set(e, GPR_SP, ss, false, (v - (e->insn.imm & 0xffff)) & m);
+	return SHV_EMU_OK;
+}
+
+/* LOOPNE, LOOPE, LOOP, JCXZ: the count is address-sized */
+static bool exec_loop(struct shv_emu *e)
+{
+	u8 opc = e->insn.opcode;
+	u64 am = addr_mask(e), c = e->regs[GPR_CX] & am;
+	bool zf = e->rflags & FL_ZF;
+
+	if (opc == 0xe3)
+		return !c;
+	c = (c - 1) & am;
+	reg_set(e, GPR_CX, e->insn.addr_size, false, c);
+	if (!c)
+		return false;
+	return opc == 0xe2 || (opc == 0xe1) == zf;
+}
+
+/*
+ * The one-byte opcodes 40-5F, 60/61, 68-7F, 8D, 8E, 90-9F, B0-BF, C2-CF
+ * (but C6/C7), D7 and E0-FD (branches, stack, flags): register and
+ * control-flow instructions, emulated when the whole instruction stream
+ * is (see Documentation/emulator.rst).
+ */
+static int exec_flow(struct shv_emu *e, bool *jumped)
+{
+	const struct shv_insn *in = &e->insn;
+	unsigned int opc = in->opcode, sz = in->op_size;
+	unsigned int rb = (opc & 7) | ((in->rex & 1) << 3);
+	u64 next = e->rip + in->len, v[8];
+	struct opnd o;
+	int r, i;
+
+	switch (opc) {
+	case 0x06: case 0x0e: case 0x16: case 0x1e:	/* PUSH Sreg */
+		return push(e, stack_op_size(e),
+			    e->seg[opc >> 3].selector);
+	case 0x07: case 0x17: case 0x1f:		/* POP Sreg */
+		return exec_pop_sreg(e, opc >> 3);
+	case 0x40 ... 0x4f:				/* INC/DEC r */
+		opnd_reg(e, &o, opc & 7, sz);
+		return exec_alu(e, opc < 0x48 ? ALU_INC : ALU_DEC, &o, 0);
+	case 0x50 ... 0x57:				/* PUSH r */
+		sz = stack_op_size(e);
+		return push(e, sz, e->regs[rb] & szmask(sz));
+	case 0x58 ... 0x5f:				/* POP r */
+		sz = stack_op_size(e);
+		r = pop(e, sz, v);
+		if (!r)
+			reg_set(e, rb, sz, false, v[0]);
+		return r;
+	case 0x60:					/* PUSHA */
+		for (i = 0; i < 8; i++)
+			v[i] = e->regs[i] & szmask(sz);
+		return push_n(e, sz, v, 8);
+	case 0x61:					/* POPA */
+		r = pop_n(e, sz, v, 8);
+		for (i = 0; i < 8 && !r; i++)
+			if (i != 3)	/* the saved SP is skipped */
+				reg_set(e, 7 - i, sz, false, v[i]);
+		return r;
+	case 0x68: case 0x6a:				/* PUSH imm */
+		sz = stack_op_size(e);
+		return push(e, sz, sext(in->imm, in->imm_size) & szmask(sz));
+	case 0x70 ... 0x7f:				/* Jcc rel8 */
+		if (!cond(e, opc & 15))
+			return SHV_EMU_OK;
+		*jumped = true;
+		return near_jump(e, next + sext(in->imm, 1));
+	case 0x8d:					/* LEA */
+		if (in->mod == 3)
+			return raise_ud(e);
+		opnd_rm(e, &o, sz);
+		reg_set(e, in->reg, sz, false, o.off);
+		return SHV_EMU_OK;
+	case 0x8e:					/* MOV Sreg, r/m */
+		opnd_rm(e, &o, 2);
+		return exec_mov_sreg(e, in->reg & 7, &o);
+	case 0x90 ... 0x97:				/* XCHG rAX, r; NOP */
+		if (rb) {
+			v[0] = e->regs[rb];
+			reg_set(e, rb, sz, false, e->regs[GPR_AX]);
+			reg_set(e, GPR_AX, sz, false, v[0]);
+		}
+		return SHV_EMU_OK;
+	case 0x98:					/* CBW, CWDE, CDQE */
+		reg_set(e, GPR_AX, sz, false, sext(e->regs[GPR_AX], sz / 2));
+		return SHV_EMU_OK;
+	case 0x99:					/* CWD, CDQ, CQO */
+		reg_set(e, GPR_DX, sz, false,
+			msb(e->regs[GPR_AX], sz) ? ~0ull : 0);
+		return SHV_EMU_OK;
+	case 0x9a:					/* CALL far */
+		*jumped = true;
+		return exec_far(e, true, false);
+	case 0x9c: case 0x9d: case 0xfa: case 0xfb:	/* PUSHF POPF CLI STI */
+		return exec_flags(e);
+	case 0x9e:					/* SAHF */
+		set_flags(e, FL_ARITH & ~FL_OF, e->regs[GPR_AX] >> 8);
+		return SHV_EMU_OK;
+	case 0x9f:					/* LAHF */
+		reg_set(e, GPR_AX, 1, true, (e->rflags & 0xd5) | 2);
+		return SHV_EMU_OK;
+	case 0xb0 ... 0xb7:				/* MOV r8, imm8 */
+		opnd_reg(e, &o, rb, 1);
+		return opnd_write(e, &o, in->imm);
+	case 0xb8 ... 0xbf:				/* MOV r, imm */
+		reg_set(e, rb, sz, false, in->imm);
+		return SHV_EMU_OK;
+	case 0xc2: case 0xc3:				/* RET near */
+		sz = stack_op_size(e);
+		r = pop(e, sz, v);
+		if (r)
+			return r;
+		*jumped = true;
+		r = near_jump(e, v[0]);
+		if (!r && opc == 0xc2)
+			reg_set(e, GPR_SP, stack_size(e), false,
+				e->regs[GPR_SP] + (in->imm & 0xffff));
+		return r;
+	case 0xc4: case 0xc5:				/* LES, LDS */
+		return exec_lxs(e, opc == 0xc4 ? SHV_EMU_ES : SHV_EMU_DS);
+	case 0xc8: case 0xc9:				/* ENTER, LEAVE */
+		return exec_frame(e);
+	case 0xca: case 0xcb:				/* RETF */
+		*jumped = true;
+		return exec_retf(e);
+	case 0xcc: case 0xcd: case 0xce:		/* INT3, INT n, INTO */
+		*jumped = true;
+		return exec_int(e);
+	case 0xcf:					/* IRET */
+		*jumped = true;
+		return exec_iret(e);
+	case 0xd7:					/* XLAT */
+		opnd_mem(&o, pick_seg(e, SHV_EMU_DS),
+			 (e->regs[GPR_BX] + (e->regs[GPR_AX] & 0xff)) &
+			 addr_mask(e), 1);
+		r = opnd_read(e, &o, v);
+		if (!r)
+			reg_set(e, GPR_AX, 1, false, v[0]);
+		return r;
+	case 0xe0 ... 0xe3:				/* LOOPcc, JCXZ */
+		if (!exec_loop(e))
+			return SHV_EMU_OK;
+		*jumped = true;
+		return near_jump(e, next + sext(in->imm, 1));
+	case 0xe8:					/* CALL rel */
+		sz = stack_op_size(e);
+		*jumped = true;
+		r = near_jump(e, next + sext(in->imm, in->imm_size));
+		if (r)
+			return r;
+		return push(e, sz, next & szmask(sz));
+	case 0xe9: case 0xeb:				/* JMP rel */
+		*jumped = true;
+		return near_jump(e, next + sext(in->imm, in->imm_size));
+	case 0xea:					/* JMP far */
+		*jumped = true;
+		return exec_far(e, false, false);
+	case 0xf5:					/* CMC */
+		e->rflags ^= FL_CF;
+		return SHV_EMU_OK;
+	case 0xf8: case 0xf9:				/* CLC, STC */
+		set_flags(e, FL_CF, opc & 1 ? FL_CF : 0);
+		return SHV_EMU_OK;
+	case 0xfc: case 0xfd:				/* CLD, STD */
+		set_flags(e, FL_DF, opc & 1 ? FL_DF : 0);
+		return SHV_EMU_OK;
+	default:
+		return SHV_EMU_UNHANDLED;
+	}
+}
+
+static int exec_0f(struct shv_emu *e, bool *jumped)
 {
 	const struct shv_insn *in = &e->insn;
 	unsigned int sz = in->op_size, sub = in->reg & 7;
@@ -1123,6 +1800,40 @@ static int exec_0f(struct shv_emu *e)
 		if (sub == 1)
 			return exec_cmpxchg_wide(e);
 		return SHV_EMU_UNHANDLED;
+	case 0x80 ... 0x8f:	/* Jcc rel16/32 */
+		if (!cond(e, in->opcode & 15))
+			return SHV_EMU_OK;
+		*jumped = true;
+		return near_jump(e, e->rip + in->len + sext(in->imm,
+							     in->imm_size));
+	case 0xa0: case 0xa8:	/* PUSH FS, GS */
+		sz = stack_op_size(e);
+		return push(e, sz, e->seg[in->opcode == 0xa0 ? SHV_EMU_FS :
+					  SHV_EMU_GS].selector);
+	case 0xa1: case 0xa9:	/* POP FS, GS */
+		return exec_pop_sreg(e, in->opcode == 0xa1 ? SHV_EMU_FS :
+							     SHV_EMU_GS);
+	case 0xb2:		/* LSS */
+		return exec_lxs(e, SHV_EMU_SS);
+	case 0xb4: case 0xb5:	/* LFS, LGS */
+		return exec_lxs(e, in->opcode == 0xb4 ? SHV_EMU_FS :
+							SHV_EMU_GS);
+	case 0x00: case 0x02: case 0x03:	/* group 6, LAR, LSL */
+		if (!prot_mode(e))
+			return raise_ud(e);
+		return SHV_EMU_UNHANDLED;
+	case 0x01:		/* SGDT, SIDT, LGDT, LIDT */
+		if (in->mod == 3 || sub >= 4)
+			return SHV_EMU_UNHANDLED;
+		return exec_dt(e, sub);
+	case 0x18 ... 0x1f:	/* hint NOPs, prefetches */
+		return SHV_EMU_OK;
+	case 0xc8 ... 0xcf:	/* BSWAP */
+		if (sz == 2)
+			return SHV_EMU_UNHANDLED;	/* undefined */
+		t = (in->opcode & 7) | ((in->rex & 1) << 3);
+		reg_set(e, t, sz, false, bswap(e->regs[t], sz));
+		return SHV_EMU_OK;
 	default:
 		return SHV_EMU_UNHANDLED;
 	}
@@ -1382,8 +2093,10 @@ static int exec_1(struct shv_emu *e, bool *jumped)
 		}
 		if (opc == 0xfe || sub == 7)
 			return raise_ud(e);
-		if (sub == 3 || sub == 5)
-			return SHV_EMU_UNHANDLED;	/* far CALL/JMP */
+		if (sub == 3 || sub == 5) {	/* far CALL/JMP */
+			*jumped = true;
+			return exec_far(e, sub == 3, true);
+		}
 		if (sub == 2 || sub == 4) {
 			*jumped = true;
 			return exec_branch(e, sub == 2);
@@ -1396,7 +2109,7 @@ static int exec_1(struct shv_emu *e, bool *jumped)
 			return r;
 		return push(e, sz, s);
 	default:
-		return SHV_EMU_UNHANDLED;
+		return exec_flow(e, jumped);
 	}
 }
 
@@ -1418,13 +2131,20 @@ int shv_emu_exec(struct shv_emu *e)
 {
 	const struct shv_insn *in = &e->insn;
 	u64 regs[16], rip = e->rip, rflags = e->rflags;
+	struct shv_emu_seg segs[SHV_EMU_NR_SEGS];
+	struct shv_emu_dt gdt = e->gdt, idt = e->idt;
 	bool jumped = false;
 	unsigned int i;
 	int r;
 
 	for (i = 0; i < 16; i++)
 		regs[i] = e->regs[i];
+	for (i = 0; i < SHV_EMU_NR_SEGS; i++)
+		segs[i] = e->seg[i];
 	e->rep_more = false;
+	e->seg_dirty = 0;
+	e->dt_dirty = 0;
+	e->events = 0;
 
 	if ((in->prefixes & SHV_PFX_LOCK) && !lock_ok(e))
 		r = raise_ud(e);
@@ -1433,7 +2153,7 @@ int shv_emu_exec(struct shv_emu *e)
 	else if (in->map == SHV_MAP_1)
 		r = exec_1(e, &jumped);
 	else if (in->map == SHV_MAP_0F)
-		r = exec_0f(e);
+		r = exec_0f(e, &jumped);
 	else if (in->map == SHV_MAP_0F38)
 		r = exec_0f38(e);
 	else
@@ -1442,9 +2162,16 @@ int shv_emu_exec(struct shv_emu *e)
 	if (r != SHV_EMU_OK) {
 		for (i = 0; i < 16; i++)
 			e->regs[i] = regs[i];
+		for (i = 0; i < SHV_EMU_NR_SEGS; i++)
+			e->seg[i] = segs[i];
+		e->gdt = gdt;
+		e->idt = idt;
 		e->rip = rip;
 		e->rflags = rflags;
 		e->rep_more = false;
+		e->seg_dirty = 0;
+		e->dt_dirty = 0;
+		e->events = 0;
 		return r;
 	}
 	if (!jumped)
@@ -1453,6 +2180,8 @@ int shv_emu_exec(struct shv_emu *e)
 		e->rip &= 0xffff;
 	else if (e->mode != 64)
 		e->rip = (u32)e->rip;
-	e->rflags &= ~FL_RF;
+	/* RF ends with the instruction, unless IRET loaded it */
+	if (!(e->events & SHV_EMU_EV_IRET))
+		e->rflags &= ~FL_RF;
 	return SHV_EMU_OK;
 }

@@ -37,7 +37,23 @@ struct shv_emu_seg {
 	u8 type;		/* bit 3 code, bit 2 expand-down, bit 1 W/R */
 	u8 db;
 	bool unusable;		/* null selector (protected mode) */
+	/*
+	 * The other attributes, for the caller to store back after a load:
+	 * S (bit 4), DPL (6:5), P (7), AVL (12), L (13), G (15), as in the
+	 * VMX access-rights format; type and D/B live in the fields above.
+	 */
+	u16 attr;
 };
+
+/* a descriptor-table register (GDTR, IDTR) */
+struct shv_emu_dt {
+	u64 base;
+	u32 limit;
+};
+
+/* what an instruction did besides registers and memory (e->events) */
+#define SHV_EMU_EV_SHADOW	BIT(0)	/* STI, MOV SS, POP SS: one insn */
+#define SHV_EMU_EV_IRET		BIT(1)	/* IRET: NMIs are unblocked */
 
 struct shv_emu_exc {
 	u8 vector;
@@ -85,10 +101,18 @@ struct shv_emu {
 	u32 features;		/* SHV_EMU_F_* */
 	const struct shv_emu_ops *ops;
 
+	/* in and out: LGDT and LIDT load them; the IVT, descriptors */
+	struct shv_emu_dt gdt, idt;
+	struct shv_emu_dt ldt;	/* in: LDTR's base and limit */
+	bool ldt_usable;
+
 	/* out */
 	struct shv_insn insn;	/* in for shv_emu_exec() */
 	struct shv_emu_exc exc;
 	bool rep_more;		/* a REP string op has iterations left */
+	u8 seg_dirty;		/* BIT(SHV_EMU_xS): segment registers loaded */
+	u8 dt_dirty;		/* BIT(0) GDTR, BIT(1) IDTR loaded */
+	u8 events;		/* SHV_EMU_EV_* */
 };
 
 /*
@@ -107,5 +131,15 @@ int shv_emu_exec(struct shv_emu *e);
 
 /* the segment and offset of e->insn's ModRM memory operand */
 void shv_emu_modrm_ea(const struct shv_emu *e, int *seg, u64 *off);
+
+/*
+ * Deliver interrupt or exception vector through the real-mode IVT as the
+ * processor does in real-address mode: FLAGS, CS and IP (e->rip, the
+ * return address) pushed, IF, TF, AC and RF cleared, CS:IP loaded from
+ * the IVT at IDTR.base + 4 * vector.  SHV_EMU_OK, or SHV_EMU_EXCEPTION
+ * (#GP beyond the IDT limit, #SS beyond the stack limit) with nothing
+ * changed; or what a memory callback returned.  Only for real mode.
+ */
+int shv_emu_real_int(struct shv_emu *e, u8 vector);
 
 #endif /* SHV_EMUCORE_H */

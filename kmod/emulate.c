@@ -22,6 +22,7 @@
 #include "emucore.h"
 #include "emulate.h"
 #include "irq.h"
+#include "hyperv.h"
 
 /* code width of the current instruction: 16, 32 or 64 */
 int shv_cpu_mode(const struct shv_sregs *sregs, u64 rflags)
@@ -372,6 +373,7 @@ struct emu_ctx {
 	struct shv_vcpu *vcpu;
 	struct shv_sregs sregs;
 	unsigned int mmio_reads;	/* MMIO reads made in this attempt */
+	bool ram_only;			/* event delivery: RAM, no MMIO */
 	/* page-table write emulation */
 	bool pt;
 	unsigned int iter;		/* REP iteration of this attempt */
@@ -393,7 +395,38 @@ static void emu_seg(struct shv_emu_seg *d, const struct shv_segment *s)
 	*d = (struct shv_emu_seg){
 		.base = s->base, .limit = s->limit, .selector = s->selector,
 		.type = s->type, .db = s->db, .unusable = s->unusable,
+		.attr = s->s << 4 | s->dpl << 5 | s->present << 7 |
+			s->avl << 12 | s->l << 13 | s->g << 15,
 	};
+}
+
+/* a segment register the core loaded, back in the ABI's form */
+static void emu_seg_store(struct shv_segment *d, const struct shv_emu_seg *s)
+{
+	d->base = s->base;
+	d->limit = s->limit;
+	d->selector = s->selector;
+	d->type = s->type;
+	d->db = s->db;
+	d->unusable = s->unusable;
+	d->s = (s->attr >> 4) & 1;
+	d->dpl = (s->attr >> 5) & 3;
+	d->present = (s->attr >> 7) & 1;
+	d->avl = (s->attr >> 12) & 1;
+	d->l = (s->attr >> 13) & 1;
+	d->g = (s->attr >> 15) & 1;
+}
+
+static struct shv_segment *sregs_seg(struct shv_sregs *s, int seg)
+{
+	switch (seg) {
+	case SHV_SEG_ES: return &s->es;
+	case SHV_SEG_CS: return &s->cs;
+	case SHV_SEG_SS: return &s->ss;
+	case SHV_SEG_DS: return &s->ds;
+	case SHV_SEG_FS: return &s->fs;
+	default: return &s->gs;
+	}
 }
 
 static u32 emu_features(void)
@@ -439,17 +472,49 @@ static void emu_init(struct emu_ctx *c, struct shv_vcpu *vcpu)
 	e->va_bits = (s->cr4 & X86_CR4_LA57) ? 57 : 48;
 	e->features = emu_features();
 	e->ops = &emu_ops;
+	e->gdt = (struct shv_emu_dt){ s->gdt.base, s->gdt.limit };
+	e->idt = (struct shv_emu_dt){ s->idt.base, s->idt.limit };
+	e->ldt = (struct shv_emu_dt){ s->ldt.base, s->ldt.limit };
+	e->ldt_usable = !s->ldt.unusable && s->ldt.present;
 }
 
-/* commit the core's registers to the vCPU; RIP through skip_insn */
+/* the segment registers and descriptor tables the core loaded */
+static void emu_commit_segs(struct emu_ctx *c)
+{
+	struct shv_vcpu *vcpu = c->vcpu;
+	struct shv_emu *e = &c->e;
+	struct shv_segment seg;
+	unsigned int i;
+
+	for (i = 0; i < SHV_EMU_NR_SEGS; i++) {
+		if (!(e->seg_dirty & BIT(i)))
+			continue;
+		seg = *sregs_seg(&c->sregs, i);
+		emu_seg_store(&seg, &e->seg[i]);
+		shv_arch->set_segment(vcpu, i, &seg);
+	}
+	if (e->dt_dirty & BIT(0))
+		shv_arch->set_dtable(vcpu, false, e->gdt.base, e->gdt.limit);
+	if (e->dt_dirty & BIT(1))
+		shv_arch->set_dtable(vcpu, true, e->idt.base, e->idt.limit);
+}
+
+/*
+ * Commit the core's registers to the vCPU; RIP through skip_insn (the
+ * interrupt shadow ends, a single-step trap follows), then what the
+ * instruction did to the shadow and NMI blocking.
+ */
 static void emu_commit(struct emu_ctx *c)
 {
 	struct shv_vcpu *vcpu = c->vcpu;
 
 	memcpy(vcpu->regs, c->e.regs, sizeof(vcpu->regs));
 	vcpu->rflags = c->e.rflags;
+	emu_commit_segs(c);
 	if (!c->e.rep_more)
 		shv_arch->skip_insn(vcpu, c->e.rip);
+	if (c->e.events && shv_arch->insn_events)
+		shv_arch->insn_events(vcpu, c->e.events);
 }
 
 static void emu_raise(struct shv_vcpu *vcpu, const struct shv_emu_exc *x)
@@ -512,7 +577,7 @@ static int emu_mmio_read(struct emu_ctx *c, u64 gpa, void *buf,
 	struct shv_mmio_state *m = &c->vcpu->mmio;
 	unsigned int k = c->mmio_reads++;
 
-	if (c->pt || len > sizeof(m->reads[0].data))
+	if (c->pt || c->ram_only || len > sizeof(m->reads[0].data))
 		return SHV_EMU_UNHANDLED;
 	if (k < m->nr_reads) {
 		if (m->reads[k].gpa == gpa && m->reads[k].len == len) {
@@ -580,6 +645,8 @@ static int emu_write(struct shv_emu *e, u64 la, const void *buf,
 		if (r)
 			return r;
 		ram[np] = emu_is_ram(c, gpa[np], true);
+		if (!ram[np] && c->ram_only)
+			return SHV_EMU_UNHANDLED;
 		nmmio += !ram[np];
 		if (c->pt && (!ram[np] || n[np] != len))
 			return SHV_EMU_UNHANDLED;
@@ -882,5 +949,213 @@ int shv_emulate_write(struct shv_vcpu *vcpu, u64 gpa, unsigned int *off,
 	}
 	*off = lo;
 	*len = hi - lo;
+	return 0;
+}
+
+/* --- whole instruction streams --- */
+
+/* IN, OUT, INS, OUTS found by the decoder rather than an intercept */
+static int shv_emulate_io(struct shv_vcpu *vcpu, const struct shv_sregs *s,
+			  const struct shv_insn *insn, u64 next)
+{
+	u8 opc = insn->opcode;
+	bool str = opc < 0x70, in = !(opc & 2);
+	u8 size = (opc & 1) ? insn->op_size : 1;
+	u16 port = (opc & 0xf8) == 0xe0 ? insn->imm : vcpu->regs[SHV_RDX];
+	unsigned int iopl = (vcpu->rflags >> 12) & 3;
+
+	/* above IOPL the TSS's I/O bitmap decides: not emulated here */
+	if ((s->cr0 & X86_CR0_PE) &&
+	    ((vcpu->rflags & SHV_RFLAGS_VM) || shv_arch->get_cpl(vcpu) > iopl))
+		return shv_emulation_failed(vcpu, insn);
+	if (size == 8)
+		size = 4;
+	if (vcpu->vm->irqchip && !str) {
+		u32 val = vcpu->regs[SHV_RAX];
+
+		if (shv_irq_pio(vcpu, port, size, in, &val)) {
+			if (in)
+				shv_reg_write(vcpu, SHV_RAX, size, false, val);
+			shv_arch->skip_insn(vcpu, next);
+			return 1;
+		}
+	}
+	return shv_pio_exit(vcpu, port, size, in, str,
+			    insn->prefixes & SHV_PFX_REP, next);
+}
+
+static int shv_emulate_gp(struct shv_vcpu *vcpu)
+{
+	shv_arch->queue_exception(vcpu, SHV_GP_VECTOR, true, 0);
+	return 1;
+}
+
+/*
+ * The instructions emulate.c does not leave to the core because they act
+ * on the vCPU rather than on registers and memory: port I/O, HLT, control
+ * and debug registers, CPUID, MSRs, the TSC, cache control, hypercalls.
+ * -EOPNOTSUPP for anything else.
+ */
+static int shv_emulate_system(struct shv_vcpu *vcpu,
+			      const struct shv_sregs *s,
+			      const struct shv_insn *insn)
+{
+	u64 next = vcpu->rip + insn->len, data;
+	int cpl = shv_arch->get_cpl(vcpu), sub = insn->reg & 7;
+	u32 index;
+
+	if (insn->map == SHV_MAP_1) {
+		switch (insn->opcode) {
+		case 0x6c ... 0x6f:
+		case 0xe4 ... 0xe7:
+		case 0xec ... 0xef:
+			return shv_emulate_io(vcpu, s, insn, next);
+		case 0xf4:			/* HLT */
+			if (cpl)
+				return shv_emulate_gp(vcpu);
+			shv_arch->skip_insn(vcpu, next);
+			if (vcpu->lapic) {
+				WRITE_ONCE(vcpu->mp_state, SHV_MP_HALTED);
+				return 1;
+			}
+			vcpu->run->exit_reason = SHV_EXIT_HLT;
+			return 0;
+		}
+		return -EOPNOTSUPP;
+	}
+	if (insn->map != SHV_MAP_0F)
+		return -EOPNOTSUPP;
+
+	switch (insn->opcode) {
+	case 0x06:				/* CLTS */
+	case 0x20:				/* MOV from CR */
+	case 0x22:				/* MOV to CR */
+		return shv_emulate_cr_access(vcpu);
+	case 0x01:
+		if (insn->modrm == 0xc1 || insn->modrm == 0xd9) {
+			/* VMCALL, VMMCALL */
+			if (shv_hv_hypercall(vcpu, next))
+				return 1;
+			return shv_hypercall_exit(vcpu, next);
+		}
+		if (sub == 4 || sub == 6)	/* SMSW, LMSW */
+			return shv_emulate_cr_access(vcpu);
+		if (sub == 7 && insn->mod != 3)	/* INVLPG */
+			return shv_emulate_invlpg(vcpu);
+		return -EOPNOTSUPP;	/* LGDT, LIDT, SGDT, SIDT: the core */
+	case 0x21:				/* MOV from DR */
+	case 0x23:				/* MOV to DR */
+		if (!shv_arch->mov_dr || insn->reg > 7)
+			return -EOPNOTSUPP;
+		if (!shv_arch->mov_dr(vcpu, insn->reg, insn->rm,
+				      insn->opcode == 0x23))
+			shv_arch->skip_insn(vcpu, next);
+		return 1;
+	case 0xa2:				/* CPUID */
+		shv_emulate_cpuid(vcpu);
+		break;
+	case 0x30:				/* WRMSR */
+	case 0x32:				/* RDMSR */
+		index = vcpu->regs[SHV_RCX];
+		if (cpl)
+			return shv_emulate_gp(vcpu);
+		if (insn->opcode == 0x30) {
+			data = (u32)vcpu->regs[SHV_RAX] |
+			       (vcpu->regs[SHV_RDX] << 32);
+			if (shv_set_msr(vcpu, index, data, false))
+				return shv_emulate_gp(vcpu);
+			break;
+		}
+		if (shv_get_msr(vcpu, index, &data, false))
+			return shv_emulate_gp(vcpu);
+		vcpu->regs[SHV_RAX] = (u32)data;
+		vcpu->regs[SHV_RDX] = data >> 32;
+		break;
+	case 0x31:				/* RDTSC */
+		if (cpl && (s->cr4 & X86_CR4_TSD))
+			return shv_emulate_gp(vcpu);
+		if (shv_get_msr(vcpu, MSR_IA32_TSC, &data, true))
+			return shv_emulation_failed(vcpu, insn);
+		vcpu->regs[SHV_RAX] = (u32)data;
+		vcpu->regs[SHV_RDX] = data >> 32;
+		break;
+	case 0x08:				/* INVD */
+	case 0x09:				/* WBINVD */
+		if (cpl)
+			return shv_emulate_gp(vcpu);
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	shv_arch->skip_insn(vcpu, next);
+	return 1;
+}
+
+/*
+ * Emulate the instruction at CS:RIP, whatever it is, for a backend that
+ * runs a stretch of guest code in software (VMX real mode that
+ * virtual-8086 mode cannot express, Documentation/vmx.rst).  System
+ * instructions go where their intercepts go; everything else runs in the
+ * core with guest memory and MMIO as for shv_mmio_exit().  Returns 1 to
+ * go on, 0 when an exit for the runner is ready, <0 on errors.
+ */
+int shv_emulate_insn(struct shv_vcpu *vcpu)
+{
+	struct shv_mmio_state *m = &vcpu->mmio;
+	struct shv_sregs sregs;
+	struct shv_insn insn;
+	int r;
+
+	shv_arch->get_sregs(vcpu, &sregs);
+	r = shv_fetch_insn(vcpu, &sregs, &insn);
+	if (r == 1)
+		return 1;
+	if (r == -EINVAL) {		/* no valid instruction there */
+		shv_arch->queue_exception(vcpu, SHV_UD_VECTOR, false, 0);
+		return 1;
+	}
+	if (r)
+		return shv_emulation_failed(vcpu, NULL);
+	r = shv_emulate_system(vcpu, &sregs, &insn);
+	if (r != -EOPNOTSUPP)
+		return r;
+	memset(m, 0, sizeof(*m));
+	memcpy(m->insn, insn.bytes, insn.len);
+	m->insn_len = insn.len;
+	return shv_mmio_emulate(vcpu);
+}
+
+/*
+ * Deliver an interrupt or exception through the real-mode IVT for a
+ * backend whose hardware cannot (VMX real mode in virtual-8086 mode), as
+ * the processor does in real-address mode.  A fault while delivering it
+ * (#GP beyond the IVT's limit, #SS beyond the stack's) is delivered in
+ * turn, combined as exceptions combine: #DF, then a triple fault.
+ * Returns 1 when delivered, 0 for a triple fault, <0 when the IVT or the
+ * stack is not RAM.
+ */
+int shv_real_mode_event(struct shv_vcpu *vcpu, u8 vector, bool exception)
+{
+	struct emu_ctx ctx, *c = &ctx;
+	int first = exception ? vector : -1, v = vector, i, r;
+
+	for (i = 0; i < 3; i++) {
+		emu_init(c, vcpu);
+		c->ram_only = true;
+		r = shv_emu_real_int(&c->e, v);
+		if (r == SHV_EMU_OK) {
+			memcpy(vcpu->regs, c->e.regs, sizeof(vcpu->regs));
+			vcpu->rflags = c->e.rflags;
+			vcpu->rip = c->e.rip;
+			emu_commit_segs(c);
+			return 1;
+		}
+		if (r != SHV_EMU_EXCEPTION)
+			return -EFAULT;
+		v = shv_combine_exceptions(first, c->e.exc.vector);
+		if (v < 0)
+			return 0;
+		first = v;
+	}
 	return 0;
 }

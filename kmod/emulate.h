@@ -25,5 +25,7 @@ u64 shv_insn_linear(struct shv_vcpu *vcpu, const struct shv_sregs *sregs,
 		    const struct shv_insn *insn);
 int shv_emulate_write(struct shv_vcpu *vcpu, u64 gpa, unsigned int *off,
 		      unsigned int *len);
+int shv_emulate_insn(struct shv_vcpu *vcpu);
+int shv_real_mode_event(struct shv_vcpu *vcpu, u8 vector, bool exception);
 
 #endif /* SHV_EMULATE_H */

@@ -20,6 +20,7 @@
 #include "arch.h"
 #include "mmu.h"
 #include "emulate.h"
+#include "emucore.h"
 #include "svm.h"
 #include "irq.h"
 #include "hyperv.h"
@@ -232,6 +233,34 @@ static u64 svm_get_seg_base(struct shv_vcpu *vcpu, int seg)
 static int svm_get_cpl(struct shv_vcpu *vcpu)
 {
 	return to_vmcb(vcpu)->save.cpl;
+}
+
+static void svm_set_segment(struct shv_vcpu *vcpu, int seg,
+			    const struct shv_segment *s)
+{
+	struct vmcb *vmcb = to_vmcb(vcpu);
+
+	seg_to_vmcb(svm_seg(vmcb, seg), s);
+	if (seg == SHV_SEG_SS && (vcpu_cr0(vcpu) & X86_CR0_PE) &&
+	    !(vcpu->rflags & SHV_RFLAGS_VM))
+		vmcb->save.cpl = s->dpl;
+}
+
+static void svm_set_dtable(struct shv_vcpu *vcpu, bool idt, u64 base,
+			   u32 limit)
+{
+	struct vmcb_save_area *v = &to_vmcb(vcpu)->save;
+	struct vmcb_seg *dt = idt ? &v->idtr : &v->gdtr;
+
+	dt->base = base;
+	dt->limit = limit;
+}
+
+/* an emulated STI or MOV SS: the next instruction runs in its shadow */
+static void svm_insn_events(struct shv_vcpu *vcpu, unsigned int events)
+{
+	if (events & SHV_EMU_EV_SHADOW)
+		to_vmcb(vcpu)->control.int_state |= SVM_INTERRUPT_SHADOW_MASK;
 }
 
 /* --- VMCB setup --- */
@@ -1103,6 +1132,9 @@ const struct shv_arch_ops shv_svm_ops = {
 	.update_cr	= svm_update_cr,
 	.get_seg_base	= svm_get_seg_base,
 	.get_cpl	= svm_get_cpl,
+	.set_segment	= svm_set_segment,
+	.set_dtable	= svm_set_dtable,
+	.insn_events	= svm_insn_events,
 	.get_msr	= svm_get_msr,
 	.set_msr	= svm_set_msr,
 	.run		= svm_run,

@@ -34,6 +34,7 @@
 #include "arch.h"
 #include "mmu.h"
 #include "emulate.h"
+#include "emucore.h"
 #include "vmx.h"
 #include "irq.h"
 #include "hyperv.h"
@@ -149,19 +150,255 @@ static void seg_to_vmcs(int seg, const struct shv_segment *in)
 	vmcs_write(vmx_segs[seg].ar, ar);
 }
 
+/* --- real mode without unrestricted guest: the virtual-8086 disguise --- */
+
+/*
+ * Well-formed real mode runs in virtual-8086 mode: IOPL 3 (hidden from the
+ * guest), CR4.VME with an interrupt-redirection bitmap of zeros so that
+ * INT n goes through the IVT in hardware, every exception intercepted and
+ * delivered through the IVT in software, and a TSS (for its redirection
+ * and I/O bitmaps) the guest cannot reach: the hardware pages on a root of
+ * our own whose first gigabyte is the shadow MMU's identity map of the
+ * guest and whose fourth holds the TSS, above anything v86 code can
+ * address (0x10FFEF).  Real-mode state v86 cannot express is emulated.
+ * See Documentation/vmx.rst.
+ */
+#define VMX_V86_TSS_LA		0xc0000000ul
+#define VMX_V86_IOMAP		0x88	/* 32 bytes of redirection bitmap below */
+#define VMX_V86_TSS_LIMIT	(VMX_V86_IOMAP + 8192)	/* and a byte past it */
+#define VMX_V86_TSS_ORDER	2	/* 3 pages used */
+#define VMX_AR_V86		0xf3	/* read/write data, accessed, DPL 3, P */
+#define VMX_AR_TSS32_BUSY	0x8b
+
+/* the TSS and the page tables that map it, shared by every vCPU */
+static struct page *vmx_v86_tss;
+static u64 *vmx_v86_pd, *vmx_v86_pt;
+
+static void vmx_v86_tables_free(void)
+{
+	if (vmx_v86_tss)
+		__free_pages(vmx_v86_tss, VMX_V86_TSS_ORDER);
+	free_page((unsigned long)vmx_v86_pd);
+	free_page((unsigned long)vmx_v86_pt);
+	vmx_v86_tss = NULL;
+	vmx_v86_pd = NULL;
+	vmx_v86_pt = NULL;
+}
+
+static int vmx_v86_tables_init(void)
+{
+	u8 *tss;
+	int i;
+
+	vmx_v86_tss = alloc_pages(GFP_KERNEL | __GFP_ZERO, VMX_V86_TSS_ORDER);
+	vmx_v86_pd = (u64 *)get_zeroed_page(GFP_KERNEL);
+	vmx_v86_pt = (u64 *)get_zeroed_page(GFP_KERNEL);
+	if (!vmx_v86_tss || !vmx_v86_pd || !vmx_v86_pt) {
+		vmx_v86_tables_free();
+		return -ENOMEM;
+	}
+	/*
+	 * All zeros but the I/O map base: no INT n is redirected to the
+	 * IDT, every port is allowed (the I/O exit comes after the bitmap
+	 * check), also a word at port 0xffff (the byte past the map is 0).
+	 */
+	tss = page_address(vmx_v86_tss);
+	*(u16 *)(tss + 0x66) = VMX_V86_IOMAP;
+	/* read-only, supervisor-only: only the processor reads it */
+	for (i = 0; i < 3; i++)
+		vmx_v86_pt[i] = page_to_phys(vmx_v86_tss + i) | _PAGE_PRESENT |
+				_PAGE_ACCESSED;
+	vmx_v86_pd[(VMX_V86_TSS_LA >> 21) & 511] = __pa(vmx_v86_pt) |
+		_PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED;
+	return 0;
+}
+
+static u32 vmx_exception_bitmap(struct shv_vcpu *vcpu);
+
+static bool vmx_rm_idt_ok(u64 base, u32 limit)
+{
+	/* VME redirects INT n to the IVT at linear 0, whatever IDTR says */
+	return !base && limit >= 0x3ff;
+}
+
+/* the VMCS must be current: real mode begins, the segments are saved */
+static void vmx_rm_enter(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	int i;
+
+	for (i = 0; i <= SHV_SEG_TR; i++)
+		seg_from_vmcs(&vmx->rm.seg[i], i);
+	vmx->rm.seg[SHV_SEG_CS].unusable = 0;
+	vmx->rm.active = true;
+	vmx->rm.v86 = false;
+	vmx->rm.idt_ok = vmx_rm_idt_ok(vmcs_read(GUEST_IDTR_BASE),
+				       vmcs_read(GUEST_IDTR_LIMIT));
+	vmcs_write(GUEST_TR_SELECTOR, 0);
+	vmcs_write(GUEST_TR_BASE, VMX_V86_TSS_LA);
+	vmcs_write(GUEST_TR_LIMIT, VMX_V86_TSS_LIMIT);
+	vmcs_write(GUEST_TR_AR_BYTES, VMX_AR_TSS32_BUSY);
+	vmcs_write(EXCEPTION_BITMAP, vmx_exception_bitmap(vcpu));
+	/* the TSS's linear address maps guest memory outside real mode */
+	vmx->flush_pending = true;
+}
+
+/* the VMCS must be current: real mode ends, the guest's segments return */
+static void vmx_rm_leave(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	int i;
+
+	for (i = 0; i <= SHV_SEG_TR; i++)
+		seg_to_vmcs(i, &vmx->rm.seg[i]);
+	vmx->rm.active = false;
+	vmx->rm.v86 = false;
+	vmx->rm.pm_check = true;
+	vmcs_write(EXCEPTION_BITMAP, vmx_exception_bitmap(vcpu));
+	vmx->flush_pending = true;
+}
+
+/* the VMCS must be current: all segments are about to be rewritten */
+static void vmx_rm_forget(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	vmx->rm.pm_check = false;
+	if (!vmx->rm.active)
+		return;
+	vmx->rm.active = false;
+	vmx->rm.v86 = false;
+	vmcs_write(EXCEPTION_BITMAP, vmx_exception_bitmap(vcpu));
+	vmx->flush_pending = true;
+}
+
+/*
+ * Can virtual-8086 mode run the guest's real mode as it is?  Each base
+ * must be its selector times 16 (v86 loads nothing else) and each limit
+ * at least 64 KiB (a bigger, "unreal" one runs with 64 KiB and the #GP of
+ * an access beyond is emulated with the real limit); CS and SS must be
+ * 16-bit; IP within 64 KiB; and the IDT the IVT at 0.
+ */
+static bool vmx_rm_v86_ok(struct shv_vcpu *vcpu)
+{
+	const struct shv_segment *g = to_vmx(vcpu)->rm.seg;
+	int i;
+
+	if (!shv_vmx_caps.v86 || !to_vmx(vcpu)->rm.idt_ok ||
+	    vcpu->rip > 0xffff)
+		return false;
+	for (i = 0; i < SHV_SEG_TR; i++)
+		if (g[i].base != (u64)g[i].selector << 4 || g[i].limit < 0xffff)
+			return false;
+	return !g[SHV_SEG_CS].db && !g[SHV_SEG_SS].db;
+}
+
+/*
+ * Protected mode entered from real mode keeps real mode's segment
+ * registers until they are loaded again, and without unrestricted guest
+ * VM entry checks them as protected-mode ones (SDM vol. 3 27.3.1.2): CS
+ * and SS with the same RPL, SS's DPL its RPL, no data segment with a DPL
+ * below its RPL, types a loaded descriptor would have.  A real-mode
+ * selector with RPL bits set breaks that, and the instructions until the
+ * segments are loaded again are emulated.  The VMCS must be current.
+ */
+static bool vmx_pm_state_ok(void)
+{
+	u16 cs = vmcs_read(GUEST_CS_SELECTOR), ss = vmcs_read(GUEST_SS_SELECTOR);
+	u32 cs_ar = vmcs_read(GUEST_CS_AR_BYTES);
+	u32 ss_ar = vmcs_read(GUEST_SS_AR_BYTES);
+	u32 ar;
+	int i;
+
+	if ((cs & 3) != (ss & 3) || !(cs_ar & VMX_AR_TYPE_CODE_MASK) ||
+	    !(cs_ar & VMX_AR_S_MASK))
+		return false;
+	if ((cs_ar & 4) ? VMX_AR_DPL(cs_ar) > VMX_AR_DPL(ss_ar) :
+			  VMX_AR_DPL(cs_ar) != VMX_AR_DPL(ss_ar))
+		return false;
+	if (!(ss_ar & VMX_AR_UNUSABLE_MASK) &&
+	    ((ss_ar & 0x1b) != 0x13 || VMX_AR_DPL(ss_ar) != (ss & 3)))
+		return false;
+	for (i = SHV_SEG_ES; i <= SHV_SEG_GS; i++) {
+		if (i == SHV_SEG_CS || i == SHV_SEG_SS)
+			continue;
+		ar = vmcs_read(vmx_segs[i].ar);
+		if (ar & VMX_AR_UNUSABLE_MASK)
+			continue;
+		if (!(ar & VMX_AR_S_MASK) ||
+		    (ar & (VMX_AR_TYPE_CODE_MASK | VMX_AR_TYPE_READABLE_MASK)) ==
+		    VMX_AR_TYPE_CODE_MASK)
+			return false;
+		if ((ar & 15) <= 11 &&
+		    VMX_AR_DPL(ar) < (vmcs_read(vmx_segs[i].sel) & 3))
+			return false;
+	}
+	return true;
+}
+
+/* the VMCS must be current: load ES..GS as v86 sees them */
+static void vmx_rm_disguise(struct shv_vmx_vcpu *vmx)
+{
+	int i;
+
+	for (i = 0; i < SHV_SEG_TR; i++) {
+		u16 sel = vmx->rm.seg[i].selector;
+
+		vmcs_write(vmx_segs[i].sel, sel);
+		vmcs_write(vmx_segs[i].base, (u32)sel << 4);
+		vmcs_write(vmx_segs[i].limit, 0xffff);
+		vmcs_write(vmx_segs[i].ar, VMX_AR_V86);
+	}
+	vmx->rm.v86 = true;
+}
+
+/*
+ * After v86 ran (VMCS current): the segment registers it loaded.  A load
+ * in real mode sets selector and base and keeps the cached limit and
+ * attributes, so the guest's view keeps them too.
+ */
+static void vmx_rm_sync(struct shv_vmx_vcpu *vmx)
+{
+	int i;
+
+	for (i = 0; i < SHV_SEG_TR; i++) {
+		struct shv_segment *g = &vmx->rm.seg[i];
+		u16 sel = vmcs_read(vmx_segs[i].sel);
+
+		if (sel == g->selector)
+			continue;
+		g->selector = sel;
+		g->base = (u64)sel << 4;
+		g->unusable = 0;
+		g->present = 1;
+		g->s = 1;
+	}
+}
+
 static void vmx_get_sregs(struct shv_vcpu *vcpu, struct shv_sregs *s)
 {
 	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
 
 	memset(s, 0, sizeof(*s));
 	vmx_load(vcpu);
-	seg_from_vmcs(&s->cs, SHV_SEG_CS);
-	seg_from_vmcs(&s->ds, SHV_SEG_DS);
-	seg_from_vmcs(&s->es, SHV_SEG_ES);
-	seg_from_vmcs(&s->fs, SHV_SEG_FS);
-	seg_from_vmcs(&s->gs, SHV_SEG_GS);
-	seg_from_vmcs(&s->ss, SHV_SEG_SS);
-	seg_from_vmcs(&s->tr, SHV_SEG_TR);
+	if (vmx->rm.active) {
+		/* real mode: the guest's own registers, not the disguise */
+		s->cs = vmx->rm.seg[SHV_SEG_CS];
+		s->ds = vmx->rm.seg[SHV_SEG_DS];
+		s->es = vmx->rm.seg[SHV_SEG_ES];
+		s->fs = vmx->rm.seg[SHV_SEG_FS];
+		s->gs = vmx->rm.seg[SHV_SEG_GS];
+		s->ss = vmx->rm.seg[SHV_SEG_SS];
+		s->tr = vmx->rm.seg[SHV_SEG_TR];
+	} else {
+		seg_from_vmcs(&s->cs, SHV_SEG_CS);
+		seg_from_vmcs(&s->ds, SHV_SEG_DS);
+		seg_from_vmcs(&s->es, SHV_SEG_ES);
+		seg_from_vmcs(&s->fs, SHV_SEG_FS);
+		seg_from_vmcs(&s->gs, SHV_SEG_GS);
+		seg_from_vmcs(&s->ss, SHV_SEG_SS);
+		seg_from_vmcs(&s->tr, SHV_SEG_TR);
+	}
 	seg_from_vmcs(&s->ldt, SHV_SEG_LDTR);
 	s->cs.unusable = 0;
 	s->gdt.base = vmcs_read(GUEST_GDTR_BASE);
@@ -205,8 +442,23 @@ static void __vmx_update_cr(struct shv_vcpu *vcpu)
 {
 	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
 	u64 cr0 = vcpu->cr0, cr4 = vcpu->cr4, efer = vcpu->efer;
+	bool rm = vmx_shadow(vcpu) && !(vcpu->cr0 & X86_CR0_PE);
 	u32 entry;
 
+	if (rm && !vmx->rm.active)
+		vmx_rm_enter(vcpu);
+	else if (!rm && vmx->rm.active)
+		vmx_rm_leave(vcpu);
+	if (rm) {
+		/*
+		 * Virtual-8086 mode runs at CPL 3: no alignment checks, which
+		 * real mode (CPL 0) never makes; VME redirects INT n through
+		 * the IVT.
+		 */
+		cr0 &= ~X86_CR0_AM;
+		if (shv_vmx_caps.v86)
+			cr4 |= X86_CR4_VME;
+	}
 	if (vmx_shadow(vcpu)) {
 		/*
 		 * The hardware always pages (an identity map when the guest
@@ -259,6 +511,7 @@ static void vmx_set_sregs(struct shv_vcpu *vcpu, const struct shv_sregs *s)
 	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
 
 	vmx_load(vcpu);
+	vmx_rm_forget(vcpu);
 	seg_to_vmcs(SHV_SEG_CS, &s->cs);
 	seg_to_vmcs(SHV_SEG_DS, &s->ds);
 	seg_to_vmcs(SHV_SEG_ES, &s->es);
@@ -290,8 +543,11 @@ static void vmx_set_sregs(struct shv_vcpu *vcpu, const struct shv_sregs *s)
 
 static u64 vmx_get_seg_base(struct shv_vcpu *vcpu, int seg)
 {
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
 	u64 base;
 
+	if (vmx->rm.active && seg <= SHV_SEG_TR)
+		return vmx->rm.seg[seg].base;
 	vmx_load(vcpu);
 	base = vmcs_read(vmx_segs[seg].base);
 	vmx_put();
@@ -312,6 +568,50 @@ static int vmx_get_cpl(struct shv_vcpu *vcpu)
 	return VMX_AR_DPL(ar);
 }
 
+static void vmx_set_segment(struct shv_vcpu *vcpu, int seg,
+			    const struct shv_segment *s)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (vmx->rm.active) {
+		vmx->rm.seg[seg] = *s;
+		vmx->rm.v86 = false;	/* disguise again before v86 runs */
+		return;
+	}
+	vmx_load(vcpu);
+	seg_to_vmcs(seg, s);
+	vmx_put();
+}
+
+static void vmx_set_dtable(struct shv_vcpu *vcpu, bool idt, u64 base,
+			   u32 limit)
+{
+	vmx_load(vcpu);
+	vmcs_write(idt ? GUEST_IDTR_BASE : GUEST_GDTR_BASE, base);
+	vmcs_write(idt ? GUEST_IDTR_LIMIT : GUEST_GDTR_LIMIT, limit);
+	vmx_put();
+	if (idt)
+		to_vmx(vcpu)->rm.idt_ok = vmx_rm_idt_ok(base, limit);
+}
+
+/* after an emulated instruction: its interrupt shadow, or an IRET */
+static void vmx_insn_events(struct shv_vcpu *vcpu, unsigned int events)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (events & SHV_EMU_EV_SHADOW) {
+		/* entry refuses STI blocking with IF clear (after MOV SS) */
+		vmx->intr_state &= ~(GUEST_INTR_STATE_STI |
+				     GUEST_INTR_STATE_MOV_SS);
+		vmx->intr_state |= (vcpu->rflags & SHV_RFLAGS_IF) ?
+				   GUEST_INTR_STATE_STI :
+				   GUEST_INTR_STATE_MOV_SS;
+	}
+	if ((events & SHV_EMU_EV_IRET) && shv_vmx_caps.vnmi)
+		vmx->intr_state &= ~GUEST_INTR_STATE_NMI;
+	vmx->intr_state_dirty = true;
+}
+
 /* --- VMCS setup --- */
 
 static void vmx_vcpu_reset(struct shv_vcpu *vcpu)
@@ -328,6 +628,7 @@ static void vmx_vcpu_reset(struct shv_vcpu *vcpu)
 	struct shv_segment tr = { .limit = 0xffff, .type = 11, .present = 1 };
 
 	vmx_load(vcpu);
+	vmx_rm_forget(vcpu);
 	seg_to_vmcs(SHV_SEG_CS, &cs);
 	seg_to_vmcs(SHV_SEG_DS, &data);
 	seg_to_vmcs(SHV_SEG_ES, &data);
@@ -379,6 +680,9 @@ static u32 vmx_exception_bitmap(struct shv_vcpu *vcpu)
 	/* #AC and #DB loops must not wedge a host CPU; #UD for VMMCALL */
 	u32 eb = BIT(SHV_AC_VECTOR) | BIT(SHV_DB_VECTOR) | BIT(SHV_UD_VECTOR);
 
+	/* real mode: every exception goes through the IVT, in software */
+	if (to_vmx(vcpu)->rm.active)
+		return ~0u;
 	if (vmx_shadow(vcpu))
 		eb |= BIT(SHV_PF_VECTOR);
 	return eb;
@@ -471,8 +775,21 @@ static int vmx_vcpu_create(struct shv_vcpu *vcpu)
 	*(u32 *)vmx->vmcs = shv_vmx_caps.revision;
 	vmx->loaded_cpu = -1;
 	INIT_LIST_HEAD(&vmx->loaded_link);
-	vmx->vpid = shv_vmx_alloc_vpid();
 	vcpu->arch = vmx;
+	/* real mode's v86 root: a PAE page-directory-pointer table < 4 GiB */
+	if (vmx_shadow(vcpu)) {
+		vmx->rm.pdpt = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT |
+						      GFP_DMA32);
+		if (!vmx->rm.pdpt) {
+			free_page((unsigned long)vmx->vmcs);
+			kfree(vmx);
+			vcpu->arch = NULL;
+			return -ENOMEM;
+		}
+		if (vmx_v86_pd)
+			vmx->rm.pdpt[3] = __pa(vmx_v86_pd) | _PAGE_PRESENT;
+	}
+	vmx->vpid = shv_vmx_alloc_vpid();
 
 	vmx_load(vcpu);
 	vmx_init_vmcs(vcpu);
@@ -489,6 +806,7 @@ static void vmx_vcpu_free(struct shv_vcpu *vcpu)
 		return;
 	shv_vmx_clear(vmx);
 	shv_vmx_free_vpid(vmx->vpid);
+	free_page((unsigned long)vmx->rm.pdpt);
 	free_page((unsigned long)vmx->vmcs);
 	kfree(vmx);
 	vcpu->arch = NULL;
@@ -537,10 +855,9 @@ static int vmx_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data)
 		*data = vmx->kernel_gs_base;
 		break;
 	case MSR_FS_BASE:
-		*data = vmx_vmcs_get(vcpu, GUEST_FS_BASE);
-		break;
 	case MSR_GS_BASE:
-		*data = vmx_vmcs_get(vcpu, GUEST_GS_BASE);
+		*data = vmx_get_seg_base(vcpu, index == MSR_FS_BASE ?
+					 SHV_SEG_FS : SHV_SEG_GS);
 		break;
 	case MSR_IA32_SYSENTER_CS:
 		*data = vmx_vmcs_get(vcpu, GUEST_SYSENTER_CS);
@@ -584,6 +901,14 @@ static int vmx_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data)
 	case MSR_IA32_SYSENTER_ESP:
 	case MSR_IA32_SYSENTER_EIP:
 		/* shv_set_msr() checked that the address is canonical */
+		if ((index == MSR_FS_BASE || index == MSR_GS_BASE) &&
+		    vmx->rm.active) {
+			/* real mode: the guest's FS/GS, not the disguise */
+			vmx->rm.seg[index == MSR_FS_BASE ? SHV_SEG_FS :
+				    SHV_SEG_GS].base = data;
+			vmx->rm.v86 = false;
+			break;
+		}
 		if (index == MSR_LSTAR)
 			vmx->lstar = data;
 		else if (index == MSR_CSTAR)
@@ -772,6 +1097,54 @@ static void vmx_inject_events(struct shv_vcpu *vcpu)
 	vmx_set_cpu_ctl(vmx, CPU_BASED_INTR_WINDOW_EXITING, intr_window);
 }
 
+/*
+ * Real mode, right before entry (IRQs off, VMCS current).  Events go
+ * through the IVT in software, which needs guest memory: an exception
+ * queued, or an NMI or interrupt the guest can take now, makes a made-up
+ * exit (SHV_VMX_EXIT_RM_EVENT) instead of an entry; otherwise the window
+ * exits are armed as for protected mode.  State v86 cannot express makes
+ * SHV_VMX_EXIT_RM_EMULATE.  0: enter in v86 mode.
+ */
+static u32 vmx_rm_prepare(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	bool shadow = vmx->intr_state & (GUEST_INTR_STATE_STI |
+					 GUEST_INTR_STATE_MOV_SS);
+	bool nmi_window = false, intr_window = false;
+	u64 *root, root_hpa;
+
+	if (vmx->inject_info & INTR_INFO_VALID_MASK)
+		return SHV_VMX_EXIT_RM_EVENT;
+	if (vcpu->lapic) {
+		vcpu->nmi_masked = vmx->intr_state & GUEST_INTR_STATE_NMI;
+		if (READ_ONCE(vcpu->nmi_pending)) {
+			if (!vcpu->nmi_masked && !shadow)
+				return SHV_VMX_EXIT_RM_EVENT;
+			nmi_window = shv_vmx_caps.vnmi;
+		}
+		if (shv_lapic_pending(vcpu) >= 0) {
+			if (!shadow && (vcpu->rflags & SHV_RFLAGS_IF))
+				return SHV_VMX_EXIT_RM_EVENT;
+			intr_window = true;
+		}
+	}
+	if (!vmx_rm_v86_ok(vcpu))
+		return SHV_VMX_EXIT_RM_EMULATE;
+	vmx_set_cpu_ctl(vmx, CPU_BASED_NMI_WINDOW_EXITING, nmi_window);
+	vmx_set_cpu_ctl(vmx, CPU_BASED_INTR_WINDOW_EXITING, intr_window);
+	if (!vmx->rm.v86)
+		vmx_rm_disguise(vmx);
+	/*
+	 * The v86 root: the shadow MMU's first gigabyte (its PAE root's
+	 * PDPTE 0, taken at each entry as the processor takes PDPTEs) and
+	 * the TSS's in the fourth.
+	 */
+	root_hpa = vcpu->vm->mmu_ops->root_hpa(vcpu);
+	root = root_hpa ? phys_to_virt(root_hpa) : NULL;
+	vmx->rm.pdpt[0] = root ? READ_ONCE(root[0]) : 0;
+	return 0;
+}
+
 /* --- guest entry --- */
 
 struct vmx_host_state {
@@ -879,21 +1252,10 @@ static void vmx_run(struct shv_vcpu *vcpu)
 	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
 	struct vmx_host_state h;
 	bool shadow = vmx_shadow(vcpu);
+	u64 rflags = vcpu->rflags, iopl = rflags & X86_EFLAGS_IOPL;
+	u32 rm_exit;
 	int r;
 
-	/*
-	 * Real mode without unrestricted guest needs virtual-8086 emulation,
-	 * which shv does not have (Documentation/vmx.rst): fail the entry
-	 * rather than run real-mode code as 16-bit protected mode.
-	 */
-	if (unlikely(!(vcpu->cr0 & X86_CR0_PE) &&
-		     (shadow || !shv_vmx_caps.ug))) {
-		vmx->exit_reason = VMX_EXIT_REASONS_FAILED_VMENTRY |
-				   EXIT_REASON_INVALID_STATE;
-		vmx->exit_qual = SHV_VMX_NO_REAL_MODE;
-		vmx->idt_info = 0;
-		return;
-	}
 	/* the VMCS is active elsewhere, or this CPU left VMX: go around */
 	if (unlikely(!shv_vmx_attach_irqoff(vmx))) {
 		vmx->exit_reason = SHV_VMX_EXIT_MIGRATED;
@@ -902,7 +1264,23 @@ static void vmx_run(struct shv_vcpu *vcpu)
 	}
 	if (vmx->host_cpu_dirty)
 		shv_vmx_set_host_cpu_state(vmx);
-	if (shadow) {
+	if (unlikely(vmx->rm.active)) {
+		rm_exit = vmx_rm_prepare(vcpu);
+		if (rm_exit) {
+			vmx->exit_reason = rm_exit;
+			vmx->idt_info = 0;
+			return;
+		}
+		/* virtual-8086 mode, IOPL 3: the guest's IOPL is ours */
+		rflags |= SHV_RFLAGS_VM | X86_EFLAGS_IOPL;
+		vmcs_write(GUEST_CR3, __pa(vmx->rm.pdpt));
+	} else if (unlikely(vmx->rm.pm_check) && !vmx_pm_state_ok() &&
+		   !(vmx->inject_info & INTR_INFO_VALID_MASK)) {
+		/* just out of real mode, not yet enterable: emulate */
+		vmx->exit_reason = SHV_VMX_EXIT_RM_EMULATE;
+		vmx->idt_info = 0;
+		return;
+	} else if (shadow) {
 		vmcs_write(GUEST_CR3, vcpu->vm->mmu_ops->root_hpa(vcpu));
 	} else {
 		u64 eptp = vcpu->vm->mmu_ops->root_hpa(vcpu) | VMX_EPTP_MT_WB |
@@ -914,12 +1292,13 @@ static void vmx_run(struct shv_vcpu *vcpu)
 			vmx->flush_pending = true;
 		}
 	}
+	vmx->rm.pm_check = false;
 	if (vmx->flush_pending)
 		shv_vmx_flush_irqoff(vmx, !shadow);
 	vmcs_write(GUEST_RSP, vcpu->regs[SHV_RSP]);
 	vmcs_write(GUEST_RIP, vcpu->rip);
-	vmcs_write(GUEST_RFLAGS, vcpu->rflags);
-	if (vcpu->lapic)
+	vmcs_write(GUEST_RFLAGS, rflags);
+	if (vcpu->lapic && !vmx->rm.active)
 		vmx_inject_events(vcpu);
 	if (vmx->intr_state_dirty) {
 		vmcs_write(GUEST_INTERRUPTIBILITY_INFO, vmx->intr_state);
@@ -956,6 +1335,11 @@ static void vmx_run(struct shv_vcpu *vcpu)
 	vcpu->regs[SHV_RSP] = vmcs_read(GUEST_RSP);
 	vcpu->rip = vmcs_read(GUEST_RIP);
 	vcpu->rflags = vmcs_read(GUEST_RFLAGS);
+	if (unlikely(vmx->rm.active)) {
+		vcpu->rflags = (vcpu->rflags & ~(SHV_RFLAGS_VM |
+						 X86_EFLAGS_IOPL)) | iopl;
+		vmx_rm_sync(vmx);
+	}
 
 	/* an NMI for the host arrived in the guest: hand it over */
 	if ((u16)vmx->exit_reason == EXIT_REASON_EXCEPTION_NMI &&
@@ -1118,12 +1502,13 @@ static int vmx_handle_cr(struct shv_vcpu *vcpu)
 	return r;
 }
 
-/* MOV DR: the debug registers are plain storage for the guest */
-static int vmx_handle_dr(struct shv_vcpu *vcpu)
+/*
+ * MOV DR: the debug registers are plain storage for the guest.  0 done,
+ * 1 an exception was queued.  Also the emulator's (arch mov_dr).
+ */
+static int vmx_mov_dr(struct shv_vcpu *vcpu, int dr, int reg, bool write)
 {
 	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
-	u64 q = vmx->exit_qual;
-	int dr = q & DEBUG_REG_ACCESS_NUM, reg = DEBUG_REG_ACCESS_REG(q);
 	bool lma = vcpu->efer & EFER_LMA;
 	u64 *p, v;
 
@@ -1139,24 +1524,33 @@ static int vmx_handle_dr(struct shv_vcpu *vcpu)
 		dr += 2;
 	}
 	p = dr < 4 ? &vmx->dr[dr] : dr == 6 ? &vmx->dr6 : &vmx->dr7;
-	if (q & TYPE_MOV_FROM_DR) {
+	if (!write) {
 		v = *p;
 		vcpu->regs[reg] = lma ? v : (u32)v;
-	} else {
-		v = vcpu->regs[reg];
-		if (!lma)
-			v = (u32)v;
-		if (dr >= 6 && v >> 32) {
-			vmx_queue_exception(vcpu, SHV_GP_VECTOR, true, 0);
-			return 1;
-		}
-		if (dr == 6)
-			v = (v & 0xf00f) | 0xffff0ff0;
-		else if (dr == 7)
-			v = (v & ~0xd800ull) | 0x400;
-		*p = v;
+		return 0;
 	}
-	vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
+	v = vcpu->regs[reg];
+	if (!lma)
+		v = (u32)v;
+	if (dr >= 6 && v >> 32) {
+		vmx_queue_exception(vcpu, SHV_GP_VECTOR, true, 0);
+		return 1;
+	}
+	if (dr == 6)
+		v = (v & 0xf00f) | 0xffff0ff0;
+	else if (dr == 7)
+		v = (v & ~0xd800ull) | 0x400;
+	*p = v;
+	return 0;
+}
+
+static int vmx_handle_dr(struct shv_vcpu *vcpu)
+{
+	u64 q = to_vmx(vcpu)->exit_qual;
+
+	if (!vmx_mov_dr(vcpu, q & DEBUG_REG_ACCESS_NUM,
+			DEBUG_REG_ACCESS_REG(q), !(q & TYPE_MOV_FROM_DR)))
+		vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
 	return 1;
 }
 
@@ -1181,6 +1575,139 @@ static int vmx_handle_ud(struct shv_vcpu *vcpu)
 	return 1;
 }
 
+/* --- real mode: events through the IVT, emulation --- */
+
+/* an event the guest takes now: queued, or an NMI or interrupt it allows */
+static bool vmx_rm_event_ready(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (vmx->inject_info & INTR_INFO_VALID_MASK)
+		return true;
+	if (vmx->intr_state & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS))
+		return false;
+	if (READ_ONCE(vcpu->nmi_pending) &&
+	    !(vmx->intr_state & GUEST_INTR_STATE_NMI))
+		return true;
+	return (vcpu->rflags & SHV_RFLAGS_IF) && shv_lapic_pending(vcpu) >= 0;
+}
+
+/*
+ * SHV_VMX_EXIT_RM_EVENT: deliver the queued exception (or re-delivered
+ * event), else an NMI, else the in-kernel APIC's interrupt, through the
+ * real-mode IVT as the processor would (push FLAGS, CS, IP; clear IF, TF,
+ * AC; a fault on the way is #GP, #SS, #DF, then a triple fault).
+ */
+static int vmx_rm_event(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u32 info = vmx->inject_info;
+	bool exc = false;
+	int v, r;
+
+	if (info & INTR_INFO_VALID_MASK) {
+		vmx->inject_info = 0;
+		v = info & INTR_INFO_VECTOR_MASK;
+		exc = (info & INTR_INFO_INTR_TYPE_MASK) ==
+		      INTR_TYPE_HARD_EXCEPTION;
+		if ((info & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR &&
+		    shv_vmx_caps.vnmi)
+			vmx->intr_state |= GUEST_INTR_STATE_NMI;
+	} else if (!vmx_rm_event_ready(vcpu)) {
+		return 1;		/* gone, or blocked again since */
+	} else if (READ_ONCE(vcpu->nmi_pending) &&
+		   !(vmx->intr_state & GUEST_INTR_STATE_NMI)) {
+		WRITE_ONCE(vcpu->nmi_pending, false);
+		if (shv_vmx_caps.vnmi)	/* until the handler's IRET */
+			vmx->intr_state |= GUEST_INTR_STATE_NMI;
+		v = SHV_NMI_VECTOR;
+	} else {
+		v = shv_lapic_pending(vcpu);
+		if (v < 0)
+			return 1;	/* withdrawn (a level line dropped) */
+		v = shv_lapic_ack(vcpu, v);
+	}
+	r = shv_real_mode_event(vcpu, v, exc);
+	vcpu->stats.rm_ivt_events++;
+	if (r < 0) {
+		u64 data[3] = { v, vcpu->rip, r };
+
+		return shv_internal_error(vcpu, SHV_INTERNAL_ERROR_EMULATION,
+					  3, data);
+	}
+	if (!r)
+		vmx->triple_fault = true;
+	/* delivering an event ends an interrupt shadow */
+	vmx->intr_state &= ~(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS);
+	vmx->intr_state_dirty = true;
+	return 1;
+}
+
+/* instructions emulated in one go before the loop looks around */
+#define VMX_RM_EMULATE_BATCH	256
+
+/*
+ * SHV_VMX_EXIT_RM_EMULATE: real mode v86 cannot run (a base that is not
+ * selector << 4, a 32-bit CS or SS, the reset vector's CS, an IDT that
+ * is not the IVT at 0): emulate until it can, an event is deliverable,
+ * the guest left real mode or halted, or the runner is needed.  Also
+ * protected mode that VM entry refuses right after real mode
+ * (vmx_pm_state_ok()): one instruction per round, vmx_run() looks again.
+ */
+static int vmx_rm_emulate(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	int i, r;
+
+	for (i = 0; i < VMX_RM_EMULATE_BATCH; i++) {
+		vcpu->stats.rm_emulated++;
+		r = shv_emulate_insn(vcpu);
+		if (r <= 0)
+			return r;
+		if (!vmx->rm.active || vmx->triple_fault ||
+		    READ_ONCE(vcpu->mp_state) != SHV_MP_RUNNABLE ||
+		    vmx_rm_v86_ok(vcpu) || vmx_rm_event_ready(vcpu) ||
+		    need_resched() || signal_pending(current))
+			break;
+	}
+	return 1;
+}
+
+/* an exception in virtual-8086 mode, all of them intercepted */
+static int vmx_rm_exception(struct shv_vcpu *vcpu, u8 vector, u32 type)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	switch (vector) {
+	case SHV_PF_VECTOR:
+		return vcpu->vm->mmu_ops->page_fault(vcpu, vmx->exit_qual,
+						     vmx->exit_intr_err);
+	case SHV_GP_VECTOR:
+	case SHV_SS_VECTOR:
+	case SHV_TS_VECTOR:
+	case SHV_NP_VECTOR:
+		/*
+		 * What v86 refuses and real mode allows (privileged
+		 * instructions at CPL 3, offsets beyond 64 KiB in "unreal"
+		 * segments, IRET with NT set...): the emulator runs the
+		 * instruction as real mode would, faults included.
+		 */
+		vcpu->stats.rm_emulated++;
+		return shv_emulate_insn(vcpu);
+	case SHV_UD_VECTOR:
+		return vmx_handle_ud(vcpu);
+	case SHV_DB_VECTOR:
+		vmx->dr6 = (vmx->dr6 & ~0xf00full) | (vmx->exit_qual & 0xf00f);
+		break;
+	}
+	/* INT3, INTO, INT1: delivered after the instruction */
+	if (type == INTR_TYPE_SOFT_EXCEPTION ||
+	    type == INTR_TYPE_PRIV_SW_EXCEPTION)
+		vcpu->rip = (vcpu->rip + vmx->exit_insn_len) & 0xffff;
+	vmx_queue_exception(vcpu, vector, false, 0);
+	return 1;
+}
+
 static int vmx_handle_exception(struct shv_vcpu *vcpu)
 {
 	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
@@ -1195,6 +1722,8 @@ static int vmx_handle_exception(struct shv_vcpu *vcpu)
 		vmx->intr_state |= GUEST_INTR_STATE_NMI;
 		vmx->intr_state_dirty = true;
 	}
+	if (vmx->rm.active)
+		return vmx_rm_exception(vcpu, vector, type);
 	switch (vector) {
 	case SHV_PF_VECTOR:
 		return vcpu->vm->mmu_ops->page_fault(vcpu, vmx->exit_qual,
@@ -1310,6 +1839,10 @@ static int vmx_dispatch_exit(struct shv_vcpu *vcpu)
 		vmx_put();
 		return 1;
 	}
+	if (reason == SHV_VMX_EXIT_RM_EVENT)
+		return vmx_rm_event(vcpu);
+	if (reason == SHV_VMX_EXIT_RM_EMULATE)
+		return vmx_rm_emulate(vcpu);
 	if (reason & VMX_EXIT_REASONS_FAILED_VMENTRY) {
 		if (reason == VMX_EXIT_REASONS_FAILED_VMENTRY)
 			return vmx_fail_entry(vcpu, reason, vmx->vm_insn_error,
@@ -1409,6 +1942,7 @@ static int vmx_handle_exit(struct shv_vcpu *vcpu)
 
 static void vmx_hw_teardown(void)
 {
+	vmx_v86_tables_free();
 }
 
 const struct shv_arch_ops shv_vmx_ops = {
@@ -1427,6 +1961,10 @@ const struct shv_arch_ops shv_vmx_ops = {
 	.update_cr	= vmx_update_cr,
 	.get_seg_base	= vmx_get_seg_base,
 	.get_cpl	= vmx_get_cpl,
+	.set_segment	= vmx_set_segment,
+	.set_dtable	= vmx_set_dtable,
+	.insn_events	= vmx_insn_events,
+	.mov_dr		= vmx_mov_dr,
 	.get_msr	= vmx_get_msr,
 	.set_msr	= vmx_set_msr,
 	.run		= vmx_run,
@@ -1589,12 +2127,18 @@ const struct shv_arch_ops *shv_vmx_probe(void)
 	rdmsrl(MSR_SYSCALL_MASK, host_sfmask);
 	host_has_debugctl = !rdmsrl_safe(MSR_IA32_DEBUGCTLMSR, &feat);
 
+	/* real mode without unrestricted guest: v86 with VME, or emulation */
+	shv_vmx_caps.v86 = boot_cpu_has(X86_FEATURE_VME) &&
+			   (shv_vmx_caps.cr4_fixed1 & X86_CR4_VME) &&
+			   !vmx_v86_tables_init();
+
 	shv_vmx_ops_rt = shv_vmx_ops;
 	shv_vmx_ops_rt.nested_paging = shv_vmx_caps.ept;
-	pr_info("VMX: EPT %s, unrestricted guest %s, VPID %s, virtual NMIs %s\n",
+	pr_info("VMX: EPT %s, unrestricted guest %s, VPID %s, virtual NMIs %s, real mode %s\n",
 		shv_vmx_caps.ept ? "yes" : "no",
 		shv_vmx_caps.ug ? "yes" : "no",
 		shv_vmx_caps.vpid ? "yes" : "no",
-		shv_vmx_caps.vnmi ? "yes" : "no");
+		shv_vmx_caps.vnmi ? "yes" : "no",
+		shv_vmx_caps.v86 ? "v86" : "emulated");
 	return &shv_vmx_ops_rt;
 }

@@ -22,6 +22,7 @@ struct shv_vmx_caps {
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	bool ept, ug, vpid, vnmi;
 	bool invept_single, invvpid_single;
+	bool v86;			/* real mode in virtual-8086 mode (VME) */
 };
 
 extern struct shv_vmx_caps shv_vmx_caps;
@@ -69,12 +70,27 @@ struct shv_vmx_vcpu {
 	u64 star, lstar, cstar, sfmask, kernel_gs_base;
 	u64 tsc_offset;
 	bool triple_fault;		/* a fault while delivering #DF */
+
+	/*
+	 * Real mode without unrestricted guest (vmx_rm_*, vmx.rst): the
+	 * guest's segment registers (ES..GS, and TR) are kept here while the
+	 * VMCS holds the virtual-8086 disguise or nothing at all.
+	 */
+	struct {
+		bool active;		/* CR0.PE clear under the shadow MMU */
+		bool v86;		/* the VMCS's ES..GS are the disguise */
+		bool idt_ok;		/* IDTR is the IVT at 0 (VME redirects) */
+		bool pm_check;		/* PE set since: segments still real */
+		struct shv_segment seg[SHV_NR_SEGS];
+		u64 *pdpt;		/* the PAE root in v86 mode, < 4 GiB */
+	} rm;
 };
 
 /* a made-up exit reason: the VMCS was active on another CPU */
 #define SHV_VMX_EXIT_MIGRATED	0xffff
-/* the qualification of an invalid-state failure shv found before entry */
-#define SHV_VMX_NO_REAL_MODE	0x5245414cull	/* "REAL" */
+/* made up: real mode has an event for the IVT, or code v86 cannot run */
+#define SHV_VMX_EXIT_RM_EVENT	0xfffe
+#define SHV_VMX_EXIT_RM_EMULATE	0xfffd
 
 DECLARE_PER_CPU(struct shv_vmx_cpu, shv_vmx_cpus);
 

@@ -11,8 +11,10 @@
 # depend on the MMU, and shadow_test, which covers both MMUs itself) run
 # once per MMU the module
 # offers (shv_caps: "nested shadow"), with SHV_TEST_MMU set; the list can
-# be forced with SHV_TEST_MMUS="nested shadow" or SHV_TEST_MMUS=default.
-# busybox sh compatible.
+# be forced with SHV_TEST_MMUS="nested shadow" or SHV_TEST_MMUS=default,
+# and for one test with SHV_TEST_MMUS_<name without _test>, e.g.
+# SHV_TEST_MMUS_realmode="nested shadow" (of those, the ones the module
+# offers).  busybox sh compatible.
 
 cd "$(dirname "$0")" || exit 1
 
@@ -23,7 +25,8 @@ indent() {
 }
 
 rcf=${TMPDIR:-/tmp}/shv-selftests.$$.rc
-mmus=${SHV_TEST_MMUS:-$(./shv_caps 2>/dev/null)}
+offered=$(./shv_caps 2>/dev/null)
+mmus=${SHV_TEST_MMUS:-$offered}
 [ -n "$mmus" ] || mmus=default
 # every result names the backend it ran on: svm or vmx
 backend=$(./shv_caps vendor 2>/dev/null)
@@ -36,7 +39,14 @@ for t in ./*_test; do
 	abi_test|emu_unit_test|shadow_test|crypt_test|disk_test|disk_tool_test|pc_disk_test)
 		set -- "$@" "$t:default" ;;
 	*)
-		for m in $mmus; do
+		eval "want=\${SHV_TEST_MMUS_${t%_test}:-}"
+		tmmus=
+		for m in $want; do
+			case " $offered " in
+			*" $m "*) tmmus="$tmmus $m" ;;
+			esac
+		done
+		for m in ${tmmus:-$mmus}; do
 			set -- "$@" "$t:$m"
 		done ;;
 	esac

@@ -840,6 +840,347 @@ static void t_vm86(void)
 
 /* --- 32-bit protected mode --- */
 
+static void t_real_moves_stack(void)
+{
+	t_reset(16);
+	seg_set(SHV_EMU_SS, 0x2000, 0x20000, 0xffff, 3, false);
+	E.regs[RSP] = 0x100;
+	EQ(RUN(0xb8, 0x34, 0x12), SHV_EMU_OK);		/* mov ax, 0x1234 */
+	EQ(E.regs[RAX], 0x1234);
+	EQ(RUN(0xb7, 0x56), SHV_EMU_OK);		/* mov bh, 0x56 */
+	EQ(E.regs[RBX], 0x5600);
+	EQ(RUN(0x66, 0xb9, 0x78, 0x56, 0x34, 0x12), SHV_EMU_OK);
+	EQ(E.regs[RCX], 0x12345678);			/* mov ecx, imm32 */
+	EQ(RUN(0x50), SHV_EMU_OK);			/* push ax */
+	EQ(E.regs[RSP], 0xfe);
+	EQ(mem_get(0x200fe, 2), 0x1234);
+	EQ(RUN(0x5a), SHV_EMU_OK);			/* pop dx */
+	EQ(E.regs[RDX], 0x1234);
+	EQ(RUN(0x66, 0x51), SHV_EMU_OK);		/* push ecx */
+	EQ(mem_get(0x200fc, 4), 0x12345678);
+	EQ(RUN(0x66, 0x5f), SHV_EMU_OK);		/* pop edi */
+	EQ(E.regs[RDI], 0x12345678);
+	EQ(RUN(0x6a, 0xfe), SHV_EMU_OK);		/* push -2 */
+	EQ(mem_get(0x200fe, 2), 0xfffe);
+	EQ(RUN(0x44), SHV_EMU_OK);			/* inc sp */
+	EQ(E.regs[RSP], 0xff);
+	EQ(RUN(0x4c), SHV_EMU_OK);			/* dec sp */
+	E.regs[RSI] = 0x10;
+	E.regs[RBX] = 0x20;
+	EQ(RUN(0x8d, 0x40, 0x05), SHV_EMU_OK);		/* lea ax, [bx+si+5] */
+	EQ(E.regs[RAX], 0x35);
+	EQ(RUN(0x96), SHV_EMU_OK);			/* xchg ax, si */
+	EQ(E.regs[RSI], 0x35);
+	EQ(E.regs[RAX], 0x10);
+	E.regs[RAX] = 0x80;
+	EQ(RUN(0x98), SHV_EMU_OK);			/* cbw */
+	EQ(E.regs[RAX], 0xff80);
+	EQ(RUN(0x99), SHV_EMU_OK);			/* cwd */
+	EQ(E.regs[RDX], 0xffff);
+	/* pusha/popa: SP as it was, skipped on the way back */
+	E.regs[RSP] = 0x100;
+	E.regs[RBP] = 0xbbbb;
+	EQ(RUN(0x60), SHV_EMU_OK);
+	EQ(E.regs[RSP], 0xf0);
+	EQ(mem_get(0x200f6, 2), 0x100);
+	EQ(mem_get(0x200fe, 2), 0xff80);
+	E.regs[RAX] = E.regs[RBP] = 0;
+	E.regs[RSP] = 0xf0;
+	EQ(RUN(0x61), SHV_EMU_OK);
+	EQ(E.regs[RAX], 0xff80);
+	EQ(E.regs[RBP], 0xbbbb);
+	EQ(E.regs[RSP], 0x100);
+	/* the stack wraps inside PUSHA: slots on both sides of 0 */
+	E.regs[RSP] = 4;
+	EQ(RUN(0x60), SHV_EMU_OK);
+	EQ(E.regs[RSP], 0xfff4);
+	EQ(mem_get(0x20002, 2), 0xff80);
+	EQ(mem_get(0x2fff4, 2), 0x5678);		/* DI */
+	/* enter/leave */
+	E.regs[RSP] = 0x100;
+	E.regs[RBP] = 0x1111;
+	EQ(RUN(0xc8, 0x10, 0x00, 0x00), SHV_EMU_OK);	/* enter 16, 0 */
+	EQ(E.regs[RBP], 0xfe);
+	EQ(E.regs[RSP], 0xee);
+	EQ(RUN(0xc9), SHV_EMU_OK);			/* leave */
+	EQ(E.regs[RBP], 0x1111);
+	EQ(E.regs[RSP], 0x100);
+	EQ(RUN(0xc8, 0x10, 0x00, 0x01), SHV_EMU_UNHANDLED);
+}
+
+static void t_real_branches(void)
+{
+	t_reset(16);
+	E.regs[RSP] = 0x100;
+	E.rip = 0x10;
+	EQ(RUN(0xeb, 0x10), SHV_EMU_OK);		/* jmp short +16 */
+	EQ(E.rip, 0x22);
+	EQ(RUN(0xe9, 0xde, 0xff), SHV_EMU_OK);		/* jmp near -34 */
+	EQ(E.rip, 0x3);
+	E.rip = 0xfff0;
+	EQ(RUN(0xe9, 0x20, 0x00), SHV_EMU_OK);		/* IP wraps */
+	EQ(E.rip, 0x13);
+	E.rflags |= FL_ZF;
+	EQ(RUN(0x74, 0x05), SHV_EMU_OK);		/* jz taken */
+	EQ(E.rip, 0x1a);
+	EQ(RUN(0x75, 0x05), SHV_EMU_OK);		/* jnz not */
+	EQ(E.rip, 0x1c);
+	EQ(RUN(0x0f, 0x84, 0x00, 0x01), SHV_EMU_OK);	/* jz near */
+	EQ(E.rip, 0x120);
+	EQ(RUN(0xe8, 0x00, 0x10), SHV_EMU_OK);		/* call near */
+	EQ(E.rip, 0x1123);
+	EQ(E.regs[RSP], 0xfe);
+	EQ(mem_get(0xfe, 2), 0x123);
+	EQ(RUN(0xc2, 0x04, 0x00), SHV_EMU_OK);		/* ret 4 */
+	EQ(E.rip, 0x123);
+	EQ(E.regs[RSP], 0x104);
+	E.regs[RCX] = 0x10002;
+	EQ(RUN(0xe2, 0xfe), SHV_EMU_OK);		/* loop: CX 1 */
+	EQ(E.rip, 0x123);
+	EQ(E.regs[RCX], 0x10001);
+	EQ(RUN(0xe2, 0xfe), SHV_EMU_OK);		/* CX 0: falls through */
+	EQ(E.rip, 0x125);
+	EQ(RUN(0xe3, 0x10), SHV_EMU_OK);		/* jcxz */
+	EQ(E.rip, 0x137);
+	/* beyond CS's limit: #GP, nothing changes */
+	seg_set(SHV_EMU_CS, 0, 0, 0x1000, 0xb, false);
+	EXC(RUN(0xe9, 0x00, 0x20), 13, 0);
+	EQ(E.rip, 0x137);
+}
+
+static void t_real_segments(void)
+{
+	t_reset(16);
+	E.idt.limit = 0x3ff;
+	seg_set(SHV_EMU_DS, 0x10, 0, 0xffffffff, 3, false);	/* unreal */
+	E.regs[RAX] = 0x2345;
+	EQ(RUN(0x8e, 0xd8), SHV_EMU_OK);		/* mov ds, ax */
+	EQ(E.seg[SHV_EMU_DS].base, 0x23450);
+	EQ(E.seg[SHV_EMU_DS].limit, 0xffffffff);	/* kept */
+	EQ(E.seg_dirty, 1u << SHV_EMU_DS);
+	EQ(E.events, 0);
+	EQ(RUN(0x8e, 0xd0), SHV_EMU_OK);		/* mov ss, ax */
+	EQ(E.events, SHV_EMU_EV_SHADOW);
+	EXC(RUN(0x8e, 0xc8), 6, ~0u);			/* mov cs, ax */
+	E.regs[RSP] = 0x100;
+	EQ(RUN(0x1e), SHV_EMU_OK);			/* push ds */
+	EQ(RUN(0x07), SHV_EMU_OK);			/* pop es */
+	EQ(E.seg[SHV_EMU_ES].selector, 0x2345);
+	EQ(E.seg[SHV_EMU_ES].base, 0x23450);
+	EQ(RUN(0x0f, 0xa0), SHV_EMU_OK);		/* push fs */
+	EQ(RUN(0x0f, 0xa9), SHV_EMU_OK);		/* pop gs */
+	EQ(E.seg[SHV_EMU_GS].selector, 0);
+	mem_put(0x23450 + 0x40, 4, 0x9000abcd);
+	E.regs[RSI] = 0x40;
+	EQ(RUN(0xc4, 0x1c), SHV_EMU_OK);		/* les bx, [si] */
+	EQ(E.regs[RBX], 0xabcd);
+	EQ(E.seg[SHV_EMU_ES].base, 0x90000);
+	EQ(RUN(0x0f, 0xb2, 0x24), SHV_EMU_OK);		/* lss sp, [si] */
+	EQ(E.seg[SHV_EMU_SS].selector, 0x9000);
+	EQ(E.events, 0);				/* no shadow */
+	/* far transfers */
+	E.regs[RSP] = 0x200;
+	E.rip = 0x10;
+	EQ(RUN(0xea, 0x00, 0x01, 0x00, 0x20), SHV_EMU_OK);	/* jmp 2000:100 */
+	EQ(E.seg[SHV_EMU_CS].base, 0x20000);
+	EQ(E.rip, 0x100);
+	EQ(RUN(0x9a, 0x34, 0x12, 0x00, 0x30), SHV_EMU_OK);	/* call far */
+	EQ(E.seg[SHV_EMU_CS].selector, 0x3000);
+	EQ(E.rip, 0x1234);
+	EQ(mem_get(0x90000 + 0x1fe, 2), 0x2000);
+	EQ(mem_get(0x90000 + 0x1fc, 2), 0x105);
+	EQ(RUN(0xcb), SHV_EMU_OK);				/* retf */
+	EQ(E.seg[SHV_EMU_CS].selector, 0x2000);
+	EQ(E.rip, 0x105);
+	EQ(E.regs[RSP], 0x200);
+	mem_put(0x23450 + 0x50, 4, 0x40000010);
+	E.regs[RBX] = 0x50;
+	EQ(RUN(0xff, 0x2f), SHV_EMU_OK);		/* jmp far [bx] */
+	EQ(E.seg[SHV_EMU_CS].selector, 0x4000);
+	EQ(E.rip, 0x10);
+	EQ(E.seg_dirty, 1u << SHV_EMU_CS);
+	/* virtual-8086 mode: the fixed limit and attributes */
+	E.pe = true;
+	E.vm86 = true;
+	E.cpl = 3;
+	E.rflags |= 0x3000;
+	E.regs[RAX] = 0x100;
+	EQ(RUN(0x8e, 0xd8), SHV_EMU_OK);
+	EQ(E.seg[SHV_EMU_DS].limit, 0xffff);
+	EQ(E.seg[SHV_EMU_DS].attr & 0xff, 0xf0);
+}
+
+static void t_real_int_iret(void)
+{
+	t_reset(16);
+	E.idt.limit = 0x3ff;
+	seg_set(SHV_EMU_CS, 0x1000, 0x10000, 0xffff, 0xb, false);
+	E.regs[RSP] = 0x100;
+	E.rflags = 0x2 | 0x200 | 0x100 | FL_CF;		/* IF TF CF */
+	mem_put(0x21 * 4, 4, 0x50000123);		/* 5000:0123 */
+	E.rip = 0x40;
+	EQ(RUN(0xcd, 0x21), SHV_EMU_OK);		/* int 0x21 */
+	EQ(E.seg[SHV_EMU_CS].base, 0x50000);
+	EQ(E.rip, 0x123);
+	EQ(E.rflags, 0x2 | FL_CF);
+	EQ(E.regs[RSP], 0xfa);
+	EQ(mem_get(0xfa, 2), 0x42);
+	EQ(mem_get(0xfc, 2), 0x1000);
+	EQ(mem_get(0xfe, 2), 0x303);
+	EQ(RUN(0xcf), SHV_EMU_OK);			/* iret */
+	EQ(E.rip, 0x42);
+	EQ(E.seg[SHV_EMU_CS].selector, 0x1000);
+	EQ(E.rflags, 0x303);
+	EQ(E.events, SHV_EMU_EV_IRET);
+	EQ(E.regs[RSP], 0x100);
+	/* INTO without OF, INT3 */
+	EQ(RUN(0xce), SHV_EMU_OK);
+	EQ(E.rip, 0x43);
+	mem_put(3 * 4, 4, 0x00000777);
+	EQ(RUN(0xcc), SHV_EMU_OK);
+	EQ(E.rip, 0x777);
+	EQ(mem_get(0xfa, 2), 0x44);
+	/* IVT beyond IDTR's limit: #GP, nothing changes */
+	E.idt.limit = 0x83;
+	E.regs[RSP] = 0x100;
+	EXC(RUN(0xcd, 0x21), 13, 0x21 * 8 + 2);
+	EQ(E.rip, 0x777);
+	EQ(E.regs[RSP], 0x100);
+	/* the stack wraps inside the frame; SP = 1 is #SS */
+	E.idt.limit = 0x3ff;
+	E.regs[RSP] = 2;
+	EQ(RUN(0xcd, 0x21), SHV_EMU_OK);
+	EQ(E.regs[RSP], 0xfffc);
+	EQ(mem_get(0xfffc, 2), 0x779);
+	E.regs[RSP] = 1;
+	EXC(RUN(0xcd, 0x21), 12, 0);
+	/* the 32-bit IRET keeps VM, VIF, VIP */
+	E.regs[RSP] = 0x100;
+	mem_put(0x100, 4, 0x10);
+	mem_put(0x104, 4, 0x2000);
+	mem_put(0x108, 4, 0x003f7fd7);
+	E.rflags = 2;
+	EQ(RUN(0x66, 0xcf), SHV_EMU_OK);
+	EQ(E.rflags, 0x257fd7);
+	EQ(E.rip, 0x10);
+	/* in protected mode: not emulated */
+	E.pe = true;
+	EQ(RUN(0xcd, 0x21), SHV_EMU_UNHANDLED);
+}
+
+static void t_real_flags_dt(void)
+{
+	t_reset(16);
+	E.regs[RSP] = 0x100;
+	E.rflags = 0x2 | FL_CF | FL_ZF;
+	EQ(RUN(0x9c), SHV_EMU_OK);			/* pushf */
+	EQ(mem_get(0xfe, 2), 0x43);
+	mem_put(0xfe, 2, 0xffff);
+	EQ(RUN(0x9d), SHV_EMU_OK);			/* popf: IOPL too */
+	EQ(E.rflags, 0x7fd7);
+	EQ(RUN(0xfa), SHV_EMU_OK);			/* cli */
+	EQ(E.rflags & 0x200, 0);
+	EQ(RUN(0xfb), SHV_EMU_OK);			/* sti: a shadow */
+	EQ(E.events, SHV_EMU_EV_SHADOW);
+	EQ(RUN(0xfb), SHV_EMU_OK);			/* IF already set */
+	EQ(E.events, 0);
+	E.regs[RAX] = 0x0100;
+	EQ(RUN(0x9e), SHV_EMU_OK);			/* sahf */
+	EQ(E.rflags & FL_ARITH, FL_CF | FL_OF);
+	EQ(RUN(0x9f), SHV_EMU_OK);			/* lahf */
+	EQ(E.regs[RAX], 0x0300);
+	EQ(RUN(0xf5), SHV_EMU_OK);			/* cmc */
+	EQ(E.rflags & FL_CF, 0);
+	EQ(RUN(0xfd), SHV_EMU_OK);			/* std */
+	EQ(E.rflags & FL_DF, FL_DF);
+	/* lgdt/lidt/sgdt */
+	mem_put(0x200, 2, 0x27);
+	mem_put(0x202, 4, 0xab012345);
+	E.regs[RBX] = 0x200;
+	EQ(RUN(0x0f, 0x01, 0x17), SHV_EMU_OK);		/* lgdt [bx]: 24 bits */
+	EQ(E.gdt.base, 0x012345);
+	EQ(E.gdt.limit, 0x27);
+	EQ(E.dt_dirty, 1);
+	EQ(RUN(0x66, 0x0f, 0x01, 0x1f), SHV_EMU_OK);	/* lidtd [bx] */
+	EQ(E.idt.base, 0xab012345);
+	EQ(E.dt_dirty, 2);
+	E.regs[RBX] = 0x300;
+	EQ(RUN(0x0f, 0x01, 0x07), SHV_EMU_OK);		/* sgdt [bx] */
+	EQ(mem_get(0x300, 2), 0x27);
+	EQ(mem_get(0x302, 4), 0x012345);
+	EXC(RUN(0x0f, 0x00, 0xc0), 6, ~0u);		/* sldt: #UD */
+	E.regs[RAX] = 0x11223344;
+	EQ(RUN(0x66, 0x0f, 0xc8), SHV_EMU_OK);		/* bswap eax */
+	EQ(E.regs[RAX], 0x44332211);
+	/* virtual-8086 mode, CPL 3: LGDT is #GP */
+	E.pe = E.vm86 = true;
+	E.cpl = 3;
+	EXC(RUN(0x0f, 0x01, 0x17), 13, 0);
+}
+
+/* protected-mode loads through the GDT (the switch from real mode) */
+static void t_pm_desc_loads(void)
+{
+	t_reset(16);
+	E.pe = true;
+	E.gdt = (struct shv_emu_dt){ .base = 0x1000, .limit = 0x2f };
+	mem_put(0x1008, 8, 0x00009a010000ffffull);	/* 16-bit code, 0x10000 */
+	mem_put(0x1010, 8, 0x00cf92000000ffffull);	/* flat data, !accessed */
+	mem_put(0x1018, 8, 0x000012000000ffffull);	/* not present */
+	mem_put(0x1020, 8, 0x0000f3000000ffffull);	/* data, DPL 3 */
+	mem_put(0x1028, 8, 0x00008b000000ffffull);	/* a TSS */
+	E.regs[RAX] = 0x10;
+	EQ(RUN(0x8e, 0xd8), SHV_EMU_OK);		/* mov ds, ax */
+	EQ(E.seg[SHV_EMU_DS].limit, 0xffffffff);
+	EQ(E.seg[SHV_EMU_DS].type, 3);
+	EQ(E.seg[SHV_EMU_DS].db, 1);
+	EQ(E.seg[SHV_EMU_DS].attr, 0xc090);
+	EQ(mem_get(0x1015, 1), 0x93);			/* accessed */
+	EQ(RUN(0x8e, 0xd0), SHV_EMU_OK);		/* mov ss, ax */
+	EQ(E.events, SHV_EMU_EV_SHADOW);
+	E.regs[RAX] = 0x13;				/* RPL 3 > DPL 0 */
+	EXC(RUN(0x8e, 0xc0), 13, 0x10);
+	EXC(RUN(0x8e, 0xd0), 13, 0x10);			/* SS: RPL != CPL */
+	E.regs[RAX] = 0x18;
+	EXC(RUN(0x8e, 0xc0), 11, 0x18);			/* #NP */
+	EXC(RUN(0x8e, 0xd0), 12, 0x18);			/* #SS */
+	E.regs[RAX] = 0x23;
+	EQ(RUN(0x8e, 0xe0), SHV_EMU_OK);		/* DPL 3, RPL 3 */
+	EXC(RUN(0x8e, 0xd0), 13, 0x20);			/* SS: DPL != CPL */
+	E.regs[RAX] = 0x28;
+	EXC(RUN(0x8e, 0xc0), 13, 0x28);			/* a system one */
+	E.regs[RAX] = 0x30;
+	EXC(RUN(0x8e, 0xc0), 13, 0x30);			/* beyond the GDT */
+	E.regs[RAX] = 0;
+	EQ(RUN(0x8e, 0xc0), SHV_EMU_OK);		/* null ES: unusable */
+	EQ(E.seg[SHV_EMU_ES].unusable, 1);
+	EXC(RUN(0x8e, 0xd0), 13, 0);			/* null SS */
+	/* far jmp to the code segment; RPL above CPL is #GP */
+	E.rip = 0;
+	EXC(RUN(0xea, 0x34, 0x12, 0x0b, 0x00), 13, 8);	/* jmp 0xb:0x1234 */
+	EQ(RUN(0xea, 0x34, 0x12, 0x08, 0x00), SHV_EMU_OK);	/* jmp 8:0x1234 */
+	EQ(E.seg[SHV_EMU_CS].selector, 8);
+	EQ(E.seg[SHV_EMU_CS].base, 0x10000);
+	EQ(E.seg[SHV_EMU_CS].type, 0xb);
+	EQ(E.rip, 0x1234);
+	EXC(RUN(0xea, 0x00, 0x00, 0x10, 0x00), 13, 0x10);	/* data: #GP */
+	EQ(RUN(0xea, 0x00, 0x00, 0x28, 0x00), SHV_EMU_UNHANDLED);	/* TSS */
+	/* a call and its return; an outer-level return is not emulated */
+	E.regs[RSP] = 0x800;
+	EQ(RUN(0x9a, 0x00, 0x02, 0x08, 0x00), SHV_EMU_OK);
+	EQ(E.rip, 0x200);
+	EQ(mem_get(0x7fc, 4), 0x00081239ull);
+	EQ(RUN(0xcb), SHV_EMU_OK);
+	EQ(E.rip, 0x1239);
+	mem_put(0x7fc, 4, 0x00231239);
+	E.regs[RSP] = 0x7fc;
+	EQ(RUN(0xcb), SHV_EMU_UNHANDLED);
+	/* not at CPL 3 */
+	E.cpl = 3;
+	E.regs[RAX] = 0x23;
+	EQ(RUN(0x8e, 0xe0), SHV_EMU_UNHANDLED);
+}
+
 static void t_pm_seg_types(void)
 {
 	t_reset(32);
@@ -1356,6 +1697,12 @@ static const struct table_test table_tests[] = {
 	{ "real mode: IP wraps", t_real_ip_wrap },
 	{ "real mode: movzx/movsx/add/xchg", t_real_misc },
 	{ "vm86: no type checks, limits apply", t_vm86 },
+	{ "real mode: mov imm, push/pop, lea, pusha, enter", t_real_moves_stack },
+	{ "real mode: jmp, jcc, call, ret, loop", t_real_branches },
+	{ "real mode: segment loads, far jmp/call/retf", t_real_segments },
+	{ "real mode: INT n/INT3/INTO through the IVT, IRET", t_real_int_iret },
+	{ "real mode: flags, lgdt/lidt/sgdt, bswap", t_real_flags_dt },
+	{ "pm16: descriptor loads, far jmp/call/retf", t_pm_desc_loads },
 	{ "pm32: segment types and null selectors", t_pm_seg_types },
 	{ "pm32: SS limit is #SS", t_pm_ss_limit },
 	{ "pm32: expand-down segments", t_pm_expand_down },

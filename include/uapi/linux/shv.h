@@ -464,7 +464,10 @@ struct shv_vcpu_stats {
 	__u64 hv_sint_irqs;	/* SINT interrupts raised */
 	__u64 hv_events;	/* event flags newly set */
 	__u64 hv_stimer_expiries;
-	__u64 reserved[6];
+	/* VMX real mode without unrestricted guest (vmx.rst) */
+	__u64 rm_emulated;	/* instructions emulated: v86 could not run */
+	__u64 rm_ivt_events;	/* events delivered through the IVT by shv */
+	__u64 reserved[4];
 };
 
 #define SHV_GET_VCPU_STATS	_IOR(SHVIO, 0x91, struct shv_vcpu_stats)
