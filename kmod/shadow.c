@@ -1548,7 +1548,7 @@ static int shadow_read_insn(struct shv_vcpu *vcpu, u64 la, void *buf,
 	if (offset_in_page(la) + len > PAGE_SIZE)
 		return -EINVAL;
 	mutex_lock(&sh->lock);
-	root = *vcpu_root(vcpu);
+	root = vcpu_root(vcpu);
 	if (!root || root->invalid)
 		goto out;
 	sp = root->pae ? root->sp[(la >> 30) & 3] : root->sp[0];
