@@ -30,7 +30,10 @@
  * implement them: PS in a PDPTE without 1 GiB pages (reserved; shadow
  * paging only), reserved bits in PAE PDPTEs (#GP at the CR3 load).
  * Without PAE, EFER.NXE does not enable NX; the I/D bit of a fetch fault
- * is then undefined (APM 8.4.2; SDM: 0) and is not compared.
+ * is then undefined (APM 8.4.2; SDM: 0) and is not compared.  Bochs 2.7
+ * exempts implicit supervisor accesses at CPL 3 from SMAP when EFLAGS.AC
+ * is set; under Bochs (either MMU: the hardware judges present shadow
+ * leaves) that success is tolerated too.
  */
 #include <cpuid.h>
 #include <errno.h>
