@@ -1305,6 +1305,14 @@ static void vmx_run(struct shv_vcpu *vcpu)
 		vmx->intr_state_dirty = false;
 	}
 	if (vmx->inject_info & INTR_INFO_VALID_MASK) {
+		/*
+		 * Real mode pushes no error code, and VM entry refuses one
+		 * there (SDM 26.2.1.3), also for an event put back from the
+		 * IDT-vectoring information (realmode_test's #DF under Bochs
+		 * failed its entry with VM-instruction error 7 without this).
+		 */
+		if (!(vcpu->cr0 & X86_CR0_PE))
+			vmx->inject_info &= ~INTR_INFO_DELIVER_CODE_MASK;
 		vmcs_write(VM_ENTRY_INTR_INFO_FIELD, vmx->inject_info);
 		if (vmx->inject_info & INTR_INFO_DELIVER_CODE_MASK)
 			vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE,
