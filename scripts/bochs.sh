@@ -22,6 +22,8 @@
 #   SHV_BOCHS_MEGS=N         guest RAM (default 768)
 #   SHV_BOCHS_CPUS=N         emulated CPUs (default 1; 2 moves VMCSs around)
 #   SHV_BOCHS_RESULTS=FILE   also write the PASS/FAIL lines there (rig.sh)
+#   SHV_TEST_FILTER="a,b"    only the tests whose fixture.test name has a or
+#                            b (every variant; lib/shv_util.h)
 # shellcheck disable=SC2317
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -129,6 +131,7 @@ pack() {
 		conf BENCH_ONLY_SHV 1
 		conf KVM_MODULES ""
 		conf SHV_TEST_MMUS "${SHV_BOCHS_MMUS:-}"
+		conf SHV_TEST_FILTER "${SHV_TEST_FILTER:-}"
 		# real mode needs EPT on VMX: make it the default MMU
 		conf SHV_INSMOD_ARGS "${SHV_BOCHS_INSMOD-mmu=nested}"
 		# Bochs' UART sends at its emulated baud rate: wait for it
