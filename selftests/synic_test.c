@@ -283,7 +283,9 @@ TEST(basics)
 	shv_expect_done(v);
 
 	page = shv_gpa2hva(vm, HCALL_GPA);
-	EXPECT_EQ(0, memcmp(page, "\x0f\x01\xd9\xc3", 4));	/* vmmcall; ret */
+	/* vmmcall; ret (SVM) or vmcall; ret (VMX) */
+	EXPECT_EQ(0, memcmp(page, shv_cap(SHV_CAP_VENDOR) == SHV_VENDOR_VMX ?
+			    "\x0f\x01\xc1\xc3" : "\x0f\x01\xd9\xc3", 4));
 	page = shv_gpa2hva(vm, SIMP0_GPA);
 	for (i = 0; i < 4096 && !page[i]; i++)
 		;
