@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Model-specific registers.  Every guest RDMSR/WRMSR exits (the MSR
- * permission map is all ones); the MSRs shv implements are handled here or
- * by the vendor backend where its guest state holds them, and everything
- * else raises #GP in the guest, as on a processor without that MSR.  The
- * runner reaches the same MSRs through SHV_GET_MSRS / SHV_SET_MSRS.
+ * Model-specific registers.  A guest RDMSR/WRMSR exits (on SVM always:
+ * the MSR permission map is all ones; on VMX unless the MSR bitmap lets
+ * the guest reach an MSR the VMCS switches, see Documentation/vmx.rst);
+ * the MSRs shv implements are handled here or by the vendor backend where
+ * its guest state holds them, and everything else raises #GP in the
+ * guest, as on a processor without that MSR.  The runner reaches the same
+ * MSRs through SHV_GET_MSRS / SHV_SET_MSRS.
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>

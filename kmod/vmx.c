@@ -48,6 +48,11 @@ static bool ept = true;
 module_param(ept, bool, 0444);
 MODULE_PARM_DESC(ept, "VMX: offer EPT as nested paging if available");
 
+static bool msr_bitmap = true;
+module_param(msr_bitmap, bool, 0444);
+MODULE_PARM_DESC(msr_bitmap,
+		 "VMX: let the guest access the MSRs the VMCS switches without exits");
+
 struct shv_vmx_caps shv_vmx_caps;
 
 /* host MSRs the guest's values replace while it runs (same on all CPUs) */
@@ -382,6 +387,85 @@ static u32 vmx_exception_bitmap(struct shv_vcpu *vcpu)
 	return eb;
 }
 
+/* --- the MSR bitmap --- */
+
+#define VMX_MSR_R	BIT(0)
+#define VMX_MSR_W	BIT(1)
+
+/*
+ * The MSR bitmap has one bit per MSR and access: reads of MSRs 0-0x1fff
+ * at byte 0, of 0xc0000000-0xc0001fff at byte 0x400, writes at 0x800 and
+ * 0xc00.  A set bit makes the access exit; MSRs outside both ranges
+ * always exit.
+ */
+static void vmx_msr_intercept(struct shv_vmx_vcpu *vmx, u32 msr,
+			      unsigned int rw, bool on)
+{
+	unsigned long base;
+
+	if (!vmx->msr_bitmap)
+		return;
+	if (msr <= 0x1fff)
+		base = 0;
+	else if (msr - 0xc0000000u <= 0x1fff)
+		base = 0x400 * BITS_PER_BYTE;
+	else
+		return;
+	base += msr & 0x1fff;
+	if (rw & VMX_MSR_R)
+		assign_bit(base, vmx->msr_bitmap, on);
+	if (rw & VMX_MSR_W)
+		assign_bit(base + 0x800 * BITS_PER_BYTE, vmx->msr_bitmap, on);
+}
+
+/*
+ * MSRs whose guest value the VMCS holds (loaded at entry, saved at exit)
+ * need no exit: FS/GS base, the SYSENTER MSRs and PAT, which the
+ * processor checks as it would outside VMX; TSC reads, which TSC
+ * offsetting adjusts.  Everything else exits; the SYSCALL MSRs are
+ * handled per entry (vmx_syscall_msrs()).
+ */
+static void vmx_init_msr_bitmap(struct shv_vmx_vcpu *vmx)
+{
+	static const u32 direct[] = {
+		MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_SYSENTER_CS,
+		MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP, MSR_IA32_CR_PAT,
+	};
+	unsigned int i;
+
+	if (!vmx->msr_bitmap)
+		return;
+	memset(vmx->msr_bitmap, 0xff, PAGE_SIZE);
+	for (i = 0; i < ARRAY_SIZE(direct); i++)
+		vmx_msr_intercept(vmx, direct[i], VMX_MSR_R | VMX_MSR_W, false);
+	vmx_msr_intercept(vmx, MSR_IA32_TSC, VMX_MSR_R, false);
+}
+
+/*
+ * While the guest's SYSCALL MSRs and KERNEL_GS_BASE are loaded around
+ * the entry (vmx_save_host()), its RDMSRs of them read its own values and
+ * need no exit, nor do writes of KERNEL_GS_BASE, which is read back after
+ * the exit.  Writes of STAR, LSTAR, CSTAR and SFMASK still exit: shv
+ * would otherwise have to read them back after every exit.  Otherwise
+ * the host's values are in the MSRs, and every access exits.
+ */
+static void vmx_syscall_msrs(struct shv_vcpu *vcpu, bool direct)
+{
+	static const u32 readable[] = {
+		MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
+	};
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	unsigned int i;
+
+	if (!vmx->msr_bitmap || vmx->syscall_msrs_direct == direct)
+		return;
+	for (i = 0; i < ARRAY_SIZE(readable); i++)
+		vmx_msr_intercept(vmx, readable[i], VMX_MSR_R, !direct);
+	vmx_msr_intercept(vmx, MSR_KERNEL_GS_BASE, VMX_MSR_R | VMX_MSR_W,
+			  !direct);
+	vmx->syscall_msrs_direct = direct;
+}
+
 /* the VMCS must be current */
 static void vmx_init_vmcs(struct shv_vcpu *vcpu)
 {
@@ -421,6 +505,8 @@ static void vmx_init_vmcs(struct shv_vcpu *vcpu)
 	vmcs_write(VM_EXIT_MSR_LOAD_COUNT, 0);
 	vmcs_write(VM_ENTRY_MSR_LOAD_COUNT, 0);
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
+	if (vmx->msr_bitmap)
+		vmcs_write(MSR_BITMAP, __pa(vmx->msr_bitmap));
 	if (vmx->vpid)
 		vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
 	/* every CR0/CR4 bit is ours; the guest reads its own values */
@@ -452,20 +538,28 @@ static void vmx_vm_destroy(struct shv_vm *vm)
 {
 }
 
+static void vmx_free_pages(struct shv_vmx_vcpu *vmx)
+{
+	free_page((unsigned long)vmx->vmcs);
+	free_page((unsigned long)vmx->msr_bitmap);
+}
+
 static int vmx_vcpu_create(struct shv_vcpu *vcpu)
 {
 	struct shv_vmx_vcpu *vmx = kzalloc(sizeof(*vmx), GFP_KERNEL_ACCOUNT);
-	struct page *p;
 
 	if (!vmx)
 		return -ENOMEM;
-	p = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
-	if (!p) {
+	vmx->vmcs = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (shv_vmx_caps.msr_bitmap)
+		vmx->msr_bitmap = (void *)__get_free_page(GFP_KERNEL_ACCOUNT);
+	if (!vmx->vmcs || (shv_vmx_caps.msr_bitmap && !vmx->msr_bitmap)) {
+		vmx_free_pages(vmx);
 		kfree(vmx);
 		return -ENOMEM;
 	}
-	vmx->vmcs = page_address(p);
-	vmx->vmcs_pa = page_to_phys(p);
+	vmx->vmcs_pa = __pa(vmx->vmcs);
+	vmx_init_msr_bitmap(vmx);
 	*(u32 *)vmx->vmcs = shv_vmx_caps.revision;
 	vmx->loaded_cpu = -1;
 	INIT_LIST_HEAD(&vmx->loaded_link);
@@ -487,7 +581,7 @@ static void vmx_vcpu_free(struct shv_vcpu *vcpu)
 		return;
 	shv_vmx_clear(vmx);
 	shv_vmx_free_vpid(vmx->vpid);
-	free_page((unsigned long)vmx->vmcs);
+	vmx_free_pages(vmx);
 	kfree(vmx);
 	vcpu->arch = NULL;
 }
@@ -762,6 +856,7 @@ static void vmx_inject_events(struct shv_vcpu *vcpu)
 			v = shv_lapic_ack(vcpu, v);
 			vmx->inject_info = v | INTR_TYPE_EXT_INTR |
 					   INTR_INFO_VALID_MASK;
+			vcpu->stats.irq_injections++;
 		} else {
 			intr_window = true;
 		}
@@ -816,6 +911,7 @@ static void vmx_save_host(struct shv_vcpu *vcpu, struct vmx_host_state *h)
 
 	/* SYSCALL and SWAPGS use these directly: the guest's go in */
 	h->swap_msrs = vcpu->efer & (EFER_SCE | EFER_LMA);
+	vmx_syscall_msrs(vcpu, h->swap_msrs);
 	if (h->swap_msrs) {
 		wrmsrl(MSR_STAR, vmx->star);
 		wrmsrl(MSR_LSTAR, vmx->lstar);
@@ -1009,6 +1105,7 @@ static int vmx_handle_msr(struct shv_vcpu *vcpu, bool write)
 	u32 index = vcpu->regs[SHV_RCX];
 	u64 data;
 
+	vcpu->stats.msr_exits++;
 	if (write) {
 		data = (u32)vcpu->regs[SHV_RAX] |
 		       (vcpu->regs[SHV_RDX] << 32);
@@ -1499,6 +1596,7 @@ static int vmx_setup_caps(void)
 		       CPU_BASED_CR3_STORE_EXITING |
 		       CPU_BASED_INTR_WINDOW_EXITING,
 		       CPU_BASED_ACTIVATE_SECONDARY_CONTROLS |
+		       (msr_bitmap ? CPU_BASED_USE_MSR_BITMAPS : 0) |
 		       (c->vnmi ? CPU_BASED_NMI_WINDOW_EXITING : 0),
 		       m_cpu, &c->cpu);
 	if (r)
@@ -1506,6 +1604,7 @@ static int vmx_setup_caps(void)
 	/* the window exits are switched on per entry */
 	c->cpu &= ~(CPU_BASED_INTR_WINDOW_EXITING |
 		    CPU_BASED_NMI_WINDOW_EXITING);
+	c->msr_bitmap = c->cpu & CPU_BASED_USE_MSR_BITMAPS;
 	c->cpu2 = 0;
 	if (c->cpu & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) {
 		r = vmx_adjust(0, SECONDARY_EXEC_ENABLE_EPT |
@@ -1589,10 +1688,13 @@ const struct shv_arch_ops *shv_vmx_probe(void)
 
 	shv_vmx_ops_rt = shv_vmx_ops;
 	shv_vmx_ops_rt.nested_paging = shv_vmx_caps.ept;
-	pr_info("VMX: EPT %s, unrestricted guest %s, VPID %s, virtual NMIs %s\n",
+	if (shv_vmx_caps.msr_bitmap)
+		shv_vmx_ops_rt.accel |= SHV_ACCEL_MSR_BITMAP;
+	pr_info("VMX: EPT %s, unrestricted guest %s, VPID %s, virtual NMIs %s, MSR bitmap %s\n",
 		shv_vmx_caps.ept ? "yes" : "no",
 		shv_vmx_caps.ug ? "yes" : "no",
 		shv_vmx_caps.vpid ? "yes" : "no",
-		shv_vmx_caps.vnmi ? "yes" : "no");
+		shv_vmx_caps.vnmi ? "yes" : "no",
+		shv_vmx_caps.msr_bitmap ? "yes" : "no");
 	return &shv_vmx_ops_rt;
 }

@@ -22,6 +22,7 @@ struct shv_vmx_caps {
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	bool ept, ug, vpid, vnmi;
 	bool invept_single, invvpid_single;
+	bool msr_bitmap;		/* CPU_BASED_USE_MSR_BITMAPS */
 };
 
 extern struct shv_vmx_caps shv_vmx_caps;
@@ -69,6 +70,10 @@ struct shv_vmx_vcpu {
 	u64 star, lstar, cstar, sfmask, kernel_gs_base;
 	u64 tsc_offset;
 	bool triple_fault;		/* a fault while delivering #DF */
+
+	/* the MSR bitmap (NULL: every RDMSR/WRMSR exits) */
+	unsigned long *msr_bitmap;
+	bool syscall_msrs_direct;	/* SYSCALL MSRs passed through now */
 };
 
 /* a made-up exit reason: the VMCS was active on another CPU */

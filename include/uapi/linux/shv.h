@@ -44,6 +44,14 @@
 #define SHV_VENDOR_SVM		1
 #define SHV_VENDOR_VMX		2
 
+/*
+ * SHV_CAP_ACCEL returns what the processor does for the guest here
+ * without an exit (module parameters may turn each off), an OR of:
+ */
+#define SHV_CAP_ACCEL		18
+/* RDMSR/WRMSR of FS/GS base, SYSENTER_*, PAT; RDMSR of TSC */
+#define SHV_ACCEL_MSR_BITMAP	(1u << 0)
+
 /* ioctls on a VM fd */
 #define SHV_CREATE_VCPU		_IO(SHVIO, 0x41)	/* arg: vCPU id */
 #define SHV_SET_USER_MEMORY_REGION \
