@@ -124,6 +124,8 @@ int shv_lapic_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data);
 int shv_lapic_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data);
 void shv_lapic_set_cr8(struct shv_vcpu *vcpu, u64 cr8);
 u64 shv_lapic_get_cr8(struct shv_vcpu *vcpu);
+u8 shv_lapic_get_tpr(struct shv_vcpu *vcpu);
+void shv_lapic_set_tpr(struct shv_vcpu *vcpu, u8 tpr);
 
 /* wake or interrupt a vCPU that has new work (any context) */
 void shv_vcpu_kick(struct shv_vcpu *vcpu);

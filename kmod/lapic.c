@@ -370,6 +370,26 @@ u64 shv_lapic_get_cr8(struct shv_vcpu *vcpu)
 	return a ? a->tpr >> 4 : 0;
 }
 
+/*
+ * The whole TPR, for a processor that keeps a copy of it while the guest
+ * runs (VMX's TPR shadow): loaded before each entry, stored after each
+ * exit, on the vCPU's own thread, as CR8 is on SVM.
+ */
+u8 shv_lapic_get_tpr(struct shv_vcpu *vcpu)
+{
+	struct shv_lapic *a = lapic(vcpu);
+
+	return a ? a->tpr : 0;
+}
+
+void shv_lapic_set_tpr(struct shv_vcpu *vcpu, u8 tpr)
+{
+	struct shv_lapic *a = lapic(vcpu);
+
+	if (a)
+		a->tpr = tpr;
+}
+
 /* --- the timer --- */
 
 static u32 timer_divide(u32 tdcr)
@@ -706,6 +726,8 @@ bool shv_lapic_mmio(struct shv_vcpu *vcpu, u64 gpa, unsigned int len,
 	if (!a || !hw_enabled(vcpu) || x2apic(vcpu) ||
 	    (gpa & ~0xfffull) != (vcpu->apic_base & ~0xfffull))
 		return false;
+	if ((reg & ~0xf) == APIC_REG_TPR)
+		vcpu->stats.tpr_exits++;
 	spin_lock_irqsave(&a->lock, flags);
 	if (write) {
 		if (len == 4 && !(reg & 0xf))

@@ -11,6 +11,8 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <asm/msr-index.h>
+#include <asm/hyperv-tlfs.h>
+#include <asm/apicdef.h>
 
 #include "shv.h"
 #include "arch.h"
@@ -112,9 +114,24 @@ static int shv_set_ident_msr(struct shv_vcpu *vcpu, u32 index, u64 data,
 	return -ENOENT;
 }
 
+/* the guest's accesses of interrupt-controller MSRs, for the vCPU stats */
+static void shv_msr_count(struct shv_vcpu *vcpu, u32 index)
+{
+	switch (index) {
+	case APIC_BASE_MSR + (APIC_TASKPRI >> 4):
+	case HV_X64_MSR_TPR:
+		vcpu->stats.tpr_exits++;
+		break;
+	}
+}
+
 int shv_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data, bool host)
 {
-	int r = shv_arch->get_msr(vcpu, index, data);
+	int r;
+
+	if (!host)
+		shv_msr_count(vcpu, index);
+	r = shv_arch->get_msr(vcpu, index, data);
 
 	if (r != -ENOENT)
 		return r;
@@ -173,8 +190,11 @@ static int shv_msr_check(u32 index, u64 data)
 
 int shv_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data, bool host)
 {
-	int r = shv_msr_check(index, data);
+	int r;
 
+	if (!host)
+		shv_msr_count(vcpu, index);
+	r = shv_msr_check(index, data);
 	if (r)
 		return r;
 	r = shv_arch->set_msr(vcpu, index, data);

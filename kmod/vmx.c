@@ -29,6 +29,7 @@
 #include <asm/segment.h>
 #include <asm/special_insns.h>
 #include <asm/tlbflush.h>
+#include <asm/apicdef.h>
 
 #include "shv.h"
 #include "arch.h"
@@ -52,6 +53,11 @@ static bool msr_bitmap = true;
 module_param(msr_bitmap, bool, 0444);
 MODULE_PARM_DESC(msr_bitmap,
 		 "VMX: let the guest access the MSRs the VMCS switches without exits");
+
+static bool tpr_shadow = true;
+module_param(tpr_shadow, bool, 0444);
+MODULE_PARM_DESC(tpr_shadow,
+		 "VMX: TPR shadow (CR8 and the x2APIC TPR without exits) if available");
 
 struct shv_vmx_caps shv_vmx_caps;
 
@@ -487,8 +493,13 @@ static void vmx_init_vmcs(struct shv_vcpu *vcpu)
 	}
 	if (!vmx->vpid)
 		cpu2 &= ~SECONDARY_EXEC_ENABLE_VPID;
+	/* switched on per entry while the guest's APIC is in x2APIC mode */
+	cpu2 &= ~SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE;
 	vmx->cpu_ctls = cpu;
+	vmx->cpu2_ctls = cpu2;
 	vmx->entry_ctls = c->entry;
+	vmx->tpr_threshold = 0;
+	vmx->x2apic_virt_on = false;
 
 	vmcs_write(VMCS_LINK_POINTER, ~0ull);
 	vmcs_write(PIN_BASED_VM_EXEC_CONTROL, c->pin);
@@ -507,6 +518,10 @@ static void vmx_init_vmcs(struct shv_vcpu *vcpu)
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
 	if (vmx->msr_bitmap)
 		vmcs_write(MSR_BITMAP, __pa(vmx->msr_bitmap));
+	if (vmx->vapic) {
+		vmcs_write(VIRTUAL_APIC_PAGE_ADDR, __pa(vmx->vapic));
+		vmcs_write(TPR_THRESHOLD, 0);
+	}
 	if (vmx->vpid)
 		vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
 	/* every CR0/CR4 bit is ours; the guest reads its own values */
@@ -542,6 +557,7 @@ static void vmx_free_pages(struct shv_vmx_vcpu *vmx)
 {
 	free_page((unsigned long)vmx->vmcs);
 	free_page((unsigned long)vmx->msr_bitmap);
+	free_page((unsigned long)vmx->vapic);
 }
 
 static int vmx_vcpu_create(struct shv_vcpu *vcpu)
@@ -553,7 +569,10 @@ static int vmx_vcpu_create(struct shv_vcpu *vcpu)
 	vmx->vmcs = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 	if (shv_vmx_caps.msr_bitmap)
 		vmx->msr_bitmap = (void *)__get_free_page(GFP_KERNEL_ACCOUNT);
-	if (!vmx->vmcs || (shv_vmx_caps.msr_bitmap && !vmx->msr_bitmap)) {
+	if (shv_vmx_caps.tpr_shadow)
+		vmx->vapic = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!vmx->vmcs || (shv_vmx_caps.msr_bitmap && !vmx->msr_bitmap) ||
+	    (shv_vmx_caps.tpr_shadow && !vmx->vapic)) {
 		vmx_free_pages(vmx);
 		kfree(vmx);
 		return -ENOMEM;
@@ -823,11 +842,94 @@ static void vmx_set_cpu_ctl(struct shv_vmx_vcpu *vmx, u32 bit, bool on)
 	}
 }
 
+/* --- TPR shadow --- */
+
+static void vmx_set_cpu2_ctl(struct shv_vmx_vcpu *vmx, u32 bit, bool on)
+{
+	u32 ctls = on ? vmx->cpu2_ctls | bit : vmx->cpu2_ctls & ~bit;
+
+	if (ctls != vmx->cpu2_ctls) {
+		vmx->cpu2_ctls = ctls;
+		vmcs_write(SECONDARY_VM_EXEC_CONTROL, ctls);
+	}
+}
+
+/*
+ * The TPR threshold: a MOV to CR8 (or x2APIC TPR write) that drops the
+ * TPR's class below it exits, so that an interrupt only the TPR holds back
+ * (vector held, or -1) is injected as soon as it may be.  VM entry
+ * requires the threshold not to exceed the TPR's class.
+ */
+static void vmx_set_tpr_threshold(struct shv_vcpu *vcpu, int held)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u32 thr = 0;
+
+	if (held >= 0)
+		thr = min_t(u32, held >> 4, shv_lapic_get_tpr(vcpu) >> 4);
+	if (thr != vmx->tpr_threshold) {
+		vmx->tpr_threshold = thr;
+		vmcs_write(TPR_THRESHOLD, thr);
+	}
+}
+
+/*
+ * The x2APIC MSRs the processor virtualizes: the TPR with x2APIC
+ * virtualization.  Any other x2APIC MSR exits: reads without
+ * APIC-register virtualization would reach the host's x2APIC.
+ */
+static void vmx_apic_msrs(struct shv_vmx_vcpu *vmx)
+{
+	vmx_msr_intercept(vmx, APIC_BASE_MSR + (APIC_TASKPRI >> 4),
+			  VMX_MSR_R | VMX_MSR_W, !vmx->x2apic_virt_on);
+}
+
+/*
+ * Before entry (IRQs off, VMCS current): the TPR goes into the
+ * virtual-APIC page, where MOV CR8 and, in x2APIC mode, the TPR MSR read
+ * and write it without exits.  x2APIC virtualization follows the guest's
+ * APIC mode: with it off, RDMSR/WRMSR of 0x808 would reach the host's
+ * x2APIC, so the MSR bitmap passes them only while it is on.
+ */
+static void vmx_tpr_enter(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	bool x2;
+
+	if (!vmx->vapic)
+		return;
+	WRITE_ONCE(*(u32 *)(vmx->vapic + APIC_TASKPRI),
+		   vcpu->lapic ? shv_lapic_get_tpr(vcpu) : vmx->cr8 << 4);
+	x2 = shv_vmx_caps.x2apic_virt && vcpu->lapic &&
+	     (vcpu->apic_base & X2APIC_ENABLE);
+	if (x2 == vmx->x2apic_virt_on)
+		return;
+	vmx_set_cpu2_ctl(vmx, SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE, x2);
+	vmx->x2apic_virt_on = x2;
+	vmx_apic_msrs(vmx);
+}
+
+/* after the exit: what the guest wrote to the TPR */
+static void vmx_tpr_exit(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u8 tpr;
+
+	if (!vmx->vapic)
+		return;
+	tpr = READ_ONCE(*(u32 *)(vmx->vapic + APIC_TASKPRI));
+	if (vcpu->lapic)
+		shv_lapic_set_tpr(vcpu, tpr);
+	else
+		vmx->cr8 = tpr >> 4;
+}
+
 /*
  * Right before entry (IRQs off, VMCS current): inject an NMI or the
  * highest deliverable interrupt if the guest can take it now, else ask
- * for an NMI- or interrupt-window exit.  With CR8 exits, a TPR change
- * exits by itself and the next entry looks again.
+ * for an NMI- or interrupt-window exit.  An interrupt held back only by
+ * the TPR needs an exit when the TPR drops: with CR8 exits it comes by
+ * itself, with the TPR shadow through the TPR threshold.
  */
 static void vmx_inject_events(struct shv_vcpu *vcpu)
 {
@@ -863,6 +965,9 @@ static void vmx_inject_events(struct shv_vcpu *vcpu)
 	}
 	vmx_set_cpu_ctl(vmx, CPU_BASED_NMI_WINDOW_EXITING, nmi_window);
 	vmx_set_cpu_ctl(vmx, CPU_BASED_INTR_WINDOW_EXITING, intr_window);
+	if (vmx->vapic)
+		vmx_set_tpr_threshold(vcpu, v < 0 ? shv_lapic_tpr_blocked(vcpu) :
+					       -1);
 }
 
 /* --- guest entry --- */
@@ -1013,6 +1118,7 @@ static void vmx_run(struct shv_vcpu *vcpu)
 	vmcs_write(GUEST_RSP, vcpu->regs[SHV_RSP]);
 	vmcs_write(GUEST_RIP, vcpu->rip);
 	vmcs_write(GUEST_RFLAGS, vcpu->rflags);
+	vmx_tpr_enter(vcpu);
 	if (vcpu->lapic)
 		vmx_inject_events(vcpu);
 	if (vmx->intr_state_dirty) {
@@ -1038,6 +1144,7 @@ static void vmx_run(struct shv_vcpu *vcpu)
 	vmx->cr2 = native_read_cr2();
 	vmx_restore_host(vcpu, &h);
 	vmx->inject_info = 0;
+	vmx_tpr_exit(vcpu);
 
 	if (r) {
 		vmx->exit_reason = VMX_EXIT_REASONS_FAILED_VMENTRY;
@@ -1168,6 +1275,7 @@ static int vmx_handle_cr8(struct shv_vcpu *vcpu, u64 q)
 	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
 	int reg = (q >> 8) & 15;
 
+	vcpu->stats.tpr_exits++;
 	if ((q & CONTROL_REG_ACCESS_TYPE) == 0) {	/* mov to cr8 */
 		u64 v = vcpu->regs[reg];
 
@@ -1424,6 +1532,9 @@ static int vmx_dispatch_exit(struct shv_vcpu *vcpu)
 	case EXIT_REASON_INTERRUPT_WINDOW:
 	case EXIT_REASON_NMI_WINDOW:
 		return 1;	/* the next entry injects */
+	case EXIT_REASON_TPR_BELOW_THRESHOLD:
+		vcpu->stats.tpr_exits++;
+		return 1;	/* the TPR is stored: the next entry injects */
 	case EXIT_REASON_CPUID:
 		shv_emulate_cpuid(vcpu);
 		vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
@@ -1559,7 +1670,7 @@ static int vmx_setup_caps(void)
 {
 	struct shv_vmx_caps *c = &shv_vmx_caps;
 	u64 basic;
-	u32 m_pin, m_cpu, m_exit, m_entry;
+	u32 m_pin, m_cpu, m_exit, m_entry, cpu_min, cpu_opt;
 	bool true_ctls;
 	int r;
 
@@ -1587,20 +1698,27 @@ static int vmx_setup_caps(void)
 	if (r)
 		return r;
 	c->vnmi = c->pin & PIN_BASED_VIRTUAL_NMIS;
-	r = vmx_adjust(CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING |
-		       CPU_BASED_MOV_DR_EXITING | CPU_BASED_MWAIT_EXITING |
-		       CPU_BASED_MONITOR_EXITING | CPU_BASED_CR8_LOAD_EXITING |
-		       CPU_BASED_CR8_STORE_EXITING |
-		       CPU_BASED_USE_TSC_OFFSETTING |
-		       CPU_BASED_INVLPG_EXITING | CPU_BASED_CR3_LOAD_EXITING |
-		       CPU_BASED_CR3_STORE_EXITING |
-		       CPU_BASED_INTR_WINDOW_EXITING,
-		       CPU_BASED_ACTIVATE_SECONDARY_CONTROLS |
-		       (msr_bitmap ? CPU_BASED_USE_MSR_BITMAPS : 0) |
-		       (c->vnmi ? CPU_BASED_NMI_WINDOW_EXITING : 0),
-		       m_cpu, &c->cpu);
+	cpu_min = CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING |
+		  CPU_BASED_MOV_DR_EXITING | CPU_BASED_MWAIT_EXITING |
+		  CPU_BASED_MONITOR_EXITING | CPU_BASED_USE_TSC_OFFSETTING |
+		  CPU_BASED_INVLPG_EXITING | CPU_BASED_CR3_LOAD_EXITING |
+		  CPU_BASED_CR3_STORE_EXITING | CPU_BASED_INTR_WINDOW_EXITING;
+	cpu_opt = CPU_BASED_ACTIVATE_SECONDARY_CONTROLS |
+		  (msr_bitmap ? CPU_BASED_USE_MSR_BITMAPS : 0) |
+		  (c->vnmi ? CPU_BASED_NMI_WINDOW_EXITING : 0);
+	r = vmx_adjust(cpu_min, cpu_opt |
+		       (tpr_shadow ? CPU_BASED_TPR_SHADOW : 0), m_cpu, &c->cpu);
 	if (r)
 		return r;
+	c->tpr_shadow = c->cpu & CPU_BASED_TPR_SHADOW;
+	if (!c->tpr_shadow) {
+		/* MOV CR8 must exit to reach the in-kernel APIC's TPR */
+		r = vmx_adjust(cpu_min | CPU_BASED_CR8_LOAD_EXITING |
+			       CPU_BASED_CR8_STORE_EXITING, cpu_opt, m_cpu,
+			       &c->cpu);
+		if (r)
+			return r;
+	}
 	/* the window exits are switched on per entry */
 	c->cpu &= ~(CPU_BASED_INTR_WINDOW_EXITING |
 		    CPU_BASED_NMI_WINDOW_EXITING);
@@ -1610,11 +1728,14 @@ static int vmx_setup_caps(void)
 		r = vmx_adjust(0, SECONDARY_EXEC_ENABLE_EPT |
 			       SECONDARY_EXEC_ENABLE_VPID |
 			       SECONDARY_EXEC_UNRESTRICTED_GUEST |
-			       SECONDARY_EXEC_WBINVD_EXITING,
+			       SECONDARY_EXEC_WBINVD_EXITING |
+			       (c->tpr_shadow && c->msr_bitmap ?
+				SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE : 0),
 			       MSR_IA32_VMX_PROCBASED_CTLS2, &c->cpu2);
 		if (r)
 			return r;
 	}
+	c->x2apic_virt = c->cpu2 & SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE;
 	r = vmx_adjust(VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_PAT |
 		       VM_EXIT_LOAD_IA32_PAT | VM_EXIT_SAVE_IA32_EFER |
 		       VM_EXIT_LOAD_IA32_EFER, 0, m_exit, &c->exit);
@@ -1690,11 +1811,17 @@ const struct shv_arch_ops *shv_vmx_probe(void)
 	shv_vmx_ops_rt.nested_paging = shv_vmx_caps.ept;
 	if (shv_vmx_caps.msr_bitmap)
 		shv_vmx_ops_rt.accel |= SHV_ACCEL_MSR_BITMAP;
-	pr_info("VMX: EPT %s, unrestricted guest %s, VPID %s, virtual NMIs %s, MSR bitmap %s\n",
+	if (shv_vmx_caps.tpr_shadow)
+		shv_vmx_ops_rt.accel |= SHV_ACCEL_TPR_SHADOW;
+	if (shv_vmx_caps.x2apic_virt)
+		shv_vmx_ops_rt.accel |= SHV_ACCEL_X2APIC_TPR;
+	pr_info("VMX: EPT %s, unrestricted guest %s, VPID %s, virtual NMIs %s, MSR bitmap %s, TPR shadow %s, x2APIC virtualization %s\n",
 		shv_vmx_caps.ept ? "yes" : "no",
 		shv_vmx_caps.ug ? "yes" : "no",
 		shv_vmx_caps.vpid ? "yes" : "no",
 		shv_vmx_caps.vnmi ? "yes" : "no",
-		shv_vmx_caps.msr_bitmap ? "yes" : "no");
+		shv_vmx_caps.msr_bitmap ? "yes" : "no",
+		shv_vmx_caps.tpr_shadow ? "yes" : "no",
+		shv_vmx_caps.x2apic_virt ? "yes" : "no");
 	return &shv_vmx_ops_rt;
 }

@@ -23,6 +23,8 @@ struct shv_vmx_caps {
 	bool ept, ug, vpid, vnmi;
 	bool invept_single, invvpid_single;
 	bool msr_bitmap;		/* CPU_BASED_USE_MSR_BITMAPS */
+	bool tpr_shadow;		/* CPU_BASED_TPR_SHADOW */
+	bool x2apic_virt;		/* ..._VIRTUALIZE_X2APIC_MODE */
 };
 
 extern struct shv_vmx_caps shv_vmx_caps;
@@ -48,7 +50,9 @@ struct shv_vmx_vcpu {
 
 	/* what the current controls are (to skip redundant VMWRITEs) */
 	u32 cpu_ctls;
+	u32 cpu2_ctls;
 	u32 entry_ctls;
+	u32 tpr_threshold;
 	u64 host_cr3, host_cr4;
 	u64 eptp;
 
@@ -74,6 +78,10 @@ struct shv_vmx_vcpu {
 	/* the MSR bitmap (NULL: every RDMSR/WRMSR exits) */
 	unsigned long *msr_bitmap;
 	bool syscall_msrs_direct;	/* SYSCALL MSRs passed through now */
+
+	/* TPR shadow: the virtual-APIC page (NULL: MOV CR8 exits) */
+	u8 *vapic;
+	bool x2apic_virt_on;		/* x2APIC TPR MSR virtualized now */
 };
 
 /* a made-up exit reason: the VMCS was active on another CPU */

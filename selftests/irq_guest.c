@@ -834,6 +834,44 @@ static void sc_tpr_cr8(void)
 	GASSERT_EQ(apic_read(APIC_TPR), 0);
 }
 
+/*
+ * TPR accesses, for the host to count their exits (SHV_GET_VCPU_STATS
+ * between the reports): 64 MOV to and 64 MOV from CR8, then 64 writes
+ * and 64 reads of the TPR register, with nothing pending; then the one
+ * CR8 write that unblocks an interrupt held by the TPR.
+ */
+static void sc_tpr_noexit(void)
+{
+	struct percpu *p = P;
+	u32 i;
+
+	apic_enable(X2);
+	report(1);
+	for (i = 0; i < 64; i++) {
+		write_cr8(i & 15);
+		GASSERT_EQ(read_cr8(), i & 15);
+	}
+	report(2);
+	for (i = 0; i < 64; i++) {
+		apic_write(APIC_TPR, (i & 15) << 4 | (i & 3));
+		GASSERT_EQ(apic_read(APIC_TPR), (i & 15) << 4 | (i & 3));
+	}
+	report(3);
+	GASSERT_EQ(read_cr8(), 15);
+	write_cr8(5);
+	self_ipi(0x45);
+	sti();
+	delay_us(1000);
+	GASSERT_EQ(p->count[0x45], 0);
+	report(4);
+	write_cr8(3);
+	GWAIT(p->count[0x45] == 1, 100000);
+	report(5);
+	GASSERT_EQ(apic_read(APIC_PPR), 0x30);
+	GASSERT_EQ(apic_read(APIC_TPR), 0x30);
+	write_cr8(0);
+}
+
 /* ------------------------------------------------------------------ */
 /* ISR/IRR/TMR while handlers run; nesting; EOI ends the highest ISR */
 
@@ -2212,6 +2250,7 @@ void guest_main(void)
 	case SC_TPR:			sc_tpr(); break;
 	case SC_TPR_EQUAL:		sc_tpr_equal(); break;
 	case SC_TPR_CR8:		sc_tpr_cr8(); break;
+	case SC_TPR_NOEXIT:		sc_tpr_noexit(); break;
 	case SC_NMI_IRET:		sc_nmi_iret(); break;
 	case SC_X2APIC_ON:		sc_x2apic_on(); break;
 	case SC_NESTED:			sc_nested(); break;

@@ -68,6 +68,7 @@ enum irq_scenario {
 	SC_TPR_CR8,
 	SC_NMI_IRET,
 	SC_X2APIC_ON,
+	SC_TPR_NOEXIT,
 };
 
 struct irq_fail {

@@ -32,8 +32,12 @@ DECLARE_GUEST(irq);
 /* how long one scenario may run, host time */
 #define RUN_TIMEOUT_S	20
 
+#define NSTATS	8
+
 struct vcpu_result {
 	uint32_t reports[256];
+	/* the vCPU's counters at its first reports */
+	struct shv_vcpu_stats stats[NSTATS];
 	int nreports;
 	bool done;
 	bool failed;
@@ -201,6 +205,8 @@ static void run_vcpu(struct irqvm *t, int id)
 		val = shv_le(run->io.data, run->io.size);
 		switch (run->io.port) {
 		case PORT_REPORT:
+			if (r->nreports < NSTATS)
+				r->stats[r->nreports] = shv_vcpu_stats(v);
 			if (r->nreports < 256)
 				r->reports[r->nreports++] = val;
 			break;
@@ -417,6 +423,38 @@ TEST_F_TIMEOUT(lapic, tpr_same_class, 60)
 TEST_F_TIMEOUT(lapic, tpr_cr8_unblock, 60)
 {
 	SCENARIO(SC_TPR_CR8, variant->flags);
+}
+
+/*
+ * The exits TPR accesses cost: none for CR8 with a TPR shadow (VMX) or
+ * V_TPR (SVM), none for the x2APIC TPR MSR with x2APIC virtualization;
+ * one for the CR8 write that unblocks a held interrupt (the TPR
+ * threshold's).
+ */
+TEST_F_TIMEOUT(lapic, tpr_exits, 60)
+{
+	bool x2 = variant->flags & IRQ_F_X2APIC;
+	long accel = shv_cap(SHV_CAP_ACCEL);
+	struct irqvm *t = scenario(_metadata, SC_TPR_NOEXIT, variant->flags);
+	struct shv_vcpu_stats *st;
+	bool ok;
+
+	if (!t)
+		return;
+	ok = t->res[0].done;
+	st = t->res[0].stats;
+	ASSERT_TRUE(ok);
+	ASSERT_EQ(5, t->res[0].nreports);
+	TH_LOG("TPR exits: 128 CR8 accesses %llu, 128 TPR register accesses %llu, unblocking CR8 write %llu",
+	       (unsigned long long)SHV_DELTA(st[0], st[1], tpr_exits),
+	       (unsigned long long)SHV_DELTA(st[1], st[2], tpr_exits),
+	       (unsigned long long)SHV_DELTA(st[3], st[4], tpr_exits));
+	EXPECT_EQ(accel & SHV_ACCEL_TPR_SHADOW ? 0 : 128,
+		  SHV_DELTA(st[0], st[1], tpr_exits));
+	EXPECT_EQ(x2 && (accel & SHV_ACCEL_X2APIC_TPR) ? 0 : 128,
+		  SHV_DELTA(st[1], st[2], tpr_exits));
+	EXPECT_EQ(1, SHV_DELTA(st[3], st[4], tpr_exits));
+	irqvm_free(t);
 }
 
 /* ISR/IRR in a handler, preemption by a higher class, EOI order */

@@ -51,6 +51,10 @@
 #define SHV_CAP_ACCEL		18
 /* RDMSR/WRMSR of FS/GS base, SYSENTER_*, PAT; RDMSR of TSC */
 #define SHV_ACCEL_MSR_BITMAP	(1u << 0)
+/* MOV to/from CR8, unless the TPR drops below a held interrupt's class */
+#define SHV_ACCEL_TPR_SHADOW	(1u << 1)
+/* RDMSR/WRMSR of the x2APIC TPR (0x808), with the same exception */
+#define SHV_ACCEL_X2APIC_TPR	(1u << 2)
 
 /* ioctls on a VM fd */
 #define SHV_CREATE_VCPU		_IO(SHVIO, 0x41)	/* arg: vCPU id */
@@ -470,7 +474,8 @@ struct shv_vcpu_stats {
 	__u64 hv_sint_irqs;	/* SINT interrupts raised */
 	__u64 hv_events;	/* event flags newly set */
 	__u64 hv_stimer_expiries;
-	__u64 reserved[6];
+	__u64 tpr_exits;	/* exits for TPR accesses: CR8, TPR register */
+	__u64 reserved[5];
 };
 
 #define SHV_GET_VCPU_STATS	_IOR(SHVIO, 0x91, struct shv_vcpu_stats)
