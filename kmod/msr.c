@@ -122,6 +122,11 @@ static void shv_msr_count(struct shv_vcpu *vcpu, u32 index)
 	case HV_X64_MSR_TPR:
 		vcpu->stats.tpr_exits++;
 		break;
+	case APIC_BASE_MSR + (APIC_EOI >> 4):
+	case HV_X64_MSR_EOI:
+	case SHV_MSR_SEOI:
+		vcpu->stats.eoi_exits++;
+		break;
 	}
 }
 

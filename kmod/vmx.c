@@ -59,6 +59,11 @@ module_param(tpr_shadow, bool, 0444);
 MODULE_PARM_DESC(tpr_shadow,
 		 "VMX: TPR shadow (CR8 and the x2APIC TPR without exits) if available");
 
+static bool apicv = true;
+module_param(apicv, bool, 0444);
+MODULE_PARM_DESC(apicv,
+		 "VMX: virtual-interrupt delivery (needs tpr_shadow) if available");
+
 struct shv_vmx_caps shv_vmx_caps;
 
 /* host MSRs the guest's values replace while it runs (same on all CPUs) */
@@ -493,13 +498,16 @@ static void vmx_init_vmcs(struct shv_vcpu *vcpu)
 	}
 	if (!vmx->vpid)
 		cpu2 &= ~SECONDARY_EXEC_ENABLE_VPID;
-	/* switched on per entry while the guest's APIC is in x2APIC mode */
-	cpu2 &= ~SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE;
+	/* switched on per entry, as the guest's APIC allows */
+	cpu2 &= ~(SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE |
+		  SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY);
 	vmx->cpu_ctls = cpu;
 	vmx->cpu2_ctls = cpu2;
 	vmx->entry_ctls = c->entry;
 	vmx->tpr_threshold = 0;
 	vmx->x2apic_virt_on = false;
+	vmx->vid_on = false;
+	memset(vmx->eoi_exit, 0, sizeof(vmx->eoi_exit));
 
 	vmcs_write(VMCS_LINK_POINTER, ~0ull);
 	vmcs_write(PIN_BASED_VM_EXEC_CONTROL, c->pin);
@@ -521,6 +529,13 @@ static void vmx_init_vmcs(struct shv_vcpu *vcpu)
 	if (vmx->vapic) {
 		vmcs_write(VIRTUAL_APIC_PAGE_ADDR, __pa(vmx->vapic));
 		vmcs_write(TPR_THRESHOLD, 0);
+	}
+	if (c->vid) {
+		vmcs_write(EOI_EXIT_BITMAP0, 0);
+		vmcs_write(EOI_EXIT_BITMAP1, 0);
+		vmcs_write(EOI_EXIT_BITMAP2, 0);
+		vmcs_write(EOI_EXIT_BITMAP3, 0);
+		vmcs_write(GUEST_INTR_STATUS, 0);
 	}
 	if (vmx->vpid)
 		vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
@@ -875,13 +890,17 @@ static void vmx_set_tpr_threshold(struct shv_vcpu *vcpu, int held)
 
 /*
  * The x2APIC MSRs the processor virtualizes: the TPR with x2APIC
- * virtualization.  Any other x2APIC MSR exits: reads without
- * APIC-register virtualization would reach the host's x2APIC.
+ * virtualization, EOI with virtual-interrupt delivery too.  Any other
+ * x2APIC MSR exits (reads without APIC-register virtualization would
+ * reach the host's x2APIC), and so does SELF IPI, so that the in-kernel
+ * APIC sets IRR and TMR itself.
  */
 static void vmx_apic_msrs(struct shv_vmx_vcpu *vmx)
 {
 	vmx_msr_intercept(vmx, APIC_BASE_MSR + (APIC_TASKPRI >> 4),
 			  VMX_MSR_R | VMX_MSR_W, !vmx->x2apic_virt_on);
+	vmx_msr_intercept(vmx, APIC_BASE_MSR + (APIC_EOI >> 4), VMX_MSR_W,
+			  !(vmx->x2apic_virt_on && vmx->vid_on));
 }
 
 /*
@@ -924,12 +943,65 @@ static void vmx_tpr_exit(struct shv_vcpu *vcpu)
 		vmx->cr8 = tpr >> 4;
 }
 
+/* --- virtual-interrupt delivery --- */
+
+static void vmx_set_vid(struct shv_vcpu *vcpu, bool on)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (on == vmx->vid_on)
+		return;
+	vmx_set_cpu2_ctl(vmx, SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY, on);
+	vmx->vid_on = on;
+	vmx_apic_msrs(vmx);
+}
+
+/*
+ * Hand the APIC's IRR (unless an interrupt window is wanted: then the
+ * window exit comes first and IRR stays), ISR, TPR and PPR to the
+ * processor: RVI and SVI in the guest interrupt status, and as EOI-exit
+ * bitmap the level-triggered vectors, whose EOI the IOAPIC must see.
+ */
+static void vmx_vid_enter(struct shv_vcpu *vcpu, bool load_irr)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 eoi_exit[4];
+	u8 rvi, svi;
+	int i;
+
+	shv_lapic_vid_enter(vcpu, vmx->vapic, load_irr, &rvi, &svi);
+	vmx->vid_loaded = true;
+	vmcs_write(GUEST_INTR_STATUS, rvi | svi << 8);
+	shv_lapic_eoi_exits(vcpu, eoi_exit);
+	for (i = 0; i < 4; i++) {
+		if (eoi_exit[i] == vmx->eoi_exit[i])
+			continue;
+		vmx->eoi_exit[i] = eoi_exit[i];
+		vmcs_write(EOI_EXIT_BITMAP0 + 2 * i, eoi_exit[i]);
+	}
+}
+
+/* after the exit (or a failed entry): IRR and ISR back to the APIC */
+static void vmx_vid_exit(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (!vmx->vid_loaded)
+		return;
+	shv_lapic_vid_exit(vcpu, vmx->vapic);
+	vmx->vid_loaded = false;
+}
+
 /*
  * Right before entry (IRQs off, VMCS current): inject an NMI or the
  * highest deliverable interrupt if the guest can take it now, else ask
  * for an NMI- or interrupt-window exit.  An interrupt held back only by
  * the TPR needs an exit when the TPR drops: with CR8 exits it comes by
  * itself, with the TPR shadow through the TPR threshold.
+ *
+ * With virtual-interrupt delivery the processor takes the APIC's fixed
+ * interrupts itself, whenever RFLAGS.IF, the interrupt shadow, the TPR
+ * and ISR allow; only the PIC's (ExtINT) are still injected.
  */
 static void vmx_inject_events(struct shv_vcpu *vcpu)
 {
@@ -937,7 +1009,7 @@ static void vmx_inject_events(struct shv_vcpu *vcpu)
 	bool shadow = vmx->intr_state & (GUEST_INTR_STATE_STI |
 					 GUEST_INTR_STATE_MOV_SS);
 	bool busy = vmx->inject_info & INTR_INFO_VALID_MASK;
-	bool nmi_window = false, intr_window = false;
+	bool nmi_window = false, intr_window = false, vid;
 	int v;
 
 	vcpu->nmi_masked = vmx->intr_state & GUEST_INTR_STATE_NMI;
@@ -952,8 +1024,10 @@ static void vmx_inject_events(struct shv_vcpu *vcpu)
 		}
 	}
 
+	vid = shv_vmx_caps.vid && shv_lapic_vid_usable(vcpu);
+	vmx_set_vid(vcpu, vid);
 	v = shv_lapic_pending(vcpu);
-	if (v >= 0) {
+	if (v >= 0 && (!vid || v == SHV_EXTINT)) {
 		if (!busy && !shadow && (vcpu->rflags & SHV_RFLAGS_IF)) {
 			v = shv_lapic_ack(vcpu, v);
 			vmx->inject_info = v | INTR_TYPE_EXT_INTR |
@@ -965,7 +1039,9 @@ static void vmx_inject_events(struct shv_vcpu *vcpu)
 	}
 	vmx_set_cpu_ctl(vmx, CPU_BASED_NMI_WINDOW_EXITING, nmi_window);
 	vmx_set_cpu_ctl(vmx, CPU_BASED_INTR_WINDOW_EXITING, intr_window);
-	if (vmx->vapic)
+	if (vid)
+		vmx_vid_enter(vcpu, !intr_window);
+	else if (vmx->vapic)
 		vmx_set_tpr_threshold(vcpu, v < 0 ? shv_lapic_tpr_blocked(vcpu) :
 					       -1);
 }
@@ -1145,6 +1221,7 @@ static void vmx_run(struct shv_vcpu *vcpu)
 	vmx_restore_host(vcpu, &h);
 	vmx->inject_info = 0;
 	vmx_tpr_exit(vcpu);
+	vmx_vid_exit(vcpu);
 
 	if (r) {
 		vmx->exit_reason = VMX_EXIT_REASONS_FAILED_VMENTRY;
@@ -1535,6 +1612,10 @@ static int vmx_dispatch_exit(struct shv_vcpu *vcpu)
 	case EXIT_REASON_TPR_BELOW_THRESHOLD:
 		vcpu->stats.tpr_exits++;
 		return 1;	/* the TPR is stored: the next entry injects */
+	case EXIT_REASON_EOI_INDUCED:
+		/* trap-like: the processor ended the vector's service */
+		shv_lapic_vid_eoi(vcpu, vmx->exit_qual & 0xff);
+		return 1;
 	case EXIT_REASON_CPUID:
 		shv_emulate_cpuid(vcpu);
 		vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
@@ -1730,12 +1811,16 @@ static int vmx_setup_caps(void)
 			       SECONDARY_EXEC_UNRESTRICTED_GUEST |
 			       SECONDARY_EXEC_WBINVD_EXITING |
 			       (c->tpr_shadow && c->msr_bitmap ?
-				SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE : 0),
+				SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE : 0) |
+			       (c->tpr_shadow && apicv ?
+				SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY : 0),
 			       MSR_IA32_VMX_PROCBASED_CTLS2, &c->cpu2);
 		if (r)
 			return r;
 	}
 	c->x2apic_virt = c->cpu2 & SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE;
+	/* it needs external-interrupt exiting, which shv always has */
+	c->vid = c->cpu2 & SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY;
 	r = vmx_adjust(VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_PAT |
 		       VM_EXIT_LOAD_IA32_PAT | VM_EXIT_SAVE_IA32_EFER |
 		       VM_EXIT_LOAD_IA32_EFER, 0, m_exit, &c->exit);
@@ -1815,13 +1900,16 @@ const struct shv_arch_ops *shv_vmx_probe(void)
 		shv_vmx_ops_rt.accel |= SHV_ACCEL_TPR_SHADOW;
 	if (shv_vmx_caps.x2apic_virt)
 		shv_vmx_ops_rt.accel |= SHV_ACCEL_X2APIC_TPR;
-	pr_info("VMX: EPT %s, unrestricted guest %s, VPID %s, virtual NMIs %s, MSR bitmap %s, TPR shadow %s, x2APIC virtualization %s\n",
+	if (shv_vmx_caps.vid)
+		shv_vmx_ops_rt.accel |= SHV_ACCEL_VINTR;
+	pr_info("VMX: EPT %s, unrestricted guest %s, VPID %s, virtual NMIs %s, MSR bitmap %s, TPR shadow %s, x2APIC virtualization %s, virtual-interrupt delivery %s\n",
 		shv_vmx_caps.ept ? "yes" : "no",
 		shv_vmx_caps.ug ? "yes" : "no",
 		shv_vmx_caps.vpid ? "yes" : "no",
 		shv_vmx_caps.vnmi ? "yes" : "no",
 		shv_vmx_caps.msr_bitmap ? "yes" : "no",
 		shv_vmx_caps.tpr_shadow ? "yes" : "no",
-		shv_vmx_caps.x2apic_virt ? "yes" : "no");
+		shv_vmx_caps.x2apic_virt ? "yes" : "no",
+		shv_vmx_caps.vid ? "yes" : "no");
 	return &shv_vmx_ops_rt;
 }

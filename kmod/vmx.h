@@ -25,6 +25,7 @@ struct shv_vmx_caps {
 	bool msr_bitmap;		/* CPU_BASED_USE_MSR_BITMAPS */
 	bool tpr_shadow;		/* CPU_BASED_TPR_SHADOW */
 	bool x2apic_virt;		/* ..._VIRTUALIZE_X2APIC_MODE */
+	bool vid;			/* ..._VIRTUAL_INTR_DELIVERY */
 };
 
 extern struct shv_vmx_caps shv_vmx_caps;
@@ -82,6 +83,10 @@ struct shv_vmx_vcpu {
 	/* TPR shadow: the virtual-APIC page (NULL: MOV CR8 exits) */
 	u8 *vapic;
 	bool x2apic_virt_on;		/* x2APIC TPR MSR virtualized now */
+	/* virtual-interrupt delivery */
+	bool vid_on;			/* the control is on now */
+	bool vid_loaded;		/* the page holds the APIC's IRR/ISR */
+	u64 eoi_exit[4];		/* EOI_EXIT_BITMAP0-3 as written */
 };
 
 /* a made-up exit reason: the VMCS was active on another CPU */

@@ -69,6 +69,7 @@ enum irq_scenario {
 	SC_NMI_IRET,
 	SC_X2APIC_ON,
 	SC_TPR_NOEXIT,
+	SC_VINTR,
 };
 
 struct irq_fail {

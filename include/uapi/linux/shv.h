@@ -55,6 +55,12 @@
 #define SHV_ACCEL_TPR_SHADOW	(1u << 1)
 /* RDMSR/WRMSR of the x2APIC TPR (0x808), with the same exception */
 #define SHV_ACCEL_X2APIC_TPR	(1u << 2)
+/*
+ * Virtual-interrupt delivery: fixed interrupts of the in-kernel APIC are
+ * taken, and x2APIC EOIs of edge-triggered ones done, without exits
+ * (not while a vector has AutoEOI: see Documentation/vmx.rst)
+ */
+#define SHV_ACCEL_VINTR		(1u << 3)
 
 /* ioctls on a VM fd */
 #define SHV_CREATE_VCPU		_IO(SHVIO, 0x41)	/* arg: vCPU id */
@@ -475,7 +481,8 @@ struct shv_vcpu_stats {
 	__u64 hv_events;	/* event flags newly set */
 	__u64 hv_stimer_expiries;
 	__u64 tpr_exits;	/* exits for TPR accesses: CR8, TPR register */
-	__u64 reserved[5];
+	__u64 eoi_exits;	/* exits for EOIs: EOI register, SEOI, EOI-induced */
+	__u64 reserved[4];
 };
 
 #define SHV_GET_VCPU_STATS	_IOR(SHVIO, 0x91, struct shv_vcpu_stats)
