@@ -172,7 +172,7 @@ mkiso() {
 drain_screen() {
 	local pts i
 	for ((i = 0; i < 600; i++)); do
-		pts=$(sed -n 's|^Bochs connected to screen \(/dev/pts/[0-9]*\).*|\1|p' \
+		pts=$(sed -n 's|^Bochs connected to screen "*\(/dev/pts/[0-9]*\).*|\1|p' \
 			"$B/$MODE.stdout" 2>/dev/null || true)
 		[[ -n $pts ]] && exec cat "$pts" >/dev/null 2>&1
 		sleep 0.5
