@@ -20,7 +20,8 @@
 #   SHV_BOCHS_INSMOD="..."   module parameters (default mmu=nested), e.g.
 #                            "unrestricted_guest=0"
 #   SHV_BOCHS_MEGS=N         guest RAM (default 768)
-#   SHV_BOCHS_CPUS=N         emulated CPUs (default 1; 2 moves VMCSs around)
+#   SHV_BOCHS_CPUS=N         emulated CPUs (default 2: vCPU threads and their
+#                            VMCSs move, migrate_test needs two)
 #   SHV_BOCHS_RESULTS=FILE   also write the PASS/FAIL lines there (rig.sh)
 #   SHV_TEST_FILTER="a,b"    only the tests whose fixture.test name has a or
 #                            b (every variant; lib/shv_util.h)
@@ -54,13 +55,14 @@ SHV_KO=${SHV_KO:-$SHV_ROOT/shv.ko}
 RUNNER=${SHV_RUNNER:-$SHV_ROOT/user/shv-run}
 GUESTS=${SHV_GUESTS_DIR:-$SHV_ROOT/user/guests}
 SELFTESTS_DIR=${SHV_SELFTESTS_DIR:-$SHV_ROOT/selftests/build}
-# The default subset (make check, about five minutes): the ABI and the
-# guest tests (every CPU mode) under EPT, and modes_test (task switches,
-# which only VMX hands to shv in the rigs: QEMU's SVM does not intercept
-# them); check-full runs every test with every MMU (shadow_test alone
-# takes many minutes under Bochs).  Real-mode guests need EPT on VMX
-# (vmx.rst): guest_test's real-mode cases fail under the shadow MMU there.
-TESTS=${SHV_BOCHS_TESTS:-abi_test guest_test modes_test}
+# The default subset (make check): the ABI and the guest tests (every CPU
+# mode) under EPT, modes_test (task switches, which only VMX hands to shv
+# in the rigs: QEMU's SVM does not intercept them) and migrate_test (a
+# vCPU moved between the two CPUs, its VMCS with it); check-full runs
+# every test with every MMU (shadow_test alone takes many minutes under
+# Bochs).  Real-mode guests need EPT on VMX (vmx.rst): guest_test's
+# real-mode cases fail under the shadow MMU there.
+TESTS=${SHV_BOCHS_TESTS:-abi_test guest_test modes_test migrate_test}
 if [[ $MODE == check && -z ${SHV_BOCHS_TESTS:-} ]]; then
 	SHV_BOCHS_MMUS=${SHV_BOCHS_MMUS:-nested}
 fi
@@ -181,7 +183,7 @@ drain_screen() {
 
 boot() {
 	local rc=$B/$MODE.bochsrc cont=$B/cont brc
-	sed -e "s|@MEGS@|$MEGS|" -e "s|@CPUS@|${SHV_BOCHS_CPUS:-1}|" \
+	sed -e "s|@MEGS@|$MEGS|" -e "s|@CPUS@|${SHV_BOCHS_CPUS:-2}|" \
 		-e "s|@ISO@|$ISO|" -e "s|@SERIAL@|$LOG|" -e "s|@LOG@|$BXLOG|" \
 		"$SHV_ROOT/scripts/bochsrc.in" >"$rc"
 	# Debian's bochs-bin stops in its debugger at start and whenever a

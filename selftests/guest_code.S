@@ -652,6 +652,61 @@ PAYLOAD msrhost32
 	DONE
 ENDPAYLOAD msrhost32
 
+/*
+ * migrate_test: until the host sets the dword at DATA_GPA: CPUID (an exit
+ * shv handles in the kernel), FS_BASE written and read back, sums in GPRs
+ * and an XMM register, a report of the count every 64 iterations.  Then
+ * the count and the sums at DATA_GPA + 8, 16, 24, 32; a mismatch stores
+ * 0xbad and the value read there instead.
+ */
+PAYLOAD migrate64
+	.code64
+	mov %cr4, %rax
+	or $0x200, %rax				/* OSFXSR: SSE */
+	mov %rax, %cr4
+	xor %r12, %r12
+	mov $1, %r13
+	xor %r14, %r14
+	pxor %xmm0, %xmm0
+	mov $1, %eax
+	movq %rax, %xmm1
+1:	inc %r14
+	mov $0xc0000100, %ecx
+	mov %r14, %rax
+	shl $12, %rax
+	mov %rax, %rdx
+	shr $32, %rdx
+	wrmsr
+	xor %eax, %eax
+	cpuid
+	mov $0xc0000100, %ecx
+	rdmsr
+	shl $32, %rdx
+	or %rdx, %rax
+	mov %r14, %rbx
+	shl $12, %rbx
+	cmp %rbx, %rax
+	jne 3f
+	add %r14, %r12
+	imul $3, %r13, %r13
+	add %r14, %r13
+	paddq %xmm1, %xmm0
+	test $63, %r14
+	jnz 2f
+	REPORT32 %r14d
+2:	cmpl $0, DATA_GPA
+	je 1b
+	mov %r14, DATA_GPA + 8
+	mov %r12, DATA_GPA + 16
+	mov %r13, DATA_GPA + 24
+	movq %xmm0, %rax
+	mov %rax, DATA_GPA + 32
+	DONE
+3:	movq $0xbad, DATA_GPA + 8
+	mov %rax, DATA_GPA + 16
+	DONE
+ENDPAYLOAD migrate64
+
 /* ------------------------------------------------------------------ */
 /* lifecycle payloads (32-bit) */
 

@@ -482,7 +482,8 @@ struct shv_vcpu_stats {
 	__u64 hv_stimer_expiries;
 	__u64 tpr_exits;	/* exits for TPR accesses: CR8, TPR register */
 	__u64 eoi_exits;	/* exits for EOIs: EOI register, SEOI, EOI-induced */
-	__u64 reserved[4];
+	__u64 cpu_migrations;	/* entries on another host CPU than the last */
+	__u64 reserved[3];
 };
 
 #define SHV_GET_VCPU_STATS	_IOR(SHVIO, 0x91, struct shv_vcpu_stats)
