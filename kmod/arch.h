@@ -13,6 +13,7 @@ struct shv_arch_ops {
 	const char *name;
 	u32 vendor;			/* SHV_VENDOR_* */
 	bool nested_paging;		/* NPT/EPT usable */
+	u32 accel;			/* SHV_ACCEL_*: SHV_CAP_ACCEL */
 
 	/* per-CPU enable/disable, run on the CPU itself (CPU hotplug) */
 	int (*cpu_enable)(void);

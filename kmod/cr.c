@@ -260,6 +260,7 @@ int shv_emulate_cr_access(struct shv_vcpu *vcpu)
 			/* intercepted only while an interrupt window is open */
 			if (val & ~0xfull)
 				goto gp;
+			vcpu->stats.tpr_exits++;
 			shv_lapic_set_cr8(vcpu, val);
 			break;
 		}

@@ -124,6 +124,15 @@ int shv_lapic_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data);
 int shv_lapic_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data);
 void shv_lapic_set_cr8(struct shv_vcpu *vcpu, u64 cr8);
 u64 shv_lapic_get_cr8(struct shv_vcpu *vcpu);
+u8 shv_lapic_get_tpr(struct shv_vcpu *vcpu);
+void shv_lapic_set_tpr(struct shv_vcpu *vcpu, u8 tpr);
+/* virtual-interrupt delivery: the state moves to and from a register page */
+bool shv_lapic_vid_usable(struct shv_vcpu *vcpu);
+void shv_lapic_vid_enter(struct shv_vcpu *vcpu, void *page, bool load_irr,
+			 u8 *rvi, u8 *svi);
+void shv_lapic_vid_exit(struct shv_vcpu *vcpu, const void *page);
+void shv_lapic_eoi_exits(struct shv_vcpu *vcpu, u64 bitmap[4]);
+void shv_lapic_vid_eoi(struct shv_vcpu *vcpu, u8 vector);
 
 /* wake or interrupt a vCPU that has new work (any context) */
 void shv_vcpu_kick(struct shv_vcpu *vcpu);

@@ -370,6 +370,136 @@ u64 shv_lapic_get_cr8(struct shv_vcpu *vcpu)
 	return a ? a->tpr >> 4 : 0;
 }
 
+/*
+ * The whole TPR, for a processor that keeps a copy of it while the guest
+ * runs (VMX's TPR shadow): loaded before each entry, stored after each
+ * exit, on the vCPU's own thread, as CR8 is on SVM.
+ */
+u8 shv_lapic_get_tpr(struct shv_vcpu *vcpu)
+{
+	struct shv_lapic *a = lapic(vcpu);
+
+	return a ? a->tpr : 0;
+}
+
+void shv_lapic_set_tpr(struct shv_vcpu *vcpu, u8 tpr)
+{
+	struct shv_lapic *a = lapic(vcpu);
+
+	if (a)
+		a->tpr = tpr;
+}
+
+/* --- virtual-interrupt delivery (VMX) --- */
+
+/*
+ * With virtual-interrupt delivery the processor delivers interrupts from
+ * a register page laid out as the APIC's (the virtual-APIC page): it
+ * moves the highest vector of its IRR (RVI) into its ISR when PPR and
+ * RFLAGS.IF allow, and an EOI clears the highest ISR bit (SVI), both
+ * without exits.  This APIC stays the state's owner: right before an
+ * entry the vCPU moves its IRR into the page and copies ISR, TPR and PPR
+ * there; right after the exit it takes IRR and ISR back.  Both run on
+ * the vCPU's thread with IRQs off, so between an exit and the next entry
+ * every register reads as on hardware.  See Documentation/vmx.rst.
+ */
+#define VAPIC_REG32(page, reg, i) \
+	((u32 *)((u8 *)(page) + (reg) + (i) * 0x10))
+
+/*
+ * Whether the processor may deliver this APIC's interrupts itself: not
+ * while the APIC is disabled (its IRR waits), nor while any vector has
+ * AutoEOI (the hardware would put it in service; KVM turns APICv off for
+ * Hyper-V AutoEOI for the same reason).
+ */
+bool shv_lapic_vid_usable(struct shv_vcpu *vcpu)
+{
+	struct shv_lapic *a = lapic(vcpu);
+
+	return a && hw_enabled(vcpu) && sw_enabled(a) &&
+	       bitmap_empty(a->auto_eoi, 256);
+}
+
+/*
+ * Before entry: IRR (all of it when load_irr, else none) moves into the
+ * page, ISR, TPR and PPR are copied; *rvi and *svi get the highest
+ * vectors of the page's IRR and ISR (0 for none).  An interrupt posted
+ * after the move sets IRR here and kicks the vCPU out of the guest.
+ */
+void shv_lapic_vid_enter(struct shv_vcpu *vcpu, void *page, bool load_irr,
+			 u8 *rvi, u8 *svi)
+{
+	struct shv_lapic *a = lapic(vcpu);
+	unsigned long flags, w;
+	unsigned int i;
+	int v;
+
+	BUILD_BUG_ON(BITS_PER_LONG != 64);
+	*rvi = 0;
+	for (i = 0; i < 4; i++) {
+		w = load_irr ? xchg(&a->irr[i], 0) : 0;
+		*VAPIC_REG32(page, APIC_REG_IRR, 2 * i) = w;
+		*VAPIC_REG32(page, APIC_REG_IRR, 2 * i + 1) = w >> 32;
+		if (w)
+			*rvi = i * 64 + __fls(w);
+	}
+	spin_lock_irqsave(&a->lock, flags);
+	for (i = 0; i < 4; i++) {
+		*VAPIC_REG32(page, APIC_REG_ISR, 2 * i) = a->isr[i];
+		*VAPIC_REG32(page, APIC_REG_ISR, 2 * i + 1) = a->isr[i] >> 32;
+	}
+	v = highest(a->isr);
+	*svi = v >= 0 ? v : 0;
+	*VAPIC_REG32(page, APIC_REG_TPR, 0) = a->tpr;
+	*VAPIC_REG32(page, APIC_REG_PPR, 0) = ppr(a);
+	spin_unlock_irqrestore(&a->lock, flags);
+}
+
+/* after the exit: what the processor left in IRR and ISR */
+void shv_lapic_vid_exit(struct shv_vcpu *vcpu, const void *page)
+{
+	struct shv_lapic *a = lapic(vcpu);
+	unsigned long flags, w;
+	unsigned int i, b;
+
+	for (i = 0; i < 4; i++) {
+		w = *VAPIC_REG32(page, APIC_REG_IRR, 2 * i) |
+		    (u64)*VAPIC_REG32(page, APIC_REG_IRR, 2 * i + 1) << 32;
+		for_each_set_bit(b, &w, BITS_PER_LONG)
+			set_bit(i * BITS_PER_LONG + b, a->irr);
+	}
+	spin_lock_irqsave(&a->lock, flags);
+	for (i = 0; i < 4; i++)
+		a->isr[i] = *VAPIC_REG32(page, APIC_REG_ISR, 2 * i) |
+			    (u64)*VAPIC_REG32(page, APIC_REG_ISR, 2 * i + 1) <<
+			    32;
+	spin_unlock_irqrestore(&a->lock, flags);
+}
+
+/*
+ * The vectors whose EOI must exit (the EOI-exit bitmap): those accepted
+ * level-triggered (TMR), whose EOI goes on to the IOAPIC.  Read after
+ * shv_lapic_vid_enter() took IRR: a sender sets TMR before IRR.
+ */
+void shv_lapic_eoi_exits(struct shv_vcpu *vcpu, u64 bitmap[4])
+{
+	struct shv_lapic *a = lapic(vcpu);
+	unsigned int i;
+
+	for (i = 0; i < 4; i++)
+		bitmap[i] = READ_ONCE(a->tmr[i]);
+}
+
+/* an EOI the processor did (the ISR bit is clear), that had to exit */
+void shv_lapic_vid_eoi(struct shv_vcpu *vcpu, u8 vector)
+{
+	struct shv_lapic *a = lapic(vcpu);
+
+	vcpu->stats.eoi_exits++;
+	if (a && test_bit(vector, a->tmr))
+		shv_irq_eoi(vcpu->vm, vector);
+}
+
 /* --- the timer --- */
 
 static u32 timer_divide(u32 tdcr)
@@ -706,6 +836,10 @@ bool shv_lapic_mmio(struct shv_vcpu *vcpu, u64 gpa, unsigned int len,
 	if (!a || !hw_enabled(vcpu) || x2apic(vcpu) ||
 	    (gpa & ~0xfffull) != (vcpu->apic_base & ~0xfffull))
 		return false;
+	if ((reg & ~0xf) == APIC_REG_TPR)
+		vcpu->stats.tpr_exits++;
+	if (write && (reg & ~0xf) == APIC_REG_EOI)
+		vcpu->stats.eoi_exits++;
 	spin_lock_irqsave(&a->lock, flags);
 	if (write) {
 		if (len == 4 && !(reg & 0xf))

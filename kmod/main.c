@@ -87,6 +87,8 @@ static long shv_check_extension(unsigned long cap)
 		return 1;
 	case SHV_CAP_VENDOR:
 		return shv_arch->vendor;
+	case SHV_CAP_ACCEL:
+		return shv_arch->accel;
 	case SHV_CAP_DEFAULT_MMU:
 		return shv_default_mmu();
 	case SHV_CAP_IRQCHIP:

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Model-specific registers.  Every guest RDMSR/WRMSR exits (the MSR
- * permission map is all ones); the MSRs shv implements are handled here or
- * by the vendor backend where its guest state holds them, and everything
- * else raises #GP in the guest, as on a processor without that MSR.  The
- * runner reaches the same MSRs through SHV_GET_MSRS / SHV_SET_MSRS.
+ * Model-specific registers.  A guest RDMSR/WRMSR exits (on SVM always:
+ * the MSR permission map is all ones; on VMX unless the MSR bitmap lets
+ * the guest reach an MSR the VMCS switches, see Documentation/vmx.rst);
+ * the MSRs shv implements are handled here or by the vendor backend where
+ * its guest state holds them, and everything else raises #GP in the
+ * guest, as on a processor without that MSR.  The runner reaches the same
+ * MSRs through SHV_GET_MSRS / SHV_SET_MSRS.
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <asm/msr-index.h>
+#include <asm/hyperv-tlfs.h>
+#include <asm/apicdef.h>
 
 #include "shv.h"
 #include "arch.h"
@@ -110,9 +114,29 @@ static int shv_set_ident_msr(struct shv_vcpu *vcpu, u32 index, u64 data,
 	return -ENOENT;
 }
 
+/* the guest's accesses of interrupt-controller MSRs, for the vCPU stats */
+static void shv_msr_count(struct shv_vcpu *vcpu, u32 index)
+{
+	switch (index) {
+	case APIC_BASE_MSR + (APIC_TASKPRI >> 4):
+	case HV_X64_MSR_TPR:
+		vcpu->stats.tpr_exits++;
+		break;
+	case APIC_BASE_MSR + (APIC_EOI >> 4):
+	case HV_X64_MSR_EOI:
+	case SHV_MSR_SEOI:
+		vcpu->stats.eoi_exits++;
+		break;
+	}
+}
+
 int shv_get_msr(struct shv_vcpu *vcpu, u32 index, u64 *data, bool host)
 {
-	int r = shv_arch->get_msr(vcpu, index, data);
+	int r;
+
+	if (!host)
+		shv_msr_count(vcpu, index);
+	r = shv_arch->get_msr(vcpu, index, data);
 
 	if (r != -ENOENT)
 		return r;
@@ -171,8 +195,11 @@ static int shv_msr_check(u32 index, u64 data)
 
 int shv_set_msr(struct shv_vcpu *vcpu, u32 index, u64 data, bool host)
 {
-	int r = shv_msr_check(index, data);
+	int r;
 
+	if (!host)
+		shv_msr_count(vcpu, index);
+	r = shv_msr_check(index, data);
 	if (r)
 		return r;
 	r = shv_arch->set_msr(vcpu, index, data);

@@ -1169,6 +1169,8 @@ const struct shv_arch_ops *shv_svm_probe(void)
 		return ERR_PTR(r);
 	shv_svm_ops_rt = shv_svm_ops;
 	shv_svm_ops_rt.nested_paging = edx & SVM_FEAT_NPT;
+	/* V_TPR: CR8 writes are intercepted only while one may unblock */
+	shv_svm_ops_rt.accel = SHV_ACCEL_TPR_SHADOW;
 	pr_info("SVM: %u ASIDs, NPT %s, NRIPS %s\n", ebx,
 		(edx & SVM_FEAT_NPT) ? "yes" : "no",
 		shv_svm_nrips ? "yes" : "no (instruction lengths decoded)");

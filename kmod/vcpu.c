@@ -194,6 +194,8 @@ static bool shv_enter_guest(struct shv_vcpu *vcpu)
 	kernel_fpu_begin();
 	local_irq_disable();
 
+	if (vcpu->cpu != smp_processor_id() && vcpu->cpu >= 0)
+		vcpu->stats.cpu_migrations++;
 	WRITE_ONCE(vcpu->cpu, smp_processor_id());
 	WRITE_ONCE(vcpu->mode, SHV_IN_GUEST);
 	WRITE_ONCE(vcpu->guest_seq, vcpu->guest_seq + 1);

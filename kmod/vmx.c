@@ -29,6 +29,7 @@
 #include <asm/segment.h>
 #include <asm/special_insns.h>
 #include <asm/tlbflush.h>
+#include <asm/apicdef.h>
 
 #include "shv.h"
 #include "arch.h"
@@ -48,6 +49,21 @@ MODULE_PARM_DESC(unrestricted_guest,
 static bool ept = true;
 module_param(ept, bool, 0444);
 MODULE_PARM_DESC(ept, "VMX: offer EPT as nested paging if available");
+
+static bool msr_bitmap = true;
+module_param(msr_bitmap, bool, 0444);
+MODULE_PARM_DESC(msr_bitmap,
+		 "VMX: let the guest access the MSRs the VMCS switches without exits");
+
+static bool tpr_shadow = true;
+module_param(tpr_shadow, bool, 0444);
+MODULE_PARM_DESC(tpr_shadow,
+		 "VMX: TPR shadow (CR8 and the x2APIC TPR without exits) if available");
+
+static bool apicv = true;
+module_param(apicv, bool, 0444);
+MODULE_PARM_DESC(apicv,
+		 "VMX: virtual-interrupt delivery (needs tpr_shadow) if available");
 
 struct shv_vmx_caps shv_vmx_caps;
 
@@ -688,6 +704,85 @@ static u32 vmx_exception_bitmap(struct shv_vcpu *vcpu)
 	return eb;
 }
 
+/* --- the MSR bitmap --- */
+
+#define VMX_MSR_R	BIT(0)
+#define VMX_MSR_W	BIT(1)
+
+/*
+ * The MSR bitmap has one bit per MSR and access: reads of MSRs 0-0x1fff
+ * at byte 0, of 0xc0000000-0xc0001fff at byte 0x400, writes at 0x800 and
+ * 0xc00.  A set bit makes the access exit; MSRs outside both ranges
+ * always exit.
+ */
+static void vmx_msr_intercept(struct shv_vmx_vcpu *vmx, u32 msr,
+			      unsigned int rw, bool on)
+{
+	unsigned long base;
+
+	if (!vmx->msr_bitmap)
+		return;
+	if (msr <= 0x1fff)
+		base = 0;
+	else if (msr - 0xc0000000u <= 0x1fff)
+		base = 0x400 * BITS_PER_BYTE;
+	else
+		return;
+	base += msr & 0x1fff;
+	if (rw & VMX_MSR_R)
+		assign_bit(base, vmx->msr_bitmap, on);
+	if (rw & VMX_MSR_W)
+		assign_bit(base + 0x800 * BITS_PER_BYTE, vmx->msr_bitmap, on);
+}
+
+/*
+ * MSRs whose guest value the VMCS holds (loaded at entry, saved at exit)
+ * need no exit: FS/GS base, the SYSENTER MSRs and PAT, which the
+ * processor checks as it would outside VMX; TSC reads, which TSC
+ * offsetting adjusts.  Everything else exits; the SYSCALL MSRs are
+ * handled per entry (vmx_syscall_msrs()).
+ */
+static void vmx_init_msr_bitmap(struct shv_vmx_vcpu *vmx)
+{
+	static const u32 direct[] = {
+		MSR_FS_BASE, MSR_GS_BASE, MSR_IA32_SYSENTER_CS,
+		MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP, MSR_IA32_CR_PAT,
+	};
+	unsigned int i;
+
+	if (!vmx->msr_bitmap)
+		return;
+	memset(vmx->msr_bitmap, 0xff, PAGE_SIZE);
+	for (i = 0; i < ARRAY_SIZE(direct); i++)
+		vmx_msr_intercept(vmx, direct[i], VMX_MSR_R | VMX_MSR_W, false);
+	vmx_msr_intercept(vmx, MSR_IA32_TSC, VMX_MSR_R, false);
+}
+
+/*
+ * While the guest's SYSCALL MSRs and KERNEL_GS_BASE are loaded around
+ * the entry (vmx_save_host()), its RDMSRs of them read its own values and
+ * need no exit, nor do writes of KERNEL_GS_BASE, which is read back after
+ * the exit.  Writes of STAR, LSTAR, CSTAR and SFMASK still exit: shv
+ * would otherwise have to read them back after every exit.  Otherwise
+ * the host's values are in the MSRs, and every access exits.
+ */
+static void vmx_syscall_msrs(struct shv_vcpu *vcpu, bool direct)
+{
+	static const u32 readable[] = {
+		MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
+	};
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	unsigned int i;
+
+	if (!vmx->msr_bitmap || vmx->syscall_msrs_direct == direct)
+		return;
+	for (i = 0; i < ARRAY_SIZE(readable); i++)
+		vmx_msr_intercept(vmx, readable[i], VMX_MSR_R, !direct);
+	vmx_msr_intercept(vmx, MSR_KERNEL_GS_BASE, VMX_MSR_R | VMX_MSR_W,
+			  !direct);
+	vmx->syscall_msrs_direct = direct;
+}
+
 /* the VMCS must be current */
 static void vmx_init_vmcs(struct shv_vcpu *vcpu)
 {
@@ -709,8 +804,16 @@ static void vmx_init_vmcs(struct shv_vcpu *vcpu)
 	}
 	if (!vmx->vpid)
 		cpu2 &= ~SECONDARY_EXEC_ENABLE_VPID;
+	/* switched on per entry, as the guest's APIC allows */
+	cpu2 &= ~(SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE |
+		  SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY);
 	vmx->cpu_ctls = cpu;
+	vmx->cpu2_ctls = cpu2;
 	vmx->entry_ctls = c->entry;
+	vmx->tpr_threshold = 0;
+	vmx->x2apic_virt_on = false;
+	vmx->vid_on = false;
+	memset(vmx->eoi_exit, 0, sizeof(vmx->eoi_exit));
 
 	vmcs_write(VMCS_LINK_POINTER, ~0ull);
 	vmcs_write(PIN_BASED_VM_EXEC_CONTROL, c->pin);
@@ -727,6 +830,19 @@ static void vmx_init_vmcs(struct shv_vcpu *vcpu)
 	vmcs_write(VM_EXIT_MSR_LOAD_COUNT, 0);
 	vmcs_write(VM_ENTRY_MSR_LOAD_COUNT, 0);
 	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, 0);
+	if (vmx->msr_bitmap)
+		vmcs_write(MSR_BITMAP, __pa(vmx->msr_bitmap));
+	if (vmx->vapic) {
+		vmcs_write(VIRTUAL_APIC_PAGE_ADDR, __pa(vmx->vapic));
+		vmcs_write(TPR_THRESHOLD, 0);
+	}
+	if (c->vid) {
+		vmcs_write(EOI_EXIT_BITMAP0, 0);
+		vmcs_write(EOI_EXIT_BITMAP1, 0);
+		vmcs_write(EOI_EXIT_BITMAP2, 0);
+		vmcs_write(EOI_EXIT_BITMAP3, 0);
+		vmcs_write(GUEST_INTR_STATUS, 0);
+	}
 	if (vmx->vpid)
 		vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
 	/* every CR0/CR4 bit is ours; the guest reads its own values */
@@ -758,20 +874,32 @@ static void vmx_vm_destroy(struct shv_vm *vm)
 {
 }
 
+static void vmx_free_pages(struct shv_vmx_vcpu *vmx)
+{
+	free_page((unsigned long)vmx->vmcs);
+	free_page((unsigned long)vmx->msr_bitmap);
+	free_page((unsigned long)vmx->vapic);
+}
+
 static int vmx_vcpu_create(struct shv_vcpu *vcpu)
 {
 	struct shv_vmx_vcpu *vmx = kzalloc(sizeof(*vmx), GFP_KERNEL_ACCOUNT);
-	struct page *p;
 
 	if (!vmx)
 		return -ENOMEM;
-	p = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
-	if (!p) {
+	vmx->vmcs = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (shv_vmx_caps.msr_bitmap)
+		vmx->msr_bitmap = (void *)__get_free_page(GFP_KERNEL_ACCOUNT);
+	if (shv_vmx_caps.tpr_shadow)
+		vmx->vapic = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!vmx->vmcs || (shv_vmx_caps.msr_bitmap && !vmx->msr_bitmap) ||
+	    (shv_vmx_caps.tpr_shadow && !vmx->vapic)) {
+		vmx_free_pages(vmx);
 		kfree(vmx);
 		return -ENOMEM;
 	}
-	vmx->vmcs = page_address(p);
-	vmx->vmcs_pa = page_to_phys(p);
+	vmx->vmcs_pa = __pa(vmx->vmcs);
+	vmx_init_msr_bitmap(vmx);
 	*(u32 *)vmx->vmcs = shv_vmx_caps.revision;
 	vmx->loaded_cpu = -1;
 	INIT_LIST_HEAD(&vmx->loaded_link);
@@ -807,7 +935,7 @@ static void vmx_vcpu_free(struct shv_vcpu *vcpu)
 	shv_vmx_clear(vmx);
 	shv_vmx_free_vpid(vmx->vpid);
 	free_page((unsigned long)vmx->rm.pdpt);
-	free_page((unsigned long)vmx->vmcs);
+	vmx_free_pages(vmx);
 	kfree(vmx);
 	vcpu->arch = NULL;
 }
@@ -1056,11 +1184,151 @@ static void vmx_set_cpu_ctl(struct shv_vmx_vcpu *vmx, u32 bit, bool on)
 	}
 }
 
+/* --- TPR shadow --- */
+
+static void vmx_set_cpu2_ctl(struct shv_vmx_vcpu *vmx, u32 bit, bool on)
+{
+	u32 ctls = on ? vmx->cpu2_ctls | bit : vmx->cpu2_ctls & ~bit;
+
+	if (ctls != vmx->cpu2_ctls) {
+		vmx->cpu2_ctls = ctls;
+		vmcs_write(SECONDARY_VM_EXEC_CONTROL, ctls);
+	}
+}
+
+/*
+ * The TPR threshold: a MOV to CR8 (or x2APIC TPR write) that drops the
+ * TPR's class below it exits, so that an interrupt only the TPR holds back
+ * (vector held, or -1) is injected as soon as it may be.  VM entry
+ * requires the threshold not to exceed the TPR's class.
+ */
+static void vmx_set_tpr_threshold(struct shv_vcpu *vcpu, int held)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u32 thr = 0;
+
+	if (held >= 0)
+		thr = min_t(u32, held >> 4, shv_lapic_get_tpr(vcpu) >> 4);
+	if (thr != vmx->tpr_threshold) {
+		vmx->tpr_threshold = thr;
+		vmcs_write(TPR_THRESHOLD, thr);
+	}
+}
+
+/*
+ * The x2APIC MSRs the processor virtualizes: the TPR with x2APIC
+ * virtualization, EOI with virtual-interrupt delivery too.  Any other
+ * x2APIC MSR exits (reads without APIC-register virtualization would
+ * reach the host's x2APIC), and so does SELF IPI, so that the in-kernel
+ * APIC sets IRR and TMR itself.
+ */
+static void vmx_apic_msrs(struct shv_vmx_vcpu *vmx)
+{
+	vmx_msr_intercept(vmx, APIC_BASE_MSR + (APIC_TASKPRI >> 4),
+			  VMX_MSR_R | VMX_MSR_W, !vmx->x2apic_virt_on);
+	vmx_msr_intercept(vmx, APIC_BASE_MSR + (APIC_EOI >> 4), VMX_MSR_W,
+			  !(vmx->x2apic_virt_on && vmx->vid_on));
+}
+
+/*
+ * Before entry (IRQs off, VMCS current): the TPR goes into the
+ * virtual-APIC page, where MOV CR8 and, in x2APIC mode, the TPR MSR read
+ * and write it without exits.  x2APIC virtualization follows the guest's
+ * APIC mode: with it off, RDMSR/WRMSR of 0x808 would reach the host's
+ * x2APIC, so the MSR bitmap passes them only while it is on.
+ */
+static void vmx_tpr_enter(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	bool x2;
+
+	if (!vmx->vapic)
+		return;
+	WRITE_ONCE(*(u32 *)(vmx->vapic + APIC_TASKPRI),
+		   vcpu->lapic ? shv_lapic_get_tpr(vcpu) : vmx->cr8 << 4);
+	x2 = shv_vmx_caps.x2apic_virt && vcpu->lapic &&
+	     (vcpu->apic_base & X2APIC_ENABLE);
+	if (x2 == vmx->x2apic_virt_on)
+		return;
+	vmx_set_cpu2_ctl(vmx, SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE, x2);
+	vmx->x2apic_virt_on = x2;
+	vmx_apic_msrs(vmx);
+}
+
+/* after the exit: what the guest wrote to the TPR */
+static void vmx_tpr_exit(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u8 tpr;
+
+	if (!vmx->vapic)
+		return;
+	tpr = READ_ONCE(*(u32 *)(vmx->vapic + APIC_TASKPRI));
+	if (vcpu->lapic)
+		shv_lapic_set_tpr(vcpu, tpr);
+	else
+		vmx->cr8 = tpr >> 4;
+}
+
+/* --- virtual-interrupt delivery --- */
+
+static void vmx_set_vid(struct shv_vcpu *vcpu, bool on)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (on == vmx->vid_on)
+		return;
+	vmx_set_cpu2_ctl(vmx, SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY, on);
+	vmx->vid_on = on;
+	vmx_apic_msrs(vmx);
+}
+
+/*
+ * Hand the APIC's IRR (unless an interrupt window is wanted: then the
+ * window exit comes first and IRR stays), ISR, TPR and PPR to the
+ * processor: RVI and SVI in the guest interrupt status, and as EOI-exit
+ * bitmap the level-triggered vectors, whose EOI the IOAPIC must see.
+ */
+static void vmx_vid_enter(struct shv_vcpu *vcpu, bool load_irr)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 eoi_exit[4];
+	u8 rvi, svi;
+	int i;
+
+	shv_lapic_vid_enter(vcpu, vmx->vapic, load_irr, &rvi, &svi);
+	vmx->vid_loaded = true;
+	vmcs_write(GUEST_INTR_STATUS, rvi | svi << 8);
+	shv_lapic_eoi_exits(vcpu, eoi_exit);
+	for (i = 0; i < 4; i++) {
+		if (eoi_exit[i] == vmx->eoi_exit[i])
+			continue;
+		vmx->eoi_exit[i] = eoi_exit[i];
+		vmcs_write(EOI_EXIT_BITMAP0 + 2 * i, eoi_exit[i]);
+	}
+}
+
+/* after the exit (or a failed entry): IRR and ISR back to the APIC */
+static void vmx_vid_exit(struct shv_vcpu *vcpu)
+{
+	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (!vmx->vid_loaded)
+		return;
+	shv_lapic_vid_exit(vcpu, vmx->vapic);
+	vmx->vid_loaded = false;
+}
+
 /*
  * Right before entry (IRQs off, VMCS current): inject an NMI or the
  * highest deliverable interrupt if the guest can take it now, else ask
- * for an NMI- or interrupt-window exit.  With CR8 exits, a TPR change
- * exits by itself and the next entry looks again.
+ * for an NMI- or interrupt-window exit.  An interrupt held back only by
+ * the TPR needs an exit when the TPR drops: with CR8 exits it comes by
+ * itself, with the TPR shadow through the TPR threshold.
+ *
+ * With virtual-interrupt delivery the processor takes the APIC's fixed
+ * interrupts itself, whenever RFLAGS.IF, the interrupt shadow, the TPR
+ * and ISR allow; only the PIC's (ExtINT) are still injected.
  */
 static void vmx_inject_events(struct shv_vcpu *vcpu)
 {
@@ -1068,7 +1336,7 @@ static void vmx_inject_events(struct shv_vcpu *vcpu)
 	bool shadow = vmx->intr_state & (GUEST_INTR_STATE_STI |
 					 GUEST_INTR_STATE_MOV_SS);
 	bool busy = vmx->inject_info & INTR_INFO_VALID_MASK;
-	bool nmi_window = false, intr_window = false;
+	bool nmi_window = false, intr_window = false, vid;
 	int v;
 
 	vcpu->nmi_masked = vmx->intr_state & GUEST_INTR_STATE_NMI;
@@ -1083,18 +1351,26 @@ static void vmx_inject_events(struct shv_vcpu *vcpu)
 		}
 	}
 
+	vid = shv_vmx_caps.vid && shv_lapic_vid_usable(vcpu);
+	vmx_set_vid(vcpu, vid);
 	v = shv_lapic_pending(vcpu);
-	if (v >= 0) {
+	if (v >= 0 && (!vid || v == SHV_EXTINT)) {
 		if (!busy && !shadow && (vcpu->rflags & SHV_RFLAGS_IF)) {
 			v = shv_lapic_ack(vcpu, v);
 			vmx->inject_info = v | INTR_TYPE_EXT_INTR |
 					   INTR_INFO_VALID_MASK;
+			vcpu->stats.irq_injections++;
 		} else {
 			intr_window = true;
 		}
 	}
 	vmx_set_cpu_ctl(vmx, CPU_BASED_NMI_WINDOW_EXITING, nmi_window);
 	vmx_set_cpu_ctl(vmx, CPU_BASED_INTR_WINDOW_EXITING, intr_window);
+	if (vid)
+		vmx_vid_enter(vcpu, !intr_window);
+	else if (vmx->vapic)
+		vmx_set_tpr_threshold(vcpu, v < 0 ? shv_lapic_tpr_blocked(vcpu) :
+					       -1);
 }
 
 /*
@@ -1191,6 +1467,7 @@ static void vmx_save_host(struct shv_vcpu *vcpu, struct vmx_host_state *h)
 
 	/* SYSCALL and SWAPGS use these directly: the guest's go in */
 	h->swap_msrs = vcpu->efer & (EFER_SCE | EFER_LMA);
+	vmx_syscall_msrs(vcpu, h->swap_msrs);
 	if (h->swap_msrs) {
 		wrmsrl(MSR_STAR, vmx->star);
 		wrmsrl(MSR_LSTAR, vmx->lstar);
@@ -1298,6 +1575,14 @@ static void vmx_run(struct shv_vcpu *vcpu)
 	vmcs_write(GUEST_RSP, vcpu->regs[SHV_RSP]);
 	vmcs_write(GUEST_RIP, vcpu->rip);
 	vmcs_write(GUEST_RFLAGS, rflags);
+	vmx_tpr_enter(vcpu);
+	/*
+	 * Real mode in virtual-8086 mode takes its events through the IVT
+	 * from shv; the processor would deliver virtual interrupts through
+	 * the IDT.
+	 */
+	if (vmx->rm.active)
+		vmx_set_vid(vcpu, false);
 	if (vcpu->lapic && !vmx->rm.active)
 		vmx_inject_events(vcpu);
 	if (vmx->intr_state_dirty) {
@@ -1331,6 +1616,8 @@ static void vmx_run(struct shv_vcpu *vcpu)
 	vmx->cr2 = native_read_cr2();
 	vmx_restore_host(vcpu, &h);
 	vmx->inject_info = 0;
+	vmx_tpr_exit(vcpu);
+	vmx_vid_exit(vcpu);
 
 	if (r) {
 		vmx->exit_reason = VMX_EXIT_REASONS_FAILED_VMENTRY;
@@ -1403,6 +1690,7 @@ static int vmx_handle_msr(struct shv_vcpu *vcpu, bool write)
 	u32 index = vcpu->regs[SHV_RCX];
 	u64 data;
 
+	vcpu->stats.msr_exits++;
 	if (write) {
 		data = (u32)vcpu->regs[SHV_RAX] |
 		       (vcpu->regs[SHV_RDX] << 32);
@@ -1465,6 +1753,7 @@ static int vmx_handle_cr8(struct shv_vcpu *vcpu, u64 q)
 	struct shv_vmx_vcpu *vmx = to_vmx(vcpu);
 	int reg = (q >> 8) & 15;
 
+	vcpu->stats.tpr_exits++;
 	if ((q & CONTROL_REG_ACCESS_TYPE) == 0) {	/* mov to cr8 */
 		u64 v = vcpu->regs[reg];
 
@@ -1870,6 +2159,13 @@ static int vmx_dispatch_exit(struct shv_vcpu *vcpu)
 	case EXIT_REASON_INTERRUPT_WINDOW:
 	case EXIT_REASON_NMI_WINDOW:
 		return 1;	/* the next entry injects */
+	case EXIT_REASON_TPR_BELOW_THRESHOLD:
+		vcpu->stats.tpr_exits++;
+		return 1;	/* the TPR is stored: the next entry injects */
+	case EXIT_REASON_EOI_INDUCED:
+		/* trap-like: the processor ended the vector's service */
+		shv_lapic_vid_eoi(vcpu, vmx->exit_qual & 0xff);
+		return 1;
 	case EXIT_REASON_CPUID:
 		shv_emulate_cpuid(vcpu);
 		vmx_skip_insn(vcpu, vmx_next_rip(vcpu));
@@ -2010,7 +2306,7 @@ static int vmx_setup_caps(void)
 {
 	struct shv_vmx_caps *c = &shv_vmx_caps;
 	u64 basic;
-	u32 m_pin, m_cpu, m_exit, m_entry;
+	u32 m_pin, m_cpu, m_exit, m_entry, cpu_min, cpu_opt;
 	bool true_ctls;
 	int r;
 
@@ -2038,32 +2334,48 @@ static int vmx_setup_caps(void)
 	if (r)
 		return r;
 	c->vnmi = c->pin & PIN_BASED_VIRTUAL_NMIS;
-	r = vmx_adjust(CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING |
-		       CPU_BASED_MOV_DR_EXITING | CPU_BASED_MWAIT_EXITING |
-		       CPU_BASED_MONITOR_EXITING | CPU_BASED_CR8_LOAD_EXITING |
-		       CPU_BASED_CR8_STORE_EXITING |
-		       CPU_BASED_USE_TSC_OFFSETTING |
-		       CPU_BASED_INVLPG_EXITING | CPU_BASED_CR3_LOAD_EXITING |
-		       CPU_BASED_CR3_STORE_EXITING |
-		       CPU_BASED_INTR_WINDOW_EXITING,
-		       CPU_BASED_ACTIVATE_SECONDARY_CONTROLS |
-		       (c->vnmi ? CPU_BASED_NMI_WINDOW_EXITING : 0),
-		       m_cpu, &c->cpu);
+	cpu_min = CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING |
+		  CPU_BASED_MOV_DR_EXITING | CPU_BASED_MWAIT_EXITING |
+		  CPU_BASED_MONITOR_EXITING | CPU_BASED_USE_TSC_OFFSETTING |
+		  CPU_BASED_INVLPG_EXITING | CPU_BASED_CR3_LOAD_EXITING |
+		  CPU_BASED_CR3_STORE_EXITING | CPU_BASED_INTR_WINDOW_EXITING;
+	cpu_opt = CPU_BASED_ACTIVATE_SECONDARY_CONTROLS |
+		  (msr_bitmap ? CPU_BASED_USE_MSR_BITMAPS : 0) |
+		  (c->vnmi ? CPU_BASED_NMI_WINDOW_EXITING : 0);
+	r = vmx_adjust(cpu_min, cpu_opt |
+		       (tpr_shadow ? CPU_BASED_TPR_SHADOW : 0), m_cpu, &c->cpu);
 	if (r)
 		return r;
+	c->tpr_shadow = c->cpu & CPU_BASED_TPR_SHADOW;
+	if (!c->tpr_shadow) {
+		/* MOV CR8 must exit to reach the in-kernel APIC's TPR */
+		r = vmx_adjust(cpu_min | CPU_BASED_CR8_LOAD_EXITING |
+			       CPU_BASED_CR8_STORE_EXITING, cpu_opt, m_cpu,
+			       &c->cpu);
+		if (r)
+			return r;
+	}
 	/* the window exits are switched on per entry */
 	c->cpu &= ~(CPU_BASED_INTR_WINDOW_EXITING |
 		    CPU_BASED_NMI_WINDOW_EXITING);
+	c->msr_bitmap = c->cpu & CPU_BASED_USE_MSR_BITMAPS;
 	c->cpu2 = 0;
 	if (c->cpu & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) {
 		r = vmx_adjust(0, SECONDARY_EXEC_ENABLE_EPT |
 			       SECONDARY_EXEC_ENABLE_VPID |
 			       SECONDARY_EXEC_UNRESTRICTED_GUEST |
-			       SECONDARY_EXEC_WBINVD_EXITING,
+			       SECONDARY_EXEC_WBINVD_EXITING |
+			       (c->tpr_shadow && c->msr_bitmap ?
+				SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE : 0) |
+			       (c->tpr_shadow && apicv ?
+				SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY : 0),
 			       MSR_IA32_VMX_PROCBASED_CTLS2, &c->cpu2);
 		if (r)
 			return r;
 	}
+	c->x2apic_virt = c->cpu2 & SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE;
+	/* it needs external-interrupt exiting, which shv always has */
+	c->vid = c->cpu2 & SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY;
 	r = vmx_adjust(VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_PAT |
 		       VM_EXIT_LOAD_IA32_PAT | VM_EXIT_SAVE_IA32_EFER |
 		       VM_EXIT_LOAD_IA32_EFER, 0, m_exit, &c->exit);
@@ -2142,11 +2454,23 @@ const struct shv_arch_ops *shv_vmx_probe(void)
 
 	shv_vmx_ops_rt = shv_vmx_ops;
 	shv_vmx_ops_rt.nested_paging = shv_vmx_caps.ept;
-	pr_info("VMX: EPT %s, unrestricted guest %s, VPID %s, virtual NMIs %s, real mode %s\n",
+	if (shv_vmx_caps.msr_bitmap)
+		shv_vmx_ops_rt.accel |= SHV_ACCEL_MSR_BITMAP;
+	if (shv_vmx_caps.tpr_shadow)
+		shv_vmx_ops_rt.accel |= SHV_ACCEL_TPR_SHADOW;
+	if (shv_vmx_caps.x2apic_virt)
+		shv_vmx_ops_rt.accel |= SHV_ACCEL_X2APIC_TPR;
+	if (shv_vmx_caps.vid)
+		shv_vmx_ops_rt.accel |= SHV_ACCEL_VINTR;
+	pr_info("VMX: EPT %s, unrestricted guest %s, VPID %s, virtual NMIs %s, MSR bitmap %s, TPR shadow %s, x2APIC virtualization %s, virtual-interrupt delivery %s, real mode %s\n",
 		shv_vmx_caps.ept ? "yes" : "no",
 		shv_vmx_caps.ug ? "yes" : "no",
 		shv_vmx_caps.vpid ? "yes" : "no",
 		shv_vmx_caps.vnmi ? "yes" : "no",
+		shv_vmx_caps.msr_bitmap ? "yes" : "no",
+		shv_vmx_caps.tpr_shadow ? "yes" : "no",
+		shv_vmx_caps.x2apic_virt ? "yes" : "no",
+		shv_vmx_caps.vid ? "yes" : "no",
 		shv_vmx_caps.v86 ? "v86" : "emulated");
 	return &shv_vmx_ops_rt;
 }

@@ -23,6 +23,10 @@ struct shv_vmx_caps {
 	bool ept, ug, vpid, vnmi;
 	bool invept_single, invvpid_single;
 	bool v86;			/* real mode in virtual-8086 mode (VME) */
+	bool msr_bitmap;		/* CPU_BASED_USE_MSR_BITMAPS */
+	bool tpr_shadow;		/* CPU_BASED_TPR_SHADOW */
+	bool x2apic_virt;		/* ..._VIRTUALIZE_X2APIC_MODE */
+	bool vid;			/* ..._VIRTUAL_INTR_DELIVERY */
 };
 
 extern struct shv_vmx_caps shv_vmx_caps;
@@ -48,7 +52,9 @@ struct shv_vmx_vcpu {
 
 	/* what the current controls are (to skip redundant VMWRITEs) */
 	u32 cpu_ctls;
+	u32 cpu2_ctls;
 	u32 entry_ctls;
+	u32 tpr_threshold;
 	u64 host_cr3, host_cr4;
 	u64 eptp;
 
@@ -84,6 +90,18 @@ struct shv_vmx_vcpu {
 		struct shv_segment seg[SHV_NR_SEGS];
 		u64 *pdpt;		/* the PAE root in v86 mode, < 4 GiB */
 	} rm;
+
+	/* the MSR bitmap (NULL: every RDMSR/WRMSR exits) */
+	unsigned long *msr_bitmap;
+	bool syscall_msrs_direct;	/* SYSCALL MSRs passed through now */
+
+	/* TPR shadow: the virtual-APIC page (NULL: MOV CR8 exits) */
+	u8 *vapic;
+	bool x2apic_virt_on;		/* x2APIC TPR MSR virtualized now */
+	/* virtual-interrupt delivery */
+	bool vid_on;			/* the control is on now */
+	bool vid_loaded;		/* the page holds the APIC's IRR/ISR */
+	u64 eoi_exit[4];		/* EOI_EXIT_BITMAP0-3 as written */
 };
 
 /* a made-up exit reason: the VMCS was active on another CPU */

@@ -28,6 +28,7 @@
 #                           benchmark; same time limit)
 #   SHV_BENCH_DISK_CMD      the disk benchmark (scripts/bench_disk.sh)
 #   SHV_TEST_MMUS="nested shadow"  run every selftest once per MMU
+#   SHV_TEST_FILTER="a,b"   only the tests whose fixture.test name has a or b
 #   SHV_RIG_APPEND          extra kernel command line
 #   SHV_QEMU_ARGS           extra QEMU arguments
 #   SHV_RIG_BOCHS=0         check: skip the VMX half under Bochs
@@ -605,6 +606,7 @@ pack() {
 			conf BENCH_DISK_CMD "$BENCH_DISK_CMD"
 		fi
 		conf SHV_TEST_MMUS "${SHV_TEST_MMUS:-}"
+		conf SHV_TEST_FILTER "${SHV_TEST_FILTER:-}"
 	} >"$IRD/etc/rig.conf"
 
 	(cd "$IRD" && find . -print0 | LC_ALL=C sort -z |

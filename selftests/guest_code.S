@@ -578,6 +578,135 @@ PAYLOAD lstar64
 	DONE
 ENDPAYLOAD lstar64
 
+/* RDMSR of \msr; reports the 64-bit value, low then high (rax-rdx) */
+.macro RDMSR_REPORT msr
+	mov $\msr, %ecx
+	rdmsr
+	shl $32, %rdx
+	or %rdx, %rax
+	out %eax, $PORT_REPORT
+	shr $32, %rax
+	out %eax, $PORT_REPORT
+.endm
+
+/* WRMSR of \hi:\lo to \msr, then RDMSR_REPORT it */
+.macro WRMSR_REPORT msr, lo, hi
+	mov $\msr, %ecx
+	mov $\lo, %eax
+	mov $\hi, %edx
+	wrmsr
+	RDMSR_REPORT \msr
+.endm
+
+/*
+ * The MSRs the VMX MSR bitmap lets through (guest_test msr_bitmap): the
+ * host counts MSR exits between the reports 1, 2 and 3.
+ */
+PAYLOAD msrdirect64
+	.code64
+	mov $1, %eax
+	out %eax, $PORT_REPORT
+	WRMSR_REPORT 0xc0000100, 0x12345000, 0			/* FS_BASE */
+	WRMSR_REPORT 0xc0000101, 0x23456000, 0			/* GS_BASE */
+	WRMSR_REPORT 0xc0000102, 0x34567000, 0xffff8000	/* KERNEL_GS */
+	WRMSR_REPORT 0x174, 0x10, 0				/* SYSENTER_CS */
+	WRMSR_REPORT 0x175, 0x80001234, 0xffffffff		/* ..._ESP */
+	WRMSR_REPORT 0x176, 0x80005678, 0xffffffff		/* ..._EIP */
+	WRMSR_REPORT 0x277, 0x00070406, 0x00070106		/* PAT */
+	RDMSR_REPORT 0xc0000081					/* STAR */
+	RDMSR_REPORT 0xc0000082					/* LSTAR */
+	RDMSR_REPORT 0xc0000083					/* CSTAR */
+	RDMSR_REPORT 0xc0000084					/* SFMASK */
+	RDMSR_REPORT 0x10					/* TSC */
+	swapgs				/* GS base <-> KERNEL_GS_BASE */
+	RDMSR_REPORT 0xc0000101
+	swapgs
+	mov $2, %eax
+	out %eax, $PORT_REPORT
+	mov $0xc0000081, %ecx		/* STAR writes exit */
+	mov $0, %eax
+	mov $0x00230010, %edx
+	wrmsr
+	mov $0xc0000080, %ecx		/* so does EFER */
+	rdmsr
+	mov $0x1b, %ecx			/* and IA32_APIC_BASE */
+	rdmsr
+	mov $3, %eax
+	out %eax, $PORT_REPORT
+	DONE
+ENDPAYLOAD msrdirect64
+
+/* 32-bit, no SYSCALL: KERNEL_GS_BASE and STAR hold the host's values */
+PAYLOAD msrhost32
+	.code32
+	mov $0xc0000102, %ecx
+	rdmsr
+	mov %edx, %ebx
+	REPORT32 %eax
+	REPORT32 %ebx
+	mov $0xc0000081, %ecx
+	rdmsr
+	mov %edx, %ebx
+	REPORT32 %eax
+	REPORT32 %ebx
+	DONE
+ENDPAYLOAD msrhost32
+
+/*
+ * migrate_test: until the host sets the dword at DATA_GPA: CPUID (an exit
+ * shv handles in the kernel), FS_BASE written and read back, sums in GPRs
+ * and an XMM register, a report of the count every 64 iterations.  Then
+ * the count and the sums at DATA_GPA + 8, 16, 24, 32; a mismatch stores
+ * 0xbad and the value read there instead.
+ */
+PAYLOAD migrate64
+	.code64
+	mov %cr4, %rax
+	or $0x200, %rax				/* OSFXSR: SSE */
+	mov %rax, %cr4
+	xor %r12, %r12
+	mov $1, %r13
+	xor %r14, %r14
+	pxor %xmm0, %xmm0
+	mov $1, %eax
+	movq %rax, %xmm1
+1:	inc %r14
+	mov $0xc0000100, %ecx
+	mov %r14, %rax
+	shl $12, %rax
+	mov %rax, %rdx
+	shr $32, %rdx
+	wrmsr
+	xor %eax, %eax
+	cpuid
+	mov $0xc0000100, %ecx
+	rdmsr
+	shl $32, %rdx
+	or %rdx, %rax
+	mov %r14, %rbx
+	shl $12, %rbx
+	cmp %rbx, %rax
+	jne 3f
+	add %r14, %r12
+	imul $3, %r13, %r13
+	add %r14, %r13
+	paddq %xmm1, %xmm0
+	test $63, %r14
+	jnz 2f
+	REPORT32 %r14d
+2:	cmpl $0, DATA_GPA
+	je 1b
+	mov %r14, DATA_GPA + 8
+	mov %r12, DATA_GPA + 16
+	mov %r13, DATA_GPA + 24
+	movq %xmm0, %rax
+	mov %rax, DATA_GPA + 32
+	DONE
+3:	movq $0xbad, DATA_GPA + 8
+	mov %rax, DATA_GPA + 16
+	DONE
+ENDPAYLOAD migrate64
+
 /* ------------------------------------------------------------------ */
 /* lifecycle payloads (32-bit) */
 

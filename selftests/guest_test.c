@@ -14,6 +14,7 @@
 #include "shv_util.h"
 
 #define ASSERT_EQ64(e, s) ASSERT_EQ((uint64_t)(e), (uint64_t)(s))
+#define EXPECT_EQ64(e, s) EXPECT_EQ((uint64_t)(e), (uint64_t)(s))
 
 DECLARE_GUEST(real_sum);
 DECLARE_GUEST_LABEL(real_sum_after_done);
@@ -44,6 +45,8 @@ DECLARE_GUEST(hcall64);
 DECLARE_GUEST(msrgp64);
 DECLARE_GUEST_LABEL(msrgp64_handler);
 DECLARE_GUEST(lstar64);
+DECLARE_GUEST(msrdirect64);
+DECLARE_GUEST(msrhost32);
 DECLARE_GUEST(pt64);
 DECLARE_GUEST_LABEL(pt64_pf_handler);
 DECLARE_GUEST(cr3sw64);
@@ -697,6 +700,93 @@ TEST(msr_lstar)
 	u.m.entries[0].data = 0;
 	ASSERT_EQ(1, ioctl(v->fd, SHV_GET_MSRS, &u.m));
 	ASSERT_EQ64(0xffffffff89abcdefULL, u.m.entries[0].data);
+}
+
+/*
+ * The MSRs the VMCS switches (FS/GS base, SYSENTER, PAT, TSC reads, and
+ * in long mode the SYSCALL MSRs and KERNEL_GS_BASE shv loads around the
+ * entry) read back what the guest wrote, and SHV_GET_MSRS sees it; with
+ * SHV_ACCEL_MSR_BITMAP none of those accesses exits, other MSRs still do.
+ */
+TEST(msr_bitmap)
+{
+	static const struct {
+		uint32_t index;
+		uint64_t val;
+	} wr[] = {
+		{ 0xc0000100, 0x12345000 },
+		{ 0xc0000101, 0x23456000 },
+		{ 0xc0000102, 0xffff800034567000ull },
+		{ 0x174, 0x10 },
+		{ 0x175, 0xffffffff80001234ull },
+		{ 0x176, 0xffffffff80005678ull },
+		{ 0x277, 0x0007010600070406ull },
+	}, rd[] = {
+		{ 0xc0000081, 0x0023001000000000ull },	/* STAR */
+		{ 0xc0000082, 0xffffffff81000000ull },	/* LSTAR */
+		{ 0xc0000083, 0xffffffff82000000ull },	/* CSTAR */
+		{ 0xc0000084, 0x47700 },		/* SFMASK */
+	};
+	bool direct = shv_cap(SHV_CAP_ACCEL) & SHV_ACCEL_MSR_BITMAP;
+	struct shv_vcpu *v = shv_guest_vm(MODE_LONG64, msrdirect64);
+	struct shv_vcpu_stats s0, s1, s2;
+	uint64_t tsc;
+	unsigned int i;
+
+	for (i = 0; i < 4; i++)
+		shv_set_msr(v, rd[i].index, rd[i].val);
+	ASSERT_EQ64(1, shv_expect_report(v));
+	s0 = shv_vcpu_stats(v);
+	for (i = 0; i < 7; i++)
+		EXPECT_EQ64(wr[i].val, shv_expect_report64(v)) {
+			TH_LOG("MSR %#x", wr[i].index);
+		}
+	for (i = 0; i < 4; i++)
+		EXPECT_EQ64(rd[i].val, shv_expect_report64(v)) {
+			TH_LOG("MSR %#x", rd[i].index);
+		}
+	tsc = shv_expect_report64(v);
+	EXPECT_NE(0, tsc);
+	/* SWAPGS exchanged the GS base with the KERNEL_GS_BASE written */
+	EXPECT_EQ64(wr[2].val, shv_expect_report64(v));
+	ASSERT_EQ64(2, shv_expect_report(v));
+	s1 = shv_vcpu_stats(v);
+	ASSERT_EQ64(3, shv_expect_report(v));
+	s2 = shv_vcpu_stats(v);
+	shv_expect_done(v);
+
+	TH_LOG("MSR bitmap %s: %llu MSR exits for 20 accesses",
+	       direct ? "on" : "off",
+	       (unsigned long long)SHV_DELTA(s0, s1, msr_exits));
+	EXPECT_EQ64(direct ? 0 : 20, SHV_DELTA(s0, s1, msr_exits));
+	EXPECT_EQ64(3, SHV_DELTA(s1, s2, msr_exits));
+	for (i = 0; i < 7; i++)
+		EXPECT_EQ64(wr[i].val, shv_get_msr(v, wr[i].index)) {
+			TH_LOG("SHV_GET_MSRS %#x", wr[i].index);
+		}
+	EXPECT_EQ64(0x0023001000000000ull, shv_get_msr(v, 0xc0000081));
+}
+
+/*
+ * Without EFER.SCE or long mode, the hardware holds the host's SYSCALL
+ * MSRs while the guest runs: the guest's reads must still exit and see
+ * its own values.
+ */
+TEST(msr_syscall_not_loaded)
+{
+	struct shv_vcpu *v = shv_guest_vm(MODE_PROT32, msrhost32);
+	struct shv_vcpu_stats s0, s1;
+
+	shv_set_msr(v, 0xc0000102, 0x0000000044440000ull);
+	shv_set_msr(v, 0xc0000081, 0x1234567800000000ull);
+	s0 = shv_vcpu_stats(v);
+	EXPECT_EQ64(0x44440000, shv_expect_report(v));
+	EXPECT_EQ64(0, shv_expect_report(v));
+	EXPECT_EQ64(0, shv_expect_report(v));
+	EXPECT_EQ64(0x12345678, shv_expect_report(v));
+	shv_expect_done(v);
+	s1 = shv_vcpu_stats(v);
+	EXPECT_EQ64(2, SHV_DELTA(s0, s1, msr_exits));
 }
 
 /* Deleting and re-adding a slot is seen by the guest (no stale mapping) */

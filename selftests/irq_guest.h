@@ -68,6 +68,8 @@ enum irq_scenario {
 	SC_TPR_CR8,
 	SC_NMI_IRET,
 	SC_X2APIC_ON,
+	SC_TPR_NOEXIT,
+	SC_VINTR,
 };
 
 struct irq_fail {

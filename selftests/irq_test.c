@@ -32,8 +32,38 @@ DECLARE_GUEST(irq);
 /* how long one scenario may run, host time */
 #define RUN_TIMEOUT_S	20
 
+#define NSTATS	8
+
+/* what SHV_GET_MSRS reads of an x2APIC at a report: */
+enum { AR_TPR, AR_PPR, AR_ISR0, AR_IRR0 = AR_ISR0 + 8, NAPIC_MSRS = AR_IRR0 + 8 };
+
+static void read_apic(struct shv_vcpu *v, uint64_t *out)
+{
+	struct {
+		struct shv_msrs m;
+		struct shv_msr_entry e[NAPIC_MSRS];
+	} u = { .m.nmsrs = NAPIC_MSRS };
+	int i;
+
+	u.e[AR_TPR].index = 0x808;
+	u.e[AR_PPR].index = 0x80a;
+	for (i = 0; i < 8; i++) {
+		u.e[AR_ISR0 + i].index = 0x810 + i;
+		u.e[AR_IRR0 + i].index = 0x820 + i;
+	}
+	/* in xAPIC mode the first read fails: nothing is stored */
+	if (ioctl(v->fd, SHV_GET_MSRS, &u) != NAPIC_MSRS)
+		return;
+	for (i = 0; i < NAPIC_MSRS; i++)
+		out[i] = u.e[i].data;
+}
+
 struct vcpu_result {
 	uint32_t reports[256];
+	/* the vCPU's counters at its first reports */
+	struct shv_vcpu_stats stats[NSTATS];
+	/* and in x2APIC mode its APIC registers (APIC_MSRS) */
+	uint64_t apic[NSTATS][NAPIC_MSRS];
 	int nreports;
 	bool done;
 	bool failed;
@@ -201,6 +231,10 @@ static void run_vcpu(struct irqvm *t, int id)
 		val = shv_le(run->io.data, run->io.size);
 		switch (run->io.port) {
 		case PORT_REPORT:
+			if (r->nreports < NSTATS) {
+				r->stats[r->nreports] = shv_vcpu_stats(v);
+				read_apic(v, r->apic[r->nreports]);
+			}
 			if (r->nreports < 256)
 				r->reports[r->nreports++] = val;
 			break;
@@ -417,6 +451,101 @@ TEST_F_TIMEOUT(lapic, tpr_same_class, 60)
 TEST_F_TIMEOUT(lapic, tpr_cr8_unblock, 60)
 {
 	SCENARIO(SC_TPR_CR8, variant->flags);
+}
+
+/*
+ * The exits TPR accesses cost: none for CR8 with a TPR shadow (VMX) or
+ * V_TPR (SVM), none for the x2APIC TPR MSR with x2APIC virtualization;
+ * one for the CR8 write that unblocks a held interrupt (the TPR
+ * threshold's), none with virtual-interrupt delivery.
+ */
+TEST_F_TIMEOUT(lapic, tpr_exits, 60)
+{
+	bool x2 = variant->flags & IRQ_F_X2APIC;
+	long accel = shv_cap(SHV_CAP_ACCEL);
+	struct irqvm *t = scenario(_metadata, SC_TPR_NOEXIT, variant->flags);
+	struct shv_vcpu_stats *st;
+	bool ok;
+
+	if (!t)
+		return;
+	ok = t->res[0].done;
+	st = t->res[0].stats;
+	ASSERT_TRUE(ok);
+	ASSERT_EQ(5, t->res[0].nreports);
+	TH_LOG("TPR exits: 128 CR8 accesses %llu, 128 TPR register accesses %llu, unblocking CR8 write %llu",
+	       (unsigned long long)SHV_DELTA(st[0], st[1], tpr_exits),
+	       (unsigned long long)SHV_DELTA(st[1], st[2], tpr_exits),
+	       (unsigned long long)SHV_DELTA(st[3], st[4], tpr_exits));
+	EXPECT_EQ(accel & SHV_ACCEL_TPR_SHADOW ? 0 : 128,
+		  SHV_DELTA(st[0], st[1], tpr_exits));
+	EXPECT_EQ(x2 && (accel & SHV_ACCEL_X2APIC_TPR) ? 0 : 128,
+		  SHV_DELTA(st[1], st[2], tpr_exits));
+	/* with virtual-interrupt delivery the processor itself unblocks */
+	EXPECT_EQ(accel & SHV_ACCEL_VINTR ? 0 : 1,
+		  SHV_DELTA(st[3], st[4], tpr_exits));
+	irqvm_free(t);
+}
+
+/* whether vector v is set in the ISR or IRR words read at a report */
+static bool apic_bit(const uint64_t *regs, int first, int v)
+{
+	return regs[first + v / 32] >> (v % 32) & 1;
+}
+
+/*
+ * Interrupts and their EOIs: with virtual-interrupt delivery (SHV_ACCEL_
+ * VINTR) edge interrupts are taken without an injection and, in x2APIC
+ * mode, EOIed without an exit; a level-triggered one's EOI still exits,
+ * so that the IOAPIC delivers it again while its line is asserted.  The
+ * APIC registers read through SHV_GET_MSRS between runs are the guest's.
+ */
+TEST_F_TIMEOUT(lapic, vintr_exits, 60)
+{
+	bool x2 = variant->flags & IRQ_F_X2APIC;
+	bool vintr = shv_cap(SHV_CAP_ACCEL) & SHV_ACCEL_VINTR;
+	struct irqvm *t = scenario(_metadata, SC_VINTR, variant->flags);
+	struct shv_vcpu_stats *st;
+	uint64_t *r;
+	int i;
+
+	if (!t)
+		return;
+	ASSERT_TRUE(t->res[0].done);
+	ASSERT_EQ(5, t->res[0].nreports);
+	st = t->res[0].stats;
+	TH_LOG("virtual-interrupt delivery %s: 16 edge MSIs: %llu injections, %llu EOI exits; 3 level: %llu injections, %llu EOI exits",
+	       vintr ? "on" : "off",
+	       (unsigned long long)SHV_DELTA(st[0], st[1], irq_injections),
+	       (unsigned long long)SHV_DELTA(st[0], st[1], eoi_exits),
+	       (unsigned long long)SHV_DELTA(st[3], st[4], irq_injections),
+	       (unsigned long long)SHV_DELTA(st[3], st[4], eoi_exits));
+	EXPECT_EQ(vintr ? 0 : 16, SHV_DELTA(st[0], st[1], irq_injections));
+	EXPECT_EQ(vintr && x2 ? 0 : 16, SHV_DELTA(st[0], st[1], eoi_exits));
+	EXPECT_EQ(vintr ? 0 : 3, SHV_DELTA(st[3], st[4], irq_injections));
+	EXPECT_EQ(3, SHV_DELTA(st[3], st[4], eoi_exits));
+	if (x2) {
+		/* report 3: 0x72 in service, 0x52 behind it, TPR 0x30 */
+		r = t->res[0].apic[2];
+		EXPECT_EQ(0x30, r[AR_TPR]);
+		EXPECT_EQ(0x70, r[AR_PPR]);
+		for (i = 16; i < 256; i++) {
+			EXPECT_EQ(i == 0x72, apic_bit(r, AR_ISR0, i)) {
+				TH_LOG("ISR bit %#x", i);
+			}
+			EXPECT_EQ(i == 0x52, apic_bit(r, AR_IRR0, i)) {
+				TH_LOG("IRR bit %#x", i);
+			}
+		}
+		/* report 4: both done */
+		r = t->res[0].apic[3];
+		EXPECT_EQ(0x30, r[AR_PPR]);
+		for (i = 0; i < 8; i++) {
+			EXPECT_EQ(0, r[AR_ISR0 + i]);
+			EXPECT_EQ(0, r[AR_IRR0 + i]);
+		}
+	}
+	irqvm_free(t);
 }
 
 /* ISR/IRR in a handler, preemption by a higher class, EOI order */

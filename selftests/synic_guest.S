@@ -74,6 +74,16 @@ x2apic_on:
 	or $0xc00, %eax
 	wrmsr
 	WRMSRI 0x80f, 0x1ff		/* SVR: enabled, spurious 0xff */
+	/*
+	 * Read the GDT (SS's descriptor) and the IDT before the first
+	 * interrupt: Bochs reports a stale event for a VM exit during
+	 * virtual-interrupt delivery, such as the EPT violation of a first
+	 * GDT or IDT read (vmx.rst).
+	 */
+	mov %ss, %eax
+	mov %eax, %ss
+	mov $IDT_GPA, %eax
+	mov (%rax), %rax
 	ret
 
 /* partition MSRs, then this vCPU's SynIC */

@@ -411,6 +411,47 @@ void shv_set_rip(struct shv_vcpu *vcpu, uint64_t rip)
 	shv_set_regs(vcpu, &regs);
 }
 
+uint64_t shv_get_msr(struct shv_vcpu *vcpu, uint32_t index)
+{
+	struct {
+		struct shv_msrs m;
+		struct shv_msr_entry e;
+	} u = { .m.nmsrs = 1, .e.index = index };
+
+	if (ioctl(vcpu->fd, SHV_GET_MSRS, &u) != 1)
+		shv_fail("SHV_GET_MSRS %#x: %s", index, strerror(errno));
+	return u.e.data;
+}
+
+void shv_set_msr(struct shv_vcpu *vcpu, uint32_t index, uint64_t data)
+{
+	struct {
+		struct shv_msrs m;
+		struct shv_msr_entry e;
+	} u = { .m.nmsrs = 1, .e.index = index, .e.data = data };
+
+	if (ioctl(vcpu->fd, SHV_SET_MSRS, &u) != 1)
+		shv_fail("SHV_SET_MSRS %#x: %s", index, strerror(errno));
+}
+
+struct shv_vcpu_stats shv_vcpu_stats(struct shv_vcpu *vcpu)
+{
+	struct shv_vcpu_stats s;
+
+	if (ioctl(vcpu->fd, SHV_GET_VCPU_STATS, &s))
+		shv_fail("SHV_GET_VCPU_STATS: %s", strerror(errno));
+	return s;
+}
+
+long shv_cap(long cap)
+{
+	int sys = shv_open_dev();
+	long r = ioctl(sys, SHV_CHECK_EXTENSION, cap);
+
+	close(sys);
+	return r;
+}
+
 int shv_run_raw(struct shv_vcpu *vcpu)
 {
 	return ioctl(vcpu->fd, SHV_RUN, 0);

@@ -182,6 +182,15 @@ void shv_get_sregs(struct shv_vcpu *vcpu, struct shv_sregs *sregs);
 void shv_set_sregs(struct shv_vcpu *vcpu, const struct shv_sregs *sregs);
 void shv_set_rip(struct shv_vcpu *vcpu, uint64_t rip);
 
+/* one MSR through SHV_GET_MSRS / SHV_SET_MSRS (the host's view) */
+uint64_t shv_get_msr(struct shv_vcpu *vcpu, uint32_t index);
+void shv_set_msr(struct shv_vcpu *vcpu, uint32_t index, uint64_t data);
+/* SHV_GET_VCPU_STATS; a counter's change is DELTA(before, after, field) */
+struct shv_vcpu_stats shv_vcpu_stats(struct shv_vcpu *vcpu);
+#define SHV_DELTA(a, b, f)	((b).f - (a).f)
+/* SHV_CHECK_EXTENSION on a fresh /dev/shv fd */
+long shv_cap(long cap);
+
 /* SHV_RUN; returns the ioctl's result (errno set on -1) */
 int shv_run_raw(struct shv_vcpu *vcpu);
 /* SHV_RUN that must succeed; returns run->exit_reason */
@@ -275,6 +284,70 @@ int shv_leak_check(const struct shv_memsnap *before, long cycles);
 	ASSERT_EQ(e, errno) TH_LOG("%s: errno %d (%s)", #call, errno,	\
 				   strerror(errno));			\
 } while (0)
+
+#ifdef TEST_HARNESS_MAIN
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * SHV_TEST_FILTER="word,word": run only the tests whose "fixture.test"
+ * name contains one of the words (every variant of them); unset or empty
+ * runs all.  For the slow Bochs rig (scripts/bochs.sh passes it on).
+ */
+static inline bool shv_test_wanted(const char *filter, const char *name)
+{
+	char buf[256], *w, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", filter);
+	for (w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save))
+		if (strstr(name, w))
+			return true;
+	return false;
+}
+
+static inline void shv_filter_tests(void)
+{
+	const char *filter = getenv("SHV_TEST_FILTER");
+	struct __fixture_metadata *f;
+	struct __test_metadata *t, *next, *head, *tail;
+	char name[256];
+
+	if (!filter || !*filter)
+		return;
+	for (f = __fixture_list; f; f = f->next) {
+		head = tail = NULL;
+		for (t = f->tests; t; t = next) {
+			next = t->next;
+			snprintf(name, sizeof(name), "%s.%s", f->name, t->name);
+			if (!shv_test_wanted(filter, name))
+				continue;
+			t->next = NULL;
+			if (tail)
+				tail->next = t;
+			else
+				head = t;
+			tail = t;
+		}
+		if (head)
+			head->prev = tail;	/* the harness's list format */
+		f->tests = head;
+	}
+}
+
+#undef TEST_HARNESS_MAIN
+#define TEST_HARNESS_MAIN \
+	static void __attribute__((constructor)) \
+	__constructor_order_last(void) \
+	{ \
+		if (!__constructor_order) \
+			__constructor_order = _CONSTRUCTOR_ORDER_BACKWARD; \
+	} \
+	int main(int argc, char **argv) \
+	{ \
+		shv_filter_tests(); \
+		return test_harness_run(argc, argv); \
+	}
+#endif /* TEST_HARNESS_MAIN */
 
 #endif /* __ASSEMBLER__ */
 #endif /* SHV_UTIL_H */

@@ -44,6 +44,24 @@
 #define SHV_VENDOR_SVM		1
 #define SHV_VENDOR_VMX		2
 
+/*
+ * SHV_CAP_ACCEL returns what the processor does for the guest here
+ * without an exit (module parameters may turn each off), an OR of:
+ */
+#define SHV_CAP_ACCEL		18
+/* RDMSR/WRMSR of FS/GS base, SYSENTER_*, PAT; RDMSR of TSC */
+#define SHV_ACCEL_MSR_BITMAP	(1u << 0)
+/* MOV to/from CR8, unless the TPR drops below a held interrupt's class */
+#define SHV_ACCEL_TPR_SHADOW	(1u << 1)
+/* RDMSR/WRMSR of the x2APIC TPR (0x808), with the same exception */
+#define SHV_ACCEL_X2APIC_TPR	(1u << 2)
+/*
+ * Virtual-interrupt delivery: fixed interrupts of the in-kernel APIC are
+ * taken, and x2APIC EOIs of edge-triggered ones done, without exits
+ * (not while a vector has AutoEOI: see Documentation/vmx.rst)
+ */
+#define SHV_ACCEL_VINTR		(1u << 3)
+
 /* ioctls on a VM fd */
 #define SHV_CREATE_VCPU		_IO(SHVIO, 0x41)	/* arg: vCPU id */
 #define SHV_SET_USER_MEMORY_REGION \
@@ -467,7 +485,10 @@ struct shv_vcpu_stats {
 	/* VMX real mode without unrestricted guest (vmx.rst) */
 	__u64 rm_emulated;	/* instructions emulated: v86 could not run */
 	__u64 rm_ivt_events;	/* events delivered through the IVT by shv */
-	__u64 reserved[4];
+	__u64 tpr_exits;	/* exits for TPR accesses: CR8, TPR register */
+	__u64 eoi_exits;	/* exits for EOIs: EOI register, SEOI, EOI-induced */
+	__u64 cpu_migrations;	/* entries on another host CPU than the last */
+	__u64 reserved[1];
 };
 
 #define SHV_GET_VCPU_STATS	_IOR(SHVIO, 0x91, struct shv_vcpu_stats)
