@@ -1333,32 +1333,44 @@ retry:
 	return r < 0 ? r : 1;
 }
 
+/*
+ * Walk root's shadow tables for gva down to the leaf entry (level 1), or
+ * to the first entry that is not present: return that entry's shadow
+ * page and level, or NULL when the root maps nothing there.
+ */
+static struct shv_sp *root_walk(struct shv_root *root, u64 gva, int *level)
+{
+	struct shv_sp *sp;
+	int l;
+	u64 e;
+
+	if (!root || root->invalid)
+		return NULL;
+	sp = root->pae ? root->sp[(gva >> 30) & 3] : root->sp[0];
+	l = root->pae ? 2 : (sp ? sp->role.level : 0);
+	for (; sp && l > 1; l--) {
+		e = sp->spt[sidx(gva, l)];
+		if (!(e & SPTE_P))
+			break;
+		sp = spte_to_sp(e);
+	}
+	*level = l;
+	return sp;
+}
+
 static void shadow_invlpg(struct shv_vcpu *vcpu, u64 gva)
 {
 	struct shv_vm *vm = vcpu->vm;
 	struct shv_shadow *sh = to_shadow(vm);
-	struct shv_root *root;
 	struct shv_sp *sp;
 	int level;
 
 	mutex_lock(&sh->lock);
 	shadow_flush_point(vm);
-	root = vcpu_root(vcpu);
-	if (root && !root->invalid) {
-		sp = root->pae ? root->sp[(gva >> 30) & 3] : root->sp[0];
-		level = root->pae ? 2 : (sp ? sp->role.level : 0);
-		/* the leaf for gva, however deep it is */
-		while (sp && level >= 1) {
-			u64 e = sp->spt[sidx(gva, level)];
-
-			if (level == 1 || !(e & SPTE_P)) {
-				sp_clear_entry(sh, sp, sidx(gva, level));
-				break;
-			}
-			sp = spte_to_sp(e);
-			level--;
-		}
-	}
+	/* the leaf for gva, however deep it is */
+	sp = root_walk(vcpu_root(vcpu), gva, &level);
+	if (sp)
+		sp_clear_entry(sh, sp, sidx(gva, level));
 	/* the guest's INVLPG never reached the hardware TLB */
 	set_bit(SHV_REQ_TLB_FLUSH, &vcpu->requests);
 	shadow_commit(vm);
@@ -1540,7 +1552,6 @@ static int shadow_read_insn(struct shv_vcpu *vcpu, u64 la, void *buf,
 			    unsigned int len)
 {
 	struct shv_shadow *sh = to_shadow(vcpu->vm);
-	struct shv_root *root;
 	struct shv_sp *sp;
 	int level, r = -ENOENT;
 	u64 e;
@@ -1548,25 +1559,12 @@ static int shadow_read_insn(struct shv_vcpu *vcpu, u64 la, void *buf,
 	if (offset_in_page(la) + len > PAGE_SIZE)
 		return -EINVAL;
 	mutex_lock(&sh->lock);
-	root = vcpu_root(vcpu);
-	if (!root || root->invalid)
-		goto out;
-	sp = root->pae ? root->sp[(la >> 30) & 3] : root->sp[0];
-	level = root->pae ? 2 : (sp ? sp->role.level : 0);
-	for (; sp && level > 1; level--) {
-		e = sp->spt[sidx(la, level)];
-		if (!(e & SPTE_P))
-			goto out;
-		sp = spte_to_sp(e);
+	sp = root_walk(vcpu_root(vcpu), la, &level);
+	e = sp && level == 1 ? sp->spt[sidx(la, 1)] : 0;
+	if (e & SPTE_P) {
+		memcpy(buf, __va((e & SPTE_ADDR) + offset_in_page(la)), len);
+		r = 0;
 	}
-	if (!sp)
-		goto out;
-	e = sp->spt[sidx(la, 1)];
-	if (!(e & SPTE_P))
-		goto out;
-	memcpy(buf, __va((e & SPTE_ADDR) + offset_in_page(la)), len);
-	r = 0;
-out:
 	mutex_unlock(&sh->lock);
 	return r;
 }
